@@ -1,0 +1,160 @@
+//! Near control transfers: JMP, Jcc, JrCXZ, LOOP/LOOPE/LOOPNE, CALL, RET
+//! (SDM Vol. 2). Far transfers live with segmentation.
+//!
+//! Targets are checked before anything is committed: beyond the CS limit
+//! outside 64-bit mode, or non-canonical in 64-bit mode, is #GP(0) raised
+//! by the branch itself, with RIP still at the branch.
+
+use iced_x86::{Instruction, Mnemonic, OpKind};
+
+use super::{data::cc, opsize};
+use crate::decode::{Handler, Insn};
+use crate::exception::Exception;
+use crate::flags::{ZF, condition, mask};
+use crate::state::Cpu;
+
+pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
+    use Mnemonic::*;
+    let near = ins.op_count() > 0
+        && matches!(
+            ins.op0_kind(),
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+        );
+    let far = ins.op_count() > 0
+        && matches!(ins.op0_kind(), OpKind::FarBranch16 | OpKind::FarBranch32)
+        || matches!(
+            ins.memory_size(),
+            iced_x86::MemorySize::SegPtr16
+                | iced_x86::MemorySize::SegPtr32
+                | iced_x86::MemorySize::SegPtr64
+        );
+    let counter = || -> u8 {
+        let name = format!("{:?}", ins.code());
+        if name.ends_with("_RCX") {
+            8
+        } else if name.ends_with("_ECX") {
+            4
+        } else {
+            2
+        }
+    };
+    Some(match ins.mnemonic() {
+        Jmp if near => jmp_rel,
+        Jmp if !far => jmp_indirect,
+        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
+            jcc
+        }
+        Jcxz | Jecxz | Jrcxz => match counter() {
+            8 => jrcxz::<8>,
+            4 => jrcxz::<4>,
+            _ => jrcxz::<2>,
+        },
+        Loop | Loope | Loopne => match (ins.mnemonic(), counter()) {
+            (Loop, 8) => loop_::<8, 0>,
+            (Loop, 4) => loop_::<4, 0>,
+            (Loop, _) => loop_::<2, 0>,
+            (Loope, 8) => loop_::<8, 1>,
+            (Loope, 4) => loop_::<4, 1>,
+            (Loope, _) => loop_::<2, 1>,
+            (_, 8) => loop_::<8, 2>,
+            (_, 4) => loop_::<4, 2>,
+            _ => loop_::<2, 2>,
+        },
+        Call if near => call_rel,
+        Call if !far => call_indirect,
+        Ret => ret_near,
+        _ => return None,
+    })
+}
+
+/// The operand size of a near transfer in bytes.
+#[inline(always)]
+fn branch_size(c: &Cpu, i: &Insn) -> u8 {
+    let default = if c.in_long64() {
+        8
+    } else {
+        (c.code_bits() / 8) as u8
+    };
+    opsize(&i.ins, default)
+}
+
+fn jmp_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    c.branch(i.ins.near_branch_target())
+}
+
+fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let size = i.size;
+    let t = c.get(i, 0, size)?;
+    c.branch(t)
+}
+
+fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if condition(cc(i), c.rflags) {
+        c.branch(i.ins.near_branch_target())
+    } else {
+        Ok(())
+    }
+}
+
+fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if c.rd(1, W) == 0 {
+        c.branch(i.ins.near_branch_target())
+    } else {
+        Ok(())
+    }
+}
+
+/// LOOP (KIND 0), LOOPE (1), LOOPNE (2): decrement the count register at
+/// the address size, then branch. The decrement is committed only when the
+/// branch (if taken) passes its checks.
+fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let count = c.rd(1, W).wrapping_sub(1) & mask(W);
+    let zf = c.rflags & ZF != 0;
+    let take = count != 0
+        && match KIND {
+            0 => true,
+            1 => zf,
+            _ => !zf,
+        };
+    if take {
+        c.branch(i.ins.near_branch_target())?;
+    }
+    c.wr(1, W, count);
+    Ok(())
+}
+
+fn call_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let size = branch_size(c, i);
+    let target = i.ins.near_branch_target();
+    call_to(c, i, target, size)
+}
+
+fn call_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let size = i.size;
+    let target = c.get(i, 0, size)?;
+    call_to(c, i, target, size)
+}
+
+/// Pushes the return address and branches; the target is checked before
+/// the push is committed.
+fn call_to(c: &mut Cpu, i: &Insn, target: u64, size: u8) -> Result<(), Exception> {
+    c.check_branch(target)?;
+    c.push(i.next_ip() & mask(size), size)?;
+    c.rip = target;
+    Ok(())
+}
+
+/// RET and RET imm16.
+fn ret_near(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let size = branch_size(c, i);
+    let target = c.peek(0, size)?;
+    c.branch(target)?;
+    let extra = if i.ins.op_count() > 0 {
+        i.imm & 0xFFFF
+    } else {
+        0
+    };
+    let sp = c.sp().wrapping_add(size as u64).wrapping_add(extra);
+    c.set_sp(sp);
+    Ok(())
+}

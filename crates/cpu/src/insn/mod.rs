@@ -1,0 +1,53 @@
+//! Instruction semantics, one module per family. Each family offers a
+//! `lookup` that maps a decoded instruction to its handler; the decoder
+//! calls [`handler`] once per instruction when it fills the decode cache,
+//! so selecting a handler costs nothing at execution time.
+//!
+//! Anything no family claims raises #UD when executed (iced's invalid
+//! encodings included), which is what a processor without the feature does.
+
+use iced_x86::Instruction;
+
+use crate::decode::{Handler, Insn};
+use crate::exception::Exception;
+use crate::state::Cpu;
+
+mod arith;
+mod control;
+mod data;
+mod stack;
+mod system;
+
+/// The handler for `ins`.
+pub(crate) fn handler(ins: &Instruction) -> Handler {
+    let families: [fn(&Instruction) -> Option<Handler>; 5] = [
+        data::lookup,
+        arith::lookup,
+        control::lookup,
+        stack::lookup,
+        system::lookup,
+    ];
+    families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
+}
+
+/// #UD: an invalid or unimplemented opcode.
+pub(crate) fn undefined(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    Err(Exception::UD)
+}
+
+/// Writes the status flags `f` (only the bits in `which` change).
+#[inline(always)]
+pub(crate) fn set_flags(c: &mut Cpu, which: u64, f: u64) {
+    c.rflags = (c.rflags & !which) | (f & which);
+}
+
+/// The operand size in bytes from the opcode's operand-size attribute
+/// (16/32/64), or `default` when the opcode has none.
+pub(crate) fn opsize(ins: &Instruction, default: u8) -> u8 {
+    match ins.op_code().operand_size() {
+        16 => 2,
+        32 => 4,
+        64 => 8,
+        _ => default,
+    }
+}

@@ -1,0 +1,178 @@
+//! Flag instructions, no-ops and the simple system instructions: CLC, STC,
+//! CMC, CLD, STD, CLI, STI, LAHF, SAHF, NOP forms, fences, PAUSE, HLT,
+//! CPUID, RDTSC, RDTSCP, IN and OUT (SDM Vol. 2).
+
+use iced_x86::{Instruction, Mnemonic, OpKind};
+
+use crate::decode::{Handler, Insn};
+use crate::exception::Exception;
+use crate::flags::{AF, CF, DF, PF, SF, ZF};
+use crate::run::{Exit, Request};
+use crate::state::{Cpu, Cr4, Rflags};
+
+pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
+    use Mnemonic::*;
+    Some(match ins.mnemonic() {
+        Nop | Pause | Lfence | Mfence | Sfence | Prefetchnta | Prefetcht0 | Prefetcht1
+        | Prefetcht2 | Prefetchw | Endbr32 | Endbr64 => nop,
+        Clc => clc,
+        Stc => stc,
+        Cmc => cmc,
+        Cld => cld,
+        Std => std_,
+        Cli => cli,
+        Sti => sti,
+        Lahf => lahf,
+        Sahf => sahf,
+        Hlt => hlt,
+        Cpuid => cpuid,
+        Rdtsc => rdtsc,
+        Rdtscp => rdtscp,
+        Ud0 | Ud1 | Ud2 => super::undefined,
+        In if ins.op1_kind() == OpKind::Register || ins.op1_kind() == OpKind::Immediate8 => port_in,
+        Out if ins.op0_kind() == OpKind::Register || ins.op0_kind() == OpKind::Immediate8 => {
+            port_out
+        }
+        _ => return None,
+    })
+}
+
+fn nop(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    Ok(())
+}
+
+fn clc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    c.rflags &= !CF;
+    Ok(())
+}
+
+fn stc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    c.rflags |= CF;
+    Ok(())
+}
+
+fn cmc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    c.rflags ^= CF;
+    Ok(())
+}
+
+fn cld(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    c.rflags &= !DF;
+    Ok(())
+}
+
+fn std_(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    c.rflags |= DF;
+    Ok(())
+}
+
+/// CLI/STI in protected mode need CPL <= IOPL, else #GP(0) (SDM Vol. 2
+/// CLI; the VME/PVI virtual-interrupt variants are not modeled).
+fn if_allowed(c: &Cpu) -> Result<(), Exception> {
+    if c.ctrl.cr0 & 1 != 0 && c.cpl() > c.iopl() {
+        return Err(Exception::GP(0));
+    }
+    Ok(())
+}
+
+fn cli(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    if_allowed(c)?;
+    c.rflags &= !Rflags::IF.bits();
+    Ok(())
+}
+
+fn sti(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    if_allowed(c)?;
+    c.rflags |= Rflags::IF.bits();
+    Ok(())
+}
+
+/// LAHF: AH = SF:ZF:0:AF:0:PF:1:CF.
+fn lahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    let v = (c.rflags & (SF | ZF | AF | PF | CF)) | 2;
+    c.wr(16, 1, v);
+    Ok(())
+}
+
+fn sahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    let m = SF | ZF | AF | PF | CF;
+    let ah = c.rd(16, 1);
+    c.rflags = (c.rflags & !m) | (ah & m);
+    Ok(())
+}
+
+/// HLT: privileged (#GP(0) at CPL > 0); at CPL 0 the run loop exits.
+fn hlt(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    if c.cpl() != 0 {
+        return Err(Exception::GP(0));
+    }
+    c.request = Request::Exit(Exit::Hlt);
+    Ok(())
+}
+
+/// RDTSC reads the modeled cycle counter; with CR4.TSD it is privileged.
+fn rdtsc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    if c.ctrl.cr4 & Cr4::TSD.bits() != 0 && c.cpl() != 0 && c.ctrl.cr0 & 1 != 0 {
+        return Err(Exception::GP(0));
+    }
+    let t = c.cycles;
+    c.wr(0, 4, t & 0xFFFF_FFFF);
+    c.wr(2, 4, t >> 32);
+    Ok(())
+}
+
+/// RDTSCP: RDTSC plus ECX = IA32_TSC_AUX.
+fn rdtscp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    rdtsc(c, i)?;
+    let aux = c.msr.tsc_aux;
+    c.wr(1, 4, aux & 0xFFFF_FFFF);
+    Ok(())
+}
+
+/// CPUID: a coherent baseline x86-64 processor (see [`crate::cpuid`]).
+fn cpuid(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+    let r = crate::cpuid::query(c.vendor, c.gpr[0] as u32, c.gpr[1] as u32);
+    for (slot, v) in [(0u8, r[0]), (3, r[1]), (1, r[2]), (2, r[3])] {
+        c.wr(slot, 4, v as u64);
+    }
+    Ok(())
+}
+
+/// I/O permission: in protected mode CPL must be <= IOPL (the TSS I/O
+/// permission bitmap is consulted otherwise; without a TSS bitmap the
+/// access faults, SDM Vol. 1 §19.5).
+fn io_allowed(c: &Cpu) -> Result<(), Exception> {
+    if c.ctrl.cr0 & 1 != 0 && (c.cpl() > c.iopl() || c.rflags & Rflags::VM.bits() != 0) {
+        return Err(Exception::GP(0));
+    }
+    Ok(())
+}
+
+fn port_of(c: &Cpu, i: &Insn, n: u32) -> u16 {
+    if i.ins.op_kind(n) == OpKind::Immediate8 {
+        i.ins.immediate8() as u16
+    } else {
+        c.gpr[2] as u16
+    }
+}
+
+/// IN: no device model answers, so the data read is all ones; the run loop
+/// exits so the host can supply a value.
+fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    io_allowed(c)?;
+    let port = port_of(c, i, 1);
+    let size = i.size;
+    c.wr(0, size, u64::MAX);
+    c.request = Request::Exit(Exit::IoIn { port, size });
+    Ok(())
+}
+
+/// OUT: the run loop exits with the port and value.
+fn port_out(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    io_allowed(c)?;
+    let port = port_of(c, i, 0);
+    let size = i.size1;
+    let value = c.rd(0, size) as u32;
+    c.request = Request::Exit(Exit::IoOut { port, size, value });
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! Operand access: registers, effective addresses, segmentation checks on
+//! every memory access, and linear accesses through the MMU.
+//!
+//! Segmentation (SDM Vol. 3 §3.4, §5.3-§5.4): in protected mode an access
+//! through a null ("unusable") segment is #GP(0); writes need a writable
+//! data segment, reads a readable segment; offsets must lie within the limit
+//! (expand-down segments invert the check). Violations through SS are
+//! #SS(0). In 64-bit mode only FS and GS contribute a base and linear
+//! addresses must be canonical (#GP(0), or #SS(0) for stack references).
+//!
+//! Paging faults come from the MMU. A read-modify-write operand is
+//! translated once with write intent (so the error code has W = 1 as on
+//! hardware) before anything is read or written.
+
+use sysgate_mmu::{Access, AccessKind};
+
+use crate::decode::{Insn, NO_REG, Opnd};
+use crate::exception::Exception;
+use crate::flags::mask;
+use crate::state::{Cpu, Cr0, Rflags, SegReg, attr};
+
+/// A memory operand translated to physical addresses: `pa` for the first
+/// `first` bytes, then `pa2` for the rest when the access crosses a page.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PhysLoc {
+    pub pa: u64,
+    pub pa2: u64,
+    pub first: u8,
+    pub size: u8,
+}
+
+/// Where an instruction's destination lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Dest {
+    /// A GPR slot.
+    Reg(u8),
+    /// Translated memory.
+    Mem(PhysLoc),
+}
+
+/// True when `a` is canonical for 48-bit linear addresses.
+#[inline(always)]
+pub const fn is_canonical(a: u64) -> bool {
+    ((a as i64) << 16 >> 16) as u64 == a
+}
+
+/// The address-size mask for an address size in bytes.
+#[inline(always)]
+pub(crate) const fn addr_mask(asize: u8) -> u64 {
+    mask(asize)
+}
+
+impl Cpu {
+    /// Reads a GPR slot at `size` bytes (slots 16-19 are AH, CH, DH, BH).
+    #[inline(always)]
+    pub(crate) fn rd(&self, slot: u8, size: u8) -> u64 {
+        if slot >= 16 {
+            (self.gpr[(slot & 3) as usize] >> 8) & 0xFF
+        } else {
+            self.gpr[(slot & 15) as usize] & mask(size)
+        }
+    }
+
+    /// Writes a GPR slot at `size` bytes: 8 and 16-bit writes merge, 32-bit
+    /// writes zero-extend (SDM Vol. 1 §3.4.1.1).
+    #[inline(always)]
+    pub(crate) fn wr(&mut self, slot: u8, size: u8, v: u64) {
+        if slot >= 16 {
+            let r = &mut self.gpr[(slot & 3) as usize];
+            *r = (*r & !0xFF00) | ((v & 0xFF) << 8);
+            return;
+        }
+        let r = &mut self.gpr[(slot & 15) as usize];
+        *r = match size {
+            8 => v,
+            4 => v & 0xFFFF_FFFF,
+            2 => (*r & !0xFFFF) | (v & 0xFFFF),
+            _ => (*r & !0xFF) | (v & 0xFF),
+        };
+    }
+
+    /// The effective address (segment offset) of the memory operand.
+    #[inline(always)]
+    pub(crate) fn ea(&self, i: &Insn) -> u64 {
+        let m = &i.mem;
+        let mut a = m.disp;
+        if m.base != NO_REG {
+            a = a.wrapping_add(self.gpr[(m.base & 15) as usize]);
+        }
+        if m.index != NO_REG {
+            a = a.wrapping_add(self.gpr[(m.index & 15) as usize] << m.scale);
+        }
+        a & addr_mask(m.asize)
+    }
+
+    /// The linear address of an instruction fetch at CS offset `ip`.
+    #[inline(always)]
+    pub(crate) fn fetch_linear(&self, ip: u64) -> u64 {
+        if self.in_long64() {
+            ip
+        } else {
+            self.seg[SegReg::Cs as usize].base.wrapping_add(ip) & 0xFFFF_FFFF
+        }
+    }
+
+    /// Applies segmentation to `off` for an access of `size` bytes.
+    #[inline(always)]
+    pub(crate) fn linear(
+        &self,
+        seg: u8,
+        off: u64,
+        size: u8,
+        write: bool,
+    ) -> Result<u64, Exception> {
+        if self.in_long64() {
+            let lin = if seg >= SegReg::Fs as u8 {
+                self.seg[(seg as usize) % 6].base.wrapping_add(off)
+            } else {
+                off
+            };
+            if !is_canonical(lin) {
+                return Err(stack_or_gp(seg));
+            }
+            return Ok(lin);
+        }
+        self.linear_legacy(seg, off, size, write)
+    }
+
+    fn linear_legacy(&self, seg: u8, off: u64, size: u8, write: bool) -> Result<u64, Exception> {
+        let s = &self.seg[(seg as usize) % 6];
+        let fault = stack_or_gp(seg);
+        if self.protected() {
+            if s.unusable() {
+                return Err(fault);
+            }
+            let code = s.attr & attr::CODE != 0;
+            let rw = s.attr & attr::RW != 0;
+            if (write && (code || !rw)) || (!write && code && !rw) {
+                return Err(fault);
+            }
+            if !code && s.attr & attr::DC != 0 {
+                // Expand-down: valid offsets are (limit, upper].
+                let upper = if s.big() { 0xFFFF_FFFF } else { 0xFFFF };
+                let last = off.wrapping_add(size as u64 - 1);
+                if off <= s.limit as u64 || last > upper || last < off {
+                    return Err(fault);
+                }
+                return Ok(s.base.wrapping_add(off) & 0xFFFF_FFFF);
+            }
+        }
+        let last = off.wrapping_add(size as u64 - 1);
+        if last > s.limit as u64 || last < off {
+            return Err(fault);
+        }
+        Ok(s.base.wrapping_add(off) & 0xFFFF_FFFF)
+    }
+
+    /// The MMU access descriptor for the current privilege level.
+    #[inline(always)]
+    pub(crate) fn access(&self, kind: AccessKind) -> Access {
+        Access {
+            kind,
+            user: self.cpl() == 3,
+            ac: self.rflags & Rflags::AC.bits() != 0,
+            implicit: false,
+        }
+    }
+
+    /// #AC check (SDM Vol. 3 §6.15, interrupt 17): CR0.AM, RFLAGS.AC,
+    /// CPL 3 and a misaligned operand.
+    #[inline(always)]
+    fn alignment_check(&self, lin: u64, size: u8) -> Result<(), Exception> {
+        if self.rflags & Rflags::AC.bits() != 0
+            && self.ctrl.cr0 & Cr0::AM.bits() != 0
+            && self.cpl() == 3
+            && lin & (size as u64 - 1) != 0
+        {
+            return Err(Exception::AC);
+        }
+        Ok(())
+    }
+
+    /// Translates `size` bytes at linear `lin` for `kind`.
+    #[inline(always)]
+    pub(crate) fn translate(
+        &mut self,
+        lin: u64,
+        size: u8,
+        kind: AccessKind,
+    ) -> Result<PhysLoc, Exception> {
+        self.alignment_check(lin, size)?;
+        let acc = self.access(kind);
+        let ctrl = self.ctrl;
+        let pa = self.mmu.translate(&ctrl, lin, acc)?;
+        let in_page = 0x1000 - (lin & 0xFFF);
+        if in_page >= size as u64 {
+            return Ok(PhysLoc {
+                pa,
+                pa2: 0,
+                first: size,
+                size,
+            });
+        }
+        let lin2 = if self.in_long64() {
+            lin.wrapping_add(in_page)
+        } else {
+            lin.wrapping_add(in_page) & 0xFFFF_FFFF
+        };
+        let pa2 = self.mmu.translate(&ctrl, lin2, acc)?;
+        Ok(PhysLoc {
+            pa,
+            pa2,
+            first: in_page as u8,
+            size,
+        })
+    }
+
+    /// Reads a translated location.
+    #[inline(always)]
+    pub(crate) fn load(&self, loc: PhysLoc) -> u64 {
+        let p = &self.mmu.phys;
+        if loc.first == loc.size {
+            return match loc.size {
+                1 => p.read_u8(loc.pa) as u64,
+                2 => p.read_u16(loc.pa) as u64,
+                4 => p.read_u32(loc.pa) as u64,
+                _ => p.read_u64(loc.pa),
+            };
+        }
+        let mut v = 0u64;
+        for k in 0..loc.size {
+            let b = if k < loc.first {
+                p.read_u8(loc.pa + k as u64)
+            } else {
+                p.read_u8(loc.pa2 + (k - loc.first) as u64)
+            };
+            v |= (b as u64) << (8 * k);
+        }
+        v
+    }
+
+    /// Writes a translated location.
+    #[inline(always)]
+    pub(crate) fn store(&mut self, loc: PhysLoc, v: u64) {
+        let p = &mut self.mmu.phys;
+        if loc.first == loc.size {
+            match loc.size {
+                1 => p.write_u8(loc.pa, v as u8),
+                2 => p.write_u16(loc.pa, v as u16),
+                4 => p.write_u32(loc.pa, v as u32),
+                _ => p.write_u64(loc.pa, v),
+            }
+            return;
+        }
+        for k in 0..loc.size {
+            let b = (v >> (8 * k)) as u8;
+            if k < loc.first {
+                p.write_u8(loc.pa + k as u64, b);
+            } else {
+                p.write_u8(loc.pa2 + (k - loc.first) as u64, b);
+            }
+        }
+    }
+
+    /// Reads `size` (1, 2, 4 or 8) bytes at `seg:off`.
+    #[inline(always)]
+    pub fn read_mem(&mut self, seg: u8, off: u64, size: u8) -> Result<u64, Exception> {
+        let lin = self.linear(seg, off, size, false)?;
+        let loc = self.translate(lin, size, AccessKind::Read)?;
+        Ok(self.load(loc))
+    }
+
+    /// Writes `size` (1, 2, 4 or 8) bytes at `seg:off`.
+    #[inline(always)]
+    pub fn write_mem(&mut self, seg: u8, off: u64, size: u8, v: u64) -> Result<(), Exception> {
+        let lin = self.linear(seg, off, size, true)?;
+        let loc = self.translate(lin, size, AccessKind::Write)?;
+        self.store(loc, v);
+        Ok(())
+    }
+
+    /// Translates `seg:off` for writing without writing (checks first,
+    /// commit later).
+    #[inline(always)]
+    pub(crate) fn locate_write(
+        &mut self,
+        seg: u8,
+        off: u64,
+        size: u8,
+    ) -> Result<PhysLoc, Exception> {
+        let lin = self.linear(seg, off, size, true)?;
+        self.translate(lin, size, AccessKind::Write)
+    }
+
+    /// Reads operand `n` of `i` at `size` bytes (register, immediate or
+    /// memory).
+    #[inline(always)]
+    pub(crate) fn get(&mut self, i: &Insn, n: usize, size: u8) -> Result<u64, Exception> {
+        match i.ops[n] {
+            Opnd::Reg(s) => Ok(self.rd(s, size)),
+            Opnd::Imm => Ok(i.imm & mask(size)),
+            Opnd::Mem => {
+                let off = self.ea(i);
+                self.read_mem(i.mem.seg, off, size)
+            }
+            Opnd::Seg(s) => Ok(self.seg[(s as usize) % 6].selector as u64),
+            Opnd::None | Opnd::Other => Err(Exception::UD),
+        }
+    }
+
+    /// Resolves operand `n` as a destination (translated with write intent
+    /// when in memory).
+    #[inline(always)]
+    pub(crate) fn dest(&mut self, i: &Insn, n: usize, size: u8) -> Result<Dest, Exception> {
+        match i.ops[n] {
+            Opnd::Reg(s) => Ok(Dest::Reg(s)),
+            Opnd::Mem => {
+                let off = self.ea(i);
+                Ok(Dest::Mem(self.locate_write(i.mem.seg, off, size)?))
+            }
+            _ => Err(Exception::UD),
+        }
+    }
+
+    /// Reads a destination's current value.
+    #[inline(always)]
+    pub(crate) fn dload(&self, d: Dest, size: u8) -> u64 {
+        match d {
+            Dest::Reg(s) => self.rd(s, size),
+            Dest::Mem(loc) => self.load(loc),
+        }
+    }
+
+    /// Writes a destination (cannot fault: it was translated already).
+    #[inline(always)]
+    pub(crate) fn dstore(&mut self, d: Dest, size: u8, v: u64) {
+        match d {
+            Dest::Reg(s) => self.wr(s, size, v),
+            Dest::Mem(loc) => self.store(loc, v),
+        }
+    }
+
+    /// Writes operand `n` (register or memory).
+    #[inline(always)]
+    pub(crate) fn put(&mut self, i: &Insn, n: usize, size: u8, v: u64) -> Result<(), Exception> {
+        match i.ops[n] {
+            Opnd::Reg(s) => {
+                self.wr(s, size, v);
+                Ok(())
+            }
+            Opnd::Mem => {
+                let off = self.ea(i);
+                self.write_mem(i.mem.seg, off, size, v)
+            }
+            _ => Err(Exception::UD),
+        }
+    }
+
+    /// The stack pointer masked to the stack address size.
+    #[inline(always)]
+    pub(crate) fn sp(&self) -> u64 {
+        self.gpr[4] & mask(self.stack_size())
+    }
+
+    /// Sets the stack pointer, preserving the bits above the stack size
+    /// (SDM Vol. 1 §6.2.3: a 16-bit stack updates SP only).
+    #[inline(always)]
+    pub(crate) fn set_sp(&mut self, v: u64) {
+        let m = mask(self.stack_size());
+        self.gpr[4] = (self.gpr[4] & !m) | (v & m);
+    }
+
+    /// Pushes `size` bytes: the write is checked before RSP changes.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, v: u64, size: u8) -> Result<(), Exception> {
+        let sp = self.sp().wrapping_sub(size as u64) & mask(self.stack_size());
+        self.write_mem(SegReg::Ss as u8, sp, size, v)?;
+        self.set_sp(sp);
+        Ok(())
+    }
+
+    /// Pops `size` bytes.
+    #[inline(always)]
+    pub(crate) fn pop(&mut self, size: u8) -> Result<u64, Exception> {
+        let sp = self.sp();
+        let v = self.read_mem(SegReg::Ss as u8, sp, size)?;
+        self.set_sp(sp.wrapping_add(size as u64));
+        Ok(v)
+    }
+
+    /// Reads `size` bytes at `depth` bytes above the stack pointer without
+    /// popping (for instructions that check before they commit).
+    #[inline(always)]
+    pub(crate) fn peek(&mut self, depth: u64, size: u8) -> Result<u64, Exception> {
+        let sp = self.sp().wrapping_add(depth) & mask(self.stack_size());
+        self.read_mem(SegReg::Ss as u8, sp, size)
+    }
+
+    /// Transfers control to CS offset `target` after the checks of a near
+    /// branch: the CS limit outside 64-bit mode, canonical form inside
+    /// (SDM Vol. 2 JMP: #GP(0)).
+    #[inline(always)]
+    pub(crate) fn branch(&mut self, target: u64) -> Result<(), Exception> {
+        self.check_branch(target)?;
+        self.rip = target;
+        Ok(())
+    }
+
+    /// The checks of [`Cpu::branch`] without the transfer.
+    #[inline(always)]
+    pub(crate) fn check_branch(&self, target: u64) -> Result<(), Exception> {
+        let ok = if self.in_long64() {
+            is_canonical(target)
+        } else {
+            target <= self.seg[SegReg::Cs as usize].limit as u64
+        };
+        if ok { Ok(()) } else { Err(Exception::GP(0)) }
+    }
+
+    /// Reads `len` bytes of linear memory for the host, ignoring privilege
+    /// but honouring paging. Returns the first page fault.
+    pub fn read_linear(&mut self, lin: u64, buf: &mut [u8]) -> Result<(), Exception> {
+        let ctrl = self.ctrl;
+        for (k, b) in buf.iter_mut().enumerate() {
+            let pa = self
+                .mmu
+                .translate(&ctrl, lin.wrapping_add(k as u64), Access::read(false))?;
+            *b = self.mmu.phys.read_u8(pa);
+        }
+        Ok(())
+    }
+
+    /// Writes linear memory for the host, ignoring privilege but honouring
+    /// paging (supervisor access). Returns the first page fault; bytes
+    /// before it are written.
+    pub fn write_linear(&mut self, lin: u64, data: &[u8]) -> Result<(), Exception> {
+        let ctrl = self.ctrl;
+        for (k, b) in data.iter().enumerate() {
+            let pa = self
+                .mmu
+                .translate(&ctrl, lin.wrapping_add(k as u64), Access::write(false))?;
+            self.mmu.phys.write_u8(pa, *b);
+        }
+        Ok(())
+    }
+}
+
+/// #SS(0) for stack-segment references, #GP(0) otherwise.
+#[inline(always)]
+fn stack_or_gp(seg: u8) -> Exception {
+    if seg == SegReg::Ss as u8 {
+        Exception::SS(0)
+    } else {
+        Exception::GP(0)
+    }
+}

@@ -1,0 +1,336 @@
+//! The run loop, in the style of KVM's `KVM_RUN`: execute until something
+//! the host must handle happens, and say why in an [`Exit`].
+//!
+//! The loop executes whole cached blocks; per instruction it does one
+//! indirect call, one addition for the cycle count and one check for
+//! self-modifying code. Tracing is a generic parameter, so a run with
+//! [`NoTracer`] compiles the hooks away.
+
+use std::collections::BTreeSet;
+
+use iced_x86::Instruction;
+use sysgate_mmu::AccessKind;
+
+use crate::cycles::CycleModel;
+use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
+use crate::exception::Exception;
+use crate::state::Cpu;
+use crate::vendor::Vendor;
+
+/// Why [`Vcpu::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// HLT executed at CPL 0; RIP points after it.
+    Hlt,
+    /// An exception was raised; RIP points at the faulting instruction
+    /// (after it for traps) and no state of the instruction was committed.
+    Exception(Exception),
+    /// The instruction limit was reached.
+    InstructionLimit,
+    /// The cycle limit was reached.
+    CycleLimit,
+    /// A host breakpoint: the instruction at this CS offset is next.
+    Breakpoint(u64),
+    /// OUT to an I/O port at sufficient privilege; the instruction has
+    /// completed.
+    IoOut {
+        /// The port.
+        port: u16,
+        /// Access size in bytes.
+        size: u8,
+        /// The value written.
+        value: u32,
+    },
+    /// IN from an I/O port: the instruction has completed with all-ones
+    /// data (no device answers); the host may overwrite the destination.
+    IoIn {
+        /// The port.
+        port: u16,
+        /// Access size in bytes.
+        size: u8,
+    },
+}
+
+/// Limits for one call of [`Vcpu::run`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit {
+    /// Stop after this many retired instructions.
+    pub instructions: u64,
+    /// Stop once this many modeled cycles have been charged.
+    pub cycles: u64,
+}
+
+impl Limit {
+    /// No limit.
+    pub const NONE: Limit = Limit {
+        instructions: u64::MAX,
+        cycles: u64::MAX,
+    };
+
+    /// At most `n` instructions.
+    pub const fn instructions(n: u64) -> Limit {
+        Limit {
+            instructions: n,
+            cycles: u64::MAX,
+        }
+    }
+
+    /// At most `n` cycles (checked between blocks, so a run may overshoot
+    /// by one block).
+    pub const fn cycles(n: u64) -> Limit {
+        Limit {
+            instructions: u64::MAX,
+            cycles: n,
+        }
+    }
+}
+
+/// What one [`Vcpu::step`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepEvent {
+    /// CS offset of the instruction.
+    pub ip: u64,
+    /// The instruction, when it could be fetched and decoded.
+    pub instruction: Option<Instruction>,
+    /// Cycles charged.
+    pub cycles: u64,
+    /// Set when the instruction raised an exception or requested an exit.
+    pub exit: Option<Exit>,
+}
+
+/// Hooks called by the run loop. Every method has an empty default, and the
+/// loop is generic over the tracer, so unused hooks cost nothing.
+pub trait Tracer {
+    /// Called before each instruction executes.
+    #[inline(always)]
+    fn instruction(&mut self, _cpu: &Cpu, _insn: &Insn) {}
+    /// Called after each instruction retires.
+    #[inline(always)]
+    fn retired(&mut self, _cpu: &Cpu, _insn: &Insn) {}
+    /// Called when an instruction raises an exception.
+    #[inline(always)]
+    fn exception(&mut self, _cpu: &Cpu, _e: Exception) {}
+}
+
+/// The tracer that does nothing.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoTracer;
+
+impl Tracer for NoTracer {}
+
+/// Requests from instruction handlers to leave the run loop after the
+/// current instruction; the block always ends there.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Request {
+    #[default]
+    None,
+    Exit(Exit),
+}
+
+/// A virtual CPU: the processor state, its decode cache and cycle model,
+/// and host breakpoints.
+pub struct Vcpu {
+    /// Architectural state and memory.
+    pub cpu: Cpu,
+    cache: DecodeCache,
+    model: CycleModel,
+    breakpoints: BTreeSet<u64>,
+}
+
+impl Vcpu {
+    /// A processor after reset with `mem_size` bytes of lazily backed RAM.
+    pub fn new(mem_size: u64, vendor: Vendor) -> Vcpu {
+        Vcpu::with_cpu(Cpu::new(mem_size, vendor))
+    }
+
+    /// Wraps an existing processor.
+    pub fn with_cpu(cpu: Cpu) -> Vcpu {
+        Vcpu {
+            cpu,
+            cache: DecodeCache::default(),
+            model: CycleModel::default(),
+            breakpoints: BTreeSet::new(),
+        }
+    }
+
+    /// The cycle model.
+    pub fn model(&self) -> CycleModel {
+        self.model
+    }
+
+    /// Chooses the cycle model (drops decoded code, which carries costs).
+    pub fn set_model(&mut self, model: CycleModel) {
+        self.model = model;
+        self.cache.clear();
+    }
+
+    /// Decode-cache statistics.
+    pub fn decode_stats(&self) -> DecodeStats {
+        self.cache.stats
+    }
+
+    /// Drops all decoded code (e.g. after the host rewrote memory behind
+    /// the MMU's back, which [`sysgate_mmu::PhysMem`] writes never do).
+    pub fn flush_decode_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    /// Stops before the instruction at CS offset `ip`.
+    pub fn add_breakpoint(&mut self, ip: u64) {
+        self.breakpoints.insert(ip);
+    }
+
+    /// Removes a breakpoint.
+    pub fn remove_breakpoint(&mut self, ip: u64) {
+        self.breakpoints.remove(&ip);
+    }
+
+    /// Runs until an exit with no tracer.
+    pub fn run(&mut self, limit: Limit) -> Exit {
+        self.run_traced(limit, &mut NoTracer)
+    }
+
+    /// Runs until an exit, calling `tracer` for every instruction.
+    pub fn run_traced<T: Tracer>(&mut self, limit: Limit, tracer: &mut T) -> Exit {
+        if self.breakpoints.is_empty() {
+            self.run_loop::<T, false>(limit, tracer)
+        } else {
+            self.run_loop::<T, true>(limit, tracer)
+        }
+    }
+
+    /// Executes exactly one instruction.
+    pub fn step(&mut self) -> StepEvent {
+        self.step_traced(&mut NoTracer)
+    }
+
+    /// Executes exactly one instruction, calling `tracer`.
+    pub fn step_traced<T: Tracer>(&mut self, tracer: &mut T) -> StepEvent {
+        let ip = self.cpu.rip;
+        let before = self.cpu.cycles;
+        let saved = std::mem::take(&mut self.breakpoints);
+        let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
+        self.breakpoints = saved;
+        let instruction = self.last_instruction(ip);
+        StepEvent {
+            ip,
+            instruction,
+            cycles: self.cpu.cycles - before,
+            exit: (exit != Exit::InstructionLimit).then_some(exit),
+        }
+    }
+
+    fn last_instruction(&mut self, ip: u64) -> Option<Instruction> {
+        let lin = self.cpu.fetch_linear(ip);
+        let loc = self.cpu.translate(lin, 1, AccessKind::Execute).ok()?;
+        let bits = self.cpu.code_bits();
+        let id = self
+            .cache
+            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits)
+            .ok()?;
+        self.cache.blocks[id as usize].insns.first().map(|i| i.ins)
+    }
+
+    fn sync_code_writes(&mut self) {
+        if self.cpu.mmu.phys.code_generation() != self.cache.generation {
+            self.cache.generation = self.cpu.mmu.phys.code_generation();
+            let pages = self.cpu.mmu.phys.take_dirty_code_pages();
+            self.cache.invalidate_pages(&pages);
+        }
+    }
+
+    /// Finds the block at the current RIP, trying the predecessor's cached
+    /// successor first.
+    #[inline(always)]
+    fn next_block(&mut self, prev: u32, exit_slot: usize) -> Result<u32, Exception> {
+        let ip = self.cpu.rip;
+        let lin = self.cpu.fetch_linear(ip);
+        let loc = self.cpu.translate(lin, 1, AccessKind::Execute)?;
+        let bits = self.cpu.code_bits();
+        if prev != NO_BLOCK {
+            let cand = self.cache.blocks[prev as usize].succ[exit_slot];
+            if cand != NO_BLOCK {
+                let b = &self.cache.blocks[cand as usize];
+                if b.ip == ip
+                    && b.phys == loc.pa
+                    && b.bits == bits
+                    && b.phys2.is_none()
+                    && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
+                {
+                    self.cache.stats.hits += 1;
+                    return Ok(cand);
+                }
+            }
+        }
+        let id = self
+            .cache
+            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits)?;
+        if prev != NO_BLOCK {
+            self.cache.blocks[prev as usize].succ[exit_slot] = id;
+        }
+        Ok(id)
+    }
+
+    fn run_loop<T: Tracer, const BREAKPOINTS: bool>(
+        &mut self,
+        limit: Limit,
+        tracer: &mut T,
+    ) -> Exit {
+        let start = self.cpu.instructions;
+        let mut prev = NO_BLOCK;
+        let mut exit_slot = 0usize;
+        loop {
+            let done = self.cpu.instructions - start;
+            if done >= limit.instructions {
+                return Exit::InstructionLimit;
+            }
+            if self.cpu.cycles >= limit.cycles {
+                return Exit::CycleLimit;
+            }
+            self.sync_code_writes();
+            let id = match self.next_block(prev, exit_slot) {
+                Ok(id) => id,
+                Err(e) => {
+                    tracer.exception(&self.cpu, e);
+                    return Exit::Exception(e);
+                }
+            };
+            let remaining = limit.instructions - done;
+            let block = &self.cache.blocks[id as usize];
+            let n = (block.insns.len() as u64).min(remaining) as usize;
+            let generation = self.cache.generation;
+            for insn in &block.insns[..n] {
+                if BREAKPOINTS
+                    && self.breakpoints.contains(&insn.ip())
+                    && self.cpu.instructions != start
+                {
+                    return Exit::Breakpoint(insn.ip());
+                }
+                tracer.instruction(&self.cpu, insn);
+                self.cpu.rip = insn.next_ip();
+                if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
+                    if !e.is_trap() {
+                        self.cpu.rip = insn.ip();
+                    } else {
+                        self.cpu.cycles += insn.cycles as u64;
+                        self.cpu.instructions += 1;
+                    }
+                    self.cpu.request = Request::None;
+                    tracer.exception(&self.cpu, e);
+                    return Exit::Exception(e);
+                }
+                self.cpu.cycles += insn.cycles as u64;
+                self.cpu.instructions += 1;
+                tracer.retired(&self.cpu, insn);
+                if self.cpu.mmu.phys.code_generation() != generation {
+                    break;
+                }
+            }
+            if let Request::Exit(x) = std::mem::take(&mut self.cpu.request) {
+                return x;
+            }
+            exit_slot = usize::from(self.cpu.rip != block.end_ip);
+            prev = id;
+        }
+    }
+}
