@@ -35,3 +35,6 @@ pub use exception::{Exception, ExceptionClass};
 pub use run::{Exit, Limit, NoTracer, StepEvent, Tracer, Vcpu};
 pub use state::{Cpu, Cr0, Cr4, DescriptorTable, Efer, Mode, Msrs, Rflags, SegReg, Segment};
 pub use vendor::Vendor;
+
+#[cfg(test)]
+pub(crate) mod testutil;

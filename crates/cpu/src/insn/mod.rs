@@ -17,6 +17,8 @@ mod control;
 mod data;
 mod stack;
 mod system;
+#[cfg(test)]
+mod tests_basic;
 
 /// The handler for `ins`.
 pub(crate) fn handler(ins: &Instruction) -> Handler {

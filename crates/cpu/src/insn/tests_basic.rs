@@ -1,0 +1,142 @@
+//! Tests of the core families: data movement, ALU, control, stack.
+
+use iced_x86::code_asm::*;
+
+use crate::exception::Exception;
+use crate::flags::{CF, OF, SF, ZF};
+use crate::run::Exit;
+use crate::testutil::{DATA, STACK, exec};
+
+#[test]
+fn add_sub_in_every_size() {
+    let v = exec(64, |a| {
+        a.mov(rax, 0x7FFF_FFFF_FFFF_FFFFu64)?;
+        a.add(rax, 1)?;
+        a.pushfq()?;
+        a.mov(ebx, 0xFFFF_FFFFu32)?;
+        a.add(ebx, 1)?;
+        a.mov(cx, 0x8000u32)?;
+        a.sub(cx, 1)?;
+        a.mov(dl, 0xFF)?;
+        a.mov(dh, 0x01)?;
+        a.add(dh, dl)?;
+        a.pop(rsi)
+    });
+    let c = &v.cpu;
+    assert_eq!(c.gpr[0], 1 << 63);
+    assert_eq!(c.gpr[6] & (OF | SF | CF | ZF), OF | SF);
+    assert_eq!(c.gpr[3], 0);
+    assert_eq!(c.gpr[1] & 0xFFFF, 0x7FFF);
+    assert_eq!((c.gpr[2] >> 8) & 0xFF, 0);
+    assert_eq!(c.gpr[2] & 0xFF, 0xFF);
+    assert_eq!(c.rflags & (CF | ZF), CF | ZF);
+}
+
+#[test]
+fn thirty_two_bit_writes_zero_extend_in_64_bit_mode() {
+    let v = exec(64, |a| {
+        a.mov(rax, -1i64)?;
+        a.mov(eax, 5u32)?;
+        a.mov(rbx, -1i64)?;
+        a.mov(bx, 7u32)?;
+        a.mov(rcx, -1i64)?;
+        a.mov(edx, 0u32)?;
+        a.cmp(edx, 1)?;
+        a.cmovz(ecx, edx)
+    });
+    assert_eq!(v.cpu.gpr[0], 5);
+    assert_eq!(v.cpu.gpr[3], 0xFFFF_FFFF_FFFF_0007);
+    assert_eq!(
+        v.cpu.gpr[1], 0xFFFF_FFFF,
+        "CMOV r32 zero-extends even when false"
+    );
+}
+
+#[test]
+fn call_ret_push_pop_round_trip() {
+    let v = exec(64, |a| {
+        let mut f = a.create_label();
+        let mut done = a.create_label();
+        a.mov(rax, 1u64)?;
+        a.call(f)?;
+        a.jmp(done)?;
+        a.set_label(&mut f)?;
+        a.push(rax)?;
+        a.add(rax, 41)?;
+        a.pop(rbx)?;
+        a.ret()?;
+        a.set_label(&mut done)?;
+        a.nop()
+    });
+    assert_eq!(v.cpu.gpr[0], 42);
+    assert_eq!(v.cpu.gpr[3], 1);
+    assert_eq!(v.cpu.gpr[4], STACK);
+}
+
+#[test]
+fn loop_and_jcc_count_down() {
+    let v = exec(32, |a| {
+        let mut top = a.create_label();
+        a.mov(ecx, 10u32)?;
+        a.xor(eax, eax)?;
+        a.set_label(&mut top)?;
+        a.add(eax, ecx)?;
+        a.loop_(top)
+    });
+    assert_eq!(v.cpu.gpr[0], 55);
+    assert_eq!(v.cpu.gpr[1], 0);
+}
+
+#[test]
+fn memory_operands_and_lea() {
+    let v = exec(64, |a| {
+        a.mov(rbx, DATA)?;
+        a.mov(qword_ptr(rbx + 8), 0x1122_3344i32)?;
+        a.add(qword_ptr(rbx + 8), 1)?;
+        a.mov(rax, qword_ptr(rbx + 8))?;
+        a.lea(rcx, qword_ptr(rbx + rax * 4 + 3))?;
+        a.movzx(edx, byte_ptr(rbx + 8))?;
+        a.movsx(rsi, word_ptr(rbx + 9))
+    });
+    assert_eq!(v.cpu.gpr[0], 0x1122_3345);
+    assert_eq!(v.cpu.gpr[1], DATA + 0x1122_3345 * 4 + 3);
+    assert_eq!(v.cpu.gpr[2], 0x45);
+    assert_eq!(v.cpu.gpr[6], 0x2233);
+}
+
+#[test]
+fn faulting_instruction_commits_nothing() {
+    // A push above the limit of a 32-bit expand-up stack segment
+    // is #SS(0): ESP, memory and EIP stay as they were.
+    let code = crate::testutil::asm(32, |a| a.push(eax));
+    let mut v = crate::testutil::machine(32);
+    v.cpu.seg[crate::state::SegReg::Ss as usize].limit = 0xFFF;
+    v.cpu.gpr[4] = 0x2000;
+    let exit = crate::testutil::run(&mut v, &code);
+    assert_eq!(exit, Exit::Exception(Exception::SS(0)));
+    assert_eq!(v.cpu.gpr[4], 0x2000);
+    assert_eq!(v.cpu.rip, crate::testutil::CODE);
+    assert_eq!(v.cpu.instructions, 0);
+}
+
+#[test]
+fn privileged_hlt_faults_at_cpl3() {
+    let mut v = crate::testutil::machine(64);
+    v.cpu.set_flat_mode(64, 3);
+    let exit = crate::testutil::run(&mut v, &[0xF4]);
+    assert_eq!(exit, Exit::Exception(Exception::GP(0)));
+    assert_eq!(v.cpu.rip, crate::testutil::CODE);
+}
+
+#[test]
+fn self_modifying_code_sees_its_writes() {
+    // The store rewrites the immediate of the next instruction.
+    let v = exec(64, |a| {
+        let mut patch = a.create_label();
+        a.lea(rbx, ptr(patch))?;
+        a.mov(byte_ptr(rbx + 1), 0x77)?;
+        a.set_label(&mut patch)?;
+        a.mov(al, 0x11)
+    });
+    assert_eq!(v.cpu.gpr[0] & 0xFF, 0x77);
+}
