@@ -50,19 +50,30 @@ pub const fn sext(v: u64, size: u8) -> u64 {
     (((v << sh) as i64) >> sh) as u64
 }
 
+/// PF for every byte value (a table: baseline x86-64 has no POPCNT).
+static PARITY: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = if (i as u8).count_ones() & 1 == 0 {
+            PF as u8
+        } else {
+            0
+        };
+        i += 1;
+    }
+    t
+};
+
 /// PF: set when the low byte of the result has an even number of ones.
 #[inline(always)]
-pub const fn parity(r: u64) -> u64 {
-    if (r as u8).count_ones() & 1 == 0 {
-        PF
-    } else {
-        0
-    }
+pub fn parity(r: u64) -> u64 {
+    PARITY[(r & 0xFF) as usize] as u64
 }
 
 /// ZF, SF and PF of a result (already masked to `size`).
 #[inline(always)]
-pub const fn szp(r: u64, size: u8) -> u64 {
+pub fn szp(r: u64, size: u8) -> u64 {
     let z = if r == 0 { ZF } else { 0 };
     let s = ((r >> sign_shift(size)) & 1) << 7;
     z | s | parity(r)
@@ -71,7 +82,7 @@ pub const fn szp(r: u64, size: u8) -> u64 {
 /// Status flags of `a + b + carry` (ADD, ADC, INC without CF). Returns the
 /// masked result and the flags.
 #[inline(always)]
-pub const fn add(a: u64, b: u64, carry: u64, size: u8) -> (u64, u64) {
+pub fn add(a: u64, b: u64, carry: u64, size: u8) -> (u64, u64) {
     let m = mask(size);
     let sh = sign_shift(size);
     let r = a.wrapping_add(b).wrapping_add(carry) & m;
@@ -85,7 +96,7 @@ pub const fn add(a: u64, b: u64, carry: u64, size: u8) -> (u64, u64) {
 
 /// Status flags of `a - b - borrow` (SUB, SBB, CMP, NEG, DEC without CF).
 #[inline(always)]
-pub const fn sub(a: u64, b: u64, borrow: u64, size: u8) -> (u64, u64) {
+pub fn sub(a: u64, b: u64, borrow: u64, size: u8) -> (u64, u64) {
     let m = mask(size);
     let sh = sign_shift(size);
     let r = a.wrapping_sub(b).wrapping_sub(borrow) & m;
@@ -97,7 +108,7 @@ pub const fn sub(a: u64, b: u64, borrow: u64, size: u8) -> (u64, u64) {
 
 /// Status flags of a logic result: CF = OF = 0, AF = 0 (profile), SF/ZF/PF.
 #[inline(always)]
-pub const fn logic(r: u64, size: u8) -> u64 {
+pub fn logic(r: u64, size: u8) -> u64 {
     szp(r, size)
 }
 
