@@ -106,12 +106,12 @@ fn skylake_cost(ins: &Instruction) -> u32 {
         Idiv => match operand_bytes(ins) { 1 | 2 => 24, 4 => 26, _ => 52 },
         // Shifts and rotates by CL: 2; RCL/RCR by 1: 2, by n: 6;
         // SHLD/SHRD: 3 (imm), 4 (CL).
-        Shl | Shr | Sar | Sal | Rol | Ror => if ins.op_count() > 1 && ins.op1_kind() == OpKind::Register { 2 } else { 1 },
+        Shl | Shr | Sar | Sal | Rol | Ror if ins.op_count() > 1 && ins.op1_kind() == OpKind::Register => 2,
         Rcl | Rcr => if ins.op_count() > 1 && ins.op1_kind() == OpKind::Immediate8 && ins.immediate8() == 1 { 2 } else { 6 },
         Shld | Shrd => if ins.op2_kind() == OpKind::Register { 4 } else { 3 },
         Bsf | Bsr | Tzcnt | Lzcnt | Popcnt => 3,
-        Bswap => if wide { 2 } else { 1 },
-        Bt | Bts | Btr | Btc => if ins.op0_kind() == OpKind::Memory && ins.op1_kind() == OpKind::Register { 10 } else { 1 },
+        Bswap if wide => 2,
+        Bt | Bts | Btr | Btc if ins.op0_kind() == OpKind::Memory && ins.op1_kind() == OpKind::Register => 10,
         Cmpxchg | Xadd => if ins.op0_kind() == OpKind::Memory { 18 } else { 2 },
         Cmpxchg8b | Cmpxchg16b => 19,
         // XCHG with memory is implicitly locked.

@@ -426,13 +426,11 @@ fn decode_block(
         let len = ins.len().max(1);
         let end = offset + len;
         let crosses = end > in_page;
-        if crosses {
-            if let Err(pf) = next {
-                if insns.is_empty() {
-                    return Err(pf.into());
-                }
-                break;
+        if let (true, Err(pf)) = (crosses, next) {
+            if insns.is_empty() {
+                return Err(pf.into());
             }
+            break;
         }
         // SDM Vol. 3 §5.3: fetching beyond the CS limit is #GP(0).
         if bits != 64 && ip.wrapping_add(end as u64 - 1) > limit {

@@ -135,7 +135,8 @@ impl Cpu {
             }
             let code = s.attr & attr::CODE != 0;
             let rw = s.attr & attr::RW != 0;
-            if (write && (code || !rw)) || (!write && code && !rw) {
+            // Writes need writable data; reads fail only on execute-only code.
+            if (write && (code || !rw)) || (code && !rw) {
                 return Err(fault);
             }
             if !code && s.attr & attr::DC != 0 {

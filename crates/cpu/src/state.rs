@@ -337,6 +337,9 @@ pub struct Msrs {
     pub apic_base: u64,
     /// IA32_MISC_ENABLE (0x1A0).
     pub misc_enable: u64,
+    /// Difference between the guest's time-stamp counter and the modeled
+    /// cycle counter (changed by WRMSR to IA32_TIME_STAMP_COUNTER).
+    pub tsc_offset: u64,
 }
 
 /// The processor: architectural state plus the memory it is wired to.

@@ -18,6 +18,7 @@ mod data;
 mod fast;
 mod stack;
 mod system;
+pub(crate) mod sysreg;
 #[cfg(test)]
 mod tests_basic;
 
@@ -32,6 +33,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         control::lookup,
         stack::lookup,
         system::lookup,
+        sysreg::lookup,
     ];
     families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
 }

@@ -115,7 +115,7 @@ fn rdtsc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if c.ctrl.cr4 & Cr4::TSD.bits() != 0 && c.cpl() != 0 && c.ctrl.cr0 & 1 != 0 {
         return Err(Exception::GP(0));
     }
-    let t = c.cycles;
+    let t = c.cycles.wrapping_add(c.msr.tsc_offset);
     c.wr(0, 4, t & 0xFFFF_FFFF);
     c.wr(2, 4, t >> 32);
     Ok(())
