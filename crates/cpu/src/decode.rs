@@ -82,6 +82,8 @@ pub struct Insn {
     pub(crate) imm: u64,
     /// Modeled cycles charged when the instruction retires.
     pub(crate) cycles: u32,
+    /// Cycles of the instructions before this one in its block.
+    pub(crate) cum: u32,
     /// The decoded instruction.
     pub ins: Instruction,
 }
@@ -213,7 +215,9 @@ fn ends_block(ins: &Instruction) -> bool {
         Lmsw | Clts | Wrmsr | Invlpg | Lgdt | Lidt | Lldt | Ltr | Popf | Popfd | Popfq | Sti
         | Cli | Lss | Hlt | Swapgs | Wbinvd | Invd | Cpuid | In | Out | Insb | Insw | Insd
         | Outsb | Outsw | Outsd => true,
-        _ => false,
+        // A repeated string instruction may stop part-way and resume
+        // itself (insn/string.rs), so nothing may follow it in the block.
+        _ => ins.is_string_instruction() && (ins.has_rep_prefix() || ins.has_repne_prefix()),
     }
 }
 
@@ -234,6 +238,7 @@ impl Insn {
             mem,
             imm,
             cycles,
+            cum: 0,
             ins,
         }
     }
@@ -420,6 +425,7 @@ fn decode_block(
     let mut insns = Vec::new();
     let mut phys2 = None;
     let mut offset = 0usize;
+    let mut block_cycles = 0u32;
     let mut ins = Instruction::default();
     while offset < in_page {
         decoder.decode_out(&mut ins);
@@ -444,7 +450,10 @@ fn decode_block(
         }
         let stop = ends_block(&ins) || ins.code() == Code::INVALID;
         let cycles = model.cost(&ins);
-        insns.push(Insn::new(ins, bits, cycles));
+        let mut insn = Insn::new(ins, bits, cycles);
+        insn.cum = block_cycles;
+        block_cycles = block_cycles.saturating_add(cycles);
+        insns.push(insn);
         offset = end;
         if crosses {
             if let Ok(pa2) = next {

@@ -191,8 +191,7 @@ impl Cpu {
     ) -> Result<PhysLoc, Exception> {
         self.alignment_check(lin, size)?;
         let acc = self.access(kind);
-        let ctrl = self.ctrl;
-        let pa = self.mmu.translate(&ctrl, lin, acc)?;
+        let pa = self.mmu.translate(&self.ctrl, lin, acc)?;
         let in_page = 0x1000 - (lin & 0xFFF);
         if in_page >= size as u64 {
             return Ok(PhysLoc {
@@ -207,7 +206,7 @@ impl Cpu {
         } else {
             lin.wrapping_add(in_page) & 0xFFFF_FFFF
         };
-        let pa2 = self.mmu.translate(&ctrl, lin2, acc)?;
+        let pa2 = self.mmu.translate(&self.ctrl, lin2, acc)?;
         Ok(PhysLoc {
             pa,
             pa2,

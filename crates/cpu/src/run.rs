@@ -101,6 +101,12 @@ pub struct StepEvent {
 /// Hooks called by the run loop. Every method has an empty default, and the
 /// loop is generic over the tracer, so unused hooks cost nothing.
 pub trait Tracer {
+    /// Whether the run loop must keep [`Cpu::cycles`] and
+    /// [`Cpu::instructions`] exact before every hook call and call
+    /// [`Tracer::retired`]. When false (as for [`NoTracer`]) the counters are
+    /// charged once per basic block, and are exact whenever control returns
+    /// to the host.
+    const PER_INSTRUCTION: bool = true;
     /// Called before each instruction executes.
     #[inline(always)]
     fn instruction(&mut self, _cpu: &Cpu, _insn: &Insn) {}
@@ -116,7 +122,9 @@ pub trait Tracer {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoTracer;
 
-impl Tracer for NoTracer {}
+impl Tracer for NoTracer {
+    const PER_INSTRUCTION: bool = false;
+}
 
 /// Requests from instruction handlers to leave the run loop after the
 /// current instruction; the block always ends there.
@@ -231,12 +239,19 @@ impl Vcpu {
         self.cache.blocks[id as usize].insns.first().map(|i| i.ins)
     }
 
+    #[inline(always)]
     fn sync_code_writes(&mut self) {
         if self.cpu.mmu.phys.code_generation() != self.cache.generation {
-            self.cache.generation = self.cpu.mmu.phys.code_generation();
-            let pages = self.cpu.mmu.phys.take_dirty_code_pages();
-            self.cache.invalidate_pages(&pages);
+            self.invalidate_written_code();
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn invalidate_written_code(&mut self) {
+        self.cache.generation = self.cpu.mmu.phys.code_generation();
+        let pages = self.cpu.mmu.phys.take_dirty_code_pages();
+        self.cache.invalidate_pages(&pages);
     }
 
     /// Finds the block at the current RIP, trying the predecessor's cached
@@ -299,33 +314,53 @@ impl Vcpu {
             let block = &self.cache.blocks[id as usize];
             let n = (block.insns.len() as u64).min(remaining) as usize;
             let generation = self.cache.generation;
-            for insn in &block.insns[..n] {
+            // Cycles and instructions are charged once per block (each
+            // instruction carries the cycles of those before it in the
+            // block, `cum`), unless a tracer wants them per instruction.
+            let base_cycles = self.cpu.cycles;
+            let base_insns = self.cpu.instructions;
+            self.cpu.block_cycles = base_cycles;
+            let mut executed = n;
+            for (k, insn) in block.insns[..n].iter().enumerate() {
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
-                    && self.cpu.instructions != start
+                    && base_insns + k as u64 != start
                 {
+                    self.cpu.cycles = base_cycles + insn.cum as u64;
+                    self.cpu.instructions = base_insns + k as u64;
                     return Exit::Breakpoint(insn.ip());
                 }
                 tracer.instruction(&self.cpu, insn);
                 self.cpu.rip = insn.next_ip();
                 if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
-                    if !e.is_trap() {
-                        self.cpu.rip = insn.ip();
+                    let mut charged = insn.cum as u64;
+                    let mut retired = k as u64;
+                    if e.is_trap() {
+                        charged += insn.cycles as u64;
+                        retired += 1;
                     } else {
-                        self.cpu.cycles += insn.cycles as u64;
-                        self.cpu.instructions += 1;
+                        self.cpu.rip = insn.ip();
                     }
+                    self.cpu.cycles = base_cycles + charged;
+                    self.cpu.instructions = base_insns + retired;
                     self.cpu.request = Request::None;
                     tracer.exception(&self.cpu, e);
                     return Exit::Exception(e);
                 }
-                self.cpu.cycles += insn.cycles as u64;
-                self.cpu.instructions += 1;
-                tracer.retired(&self.cpu, insn);
+                if T::PER_INSTRUCTION {
+                    self.cpu.cycles = base_cycles + (insn.cum + insn.cycles) as u64;
+                    self.cpu.instructions = base_insns + k as u64 + 1;
+                    tracer.retired(&self.cpu, insn);
+                }
                 if self.cpu.mmu.phys.code_generation() != generation {
+                    executed = k + 1;
                     break;
                 }
             }
+            if let Some(last) = block.insns[..executed].last() {
+                self.cpu.cycles = base_cycles + (last.cum + last.cycles) as u64;
+            }
+            self.cpu.instructions = base_insns + executed as u64;
             if let Request::Exit(x) = std::mem::take(&mut self.cpu.request) {
                 return x;
             }

@@ -373,7 +373,9 @@ pub struct Cpu {
     pub dr: [u64; 8],
     /// Model-specific registers.
     pub msr: Msrs,
-    /// Modeled cycles since reset; RDTSC reads this counter.
+    /// Modeled cycles since reset. Exact whenever the run loop returns (and
+    /// before every tracer hook); RDTSC reads the count at the start of the
+    /// instruction.
     pub cycles: u64,
     /// Instructions retired since reset.
     pub instructions: u64,
@@ -383,6 +385,9 @@ pub struct Cpu {
     pub mmu: Mmu,
     /// An exit requested by the instruction being executed.
     pub(crate) request: Request,
+    /// [`Cpu::cycles`] at the start of the block being executed; an
+    /// instruction's own start time is this plus its `cum`.
+    pub(crate) block_cycles: u64,
 }
 
 /// Register numbers in encoding order.
@@ -455,6 +460,7 @@ impl Cpu {
             vendor,
             mmu: Mmu::new(PhysMem::new(mem_size)),
             request: Request::None,
+            block_cycles: 0,
         }
     }
 

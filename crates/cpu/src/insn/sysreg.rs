@@ -402,8 +402,10 @@ pub fn write_msr(c: &mut Cpu, index: u32, v: u64) -> Result<(), Exception> {
 }
 
 /// RDMSR: EDX:EAX = MSR[ECX].
-fn rdmsr(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+fn rdmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
+    // The run loop charges cycles per block; make the count exact for TSC.
+    c.cycles = c.block_cycles + i.cum as u64;
     let v = read_msr(c, c.gpr[1] as u32).ok_or(Exception::GP(0))?;
     c.wr(0, 4, v & 0xFFFF_FFFF);
     c.wr(2, 4, v >> 32);
@@ -411,8 +413,9 @@ fn rdmsr(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// WRMSR: MSR[ECX] = EDX:EAX.
-fn wrmsr(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+fn wrmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
+    c.cycles = c.block_cycles + i.cum as u64;
     let v = (c.gpr[0] & 0xFFFF_FFFF) | (c.gpr[2] << 32);
     write_msr(c, c.gpr[1] as u32, v)
 }

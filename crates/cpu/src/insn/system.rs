@@ -111,11 +111,12 @@ fn hlt(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// RDTSC reads the modeled cycle counter; with CR4.TSD it is privileged.
-fn rdtsc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+fn rdtsc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.ctrl.cr4 & Cr4::TSD.bits() != 0 && c.cpl() != 0 && c.ctrl.cr0 & 1 != 0 {
         return Err(Exception::GP(0));
     }
-    let t = c.cycles.wrapping_add(c.msr.tsc_offset);
+    let now = c.block_cycles + i.cum as u64;
+    let t = now.wrapping_add(c.msr.tsc_offset);
     c.wr(0, 4, t & 0xFFFF_FFFF);
     c.wr(2, 4, t >> 32);
     Ok(())
