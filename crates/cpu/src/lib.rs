@@ -27,6 +27,7 @@ pub(crate) mod insn;
 pub mod memory;
 pub mod run;
 pub mod state;
+pub mod transition;
 pub mod vendor;
 
 pub use cycles::CycleModel;
@@ -34,6 +35,7 @@ pub use decode::{DecodeStats, Insn};
 pub use exception::{Exception, ExceptionClass};
 pub use run::{Exit, Limit, NoTracer, StepEvent, Tracer, Vcpu};
 pub use state::{Cpu, Cr0, Cr4, DescriptorTable, Efer, Mode, Msrs, Rflags, SegReg, Segment};
+pub use transition::{FarPtr, Transition, TransitionKind};
 pub use vendor::Vendor;
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ use crate::cycles::CycleModel;
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
 use crate::exception::Exception;
 use crate::state::Cpu;
+use crate::transition::Transition;
 use crate::vendor::Vendor;
 
 /// Why [`Vcpu::run`] returned.
@@ -96,6 +97,8 @@ pub struct StepEvent {
     pub cycles: u64,
     /// Set when the instruction raised an exception or requested an exit.
     pub exit: Option<Exit>,
+    /// The transition the instruction caused, if any.
+    pub transition: Option<Transition>,
 }
 
 /// Hooks called by the run loop. Every method has an empty default, and the
@@ -116,6 +119,9 @@ pub trait Tracer {
     /// Called when an instruction raises an exception.
     #[inline(always)]
     fn exception(&mut self, _cpu: &Cpu, _e: Exception) {}
+    /// Called after every privilege or context transition.
+    #[inline(always)]
+    fn transition(&mut self, _cpu: &Cpu, _t: &Transition) {}
 }
 
 /// The tracer that does nothing.
@@ -143,6 +149,7 @@ pub struct Vcpu {
     cache: DecodeCache,
     model: CycleModel,
     breakpoints: BTreeSet<u64>,
+    last_transition: Option<Transition>,
 }
 
 impl Vcpu {
@@ -158,6 +165,7 @@ impl Vcpu {
             cache: DecodeCache::default(),
             model: CycleModel::default(),
             breakpoints: BTreeSet::new(),
+            last_transition: None,
         }
     }
 
@@ -217,6 +225,7 @@ impl Vcpu {
         let ip = self.cpu.rip;
         let before = self.cpu.cycles;
         let saved = std::mem::take(&mut self.breakpoints);
+        self.last_transition = None;
         let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
         self.breakpoints = saved;
         let instruction = self.last_instruction(ip);
@@ -225,6 +234,7 @@ impl Vcpu {
             instruction,
             cycles: self.cpu.cycles - before,
             exit: (exit != Exit::InstructionLimit).then_some(exit),
+            transition: self.last_transition.take(),
         }
     }
 
@@ -259,9 +269,15 @@ impl Vcpu {
     #[inline(always)]
     fn next_block(&mut self, prev: u32, exit_slot: usize) -> Result<u32, Exception> {
         let ip = self.cpu.rip;
+        let bits = self.cpu.code_bits();
+        // A non-canonical RIP in 64-bit mode faults on fetch (#GP(0)); this
+        // is how an AMD SYSRET to a non-canonical RCX ends up faulting in
+        // ring 3.
+        if bits == 64 && !crate::memory::is_canonical(ip) {
+            return Err(Exception::GP(0));
+        }
         let lin = self.cpu.fetch_linear(ip);
         let loc = self.cpu.translate(lin, 1, AccessKind::Execute)?;
-        let bits = self.cpu.code_bits();
         if prev != NO_BLOCK {
             let cand = self.cache.blocks[prev as usize].succ[exit_slot];
             if cand != NO_BLOCK {
@@ -344,6 +360,7 @@ impl Vcpu {
                     self.cpu.cycles = base_cycles + charged;
                     self.cpu.instructions = base_insns + retired;
                     self.cpu.request = Request::None;
+                    self.cpu.transition = None;
                     tracer.exception(&self.cpu, e);
                     return Exit::Exception(e);
                 }
@@ -359,6 +376,12 @@ impl Vcpu {
             }
             if let Some(last) = block.insns[..executed].last() {
                 self.cpu.cycles = base_cycles + (last.cum + last.cycles) as u64;
+                // Only a block's last instruction can record a transition.
+                if let Some(mut t) = self.cpu.transition.take() {
+                    t.cycles = last.cycles as u64;
+                    tracer.transition(&self.cpu, &t);
+                    self.last_transition = Some(t);
+                }
             }
             self.cpu.instructions = base_insns + executed as u64;
             if let Request::Exit(x) = std::mem::take(&mut self.cpu.request) {

@@ -388,6 +388,8 @@ pub struct Cpu {
     /// [`Cpu::cycles`] at the start of the block being executed; an
     /// instruction's own start time is this plus its `cum`.
     pub(crate) block_cycles: u64,
+    /// The transition recorded by the instruction being executed.
+    pub(crate) transition: Option<crate::transition::Transition>,
 }
 
 /// Register numbers in encoding order.
@@ -461,6 +463,7 @@ impl Cpu {
             mmu: Mmu::new(PhysMem::new(mem_size)),
             request: Request::None,
             block_cycles: 0,
+            transition: None,
         }
     }
 

@@ -13,14 +13,22 @@ use crate::exception::Exception;
 use crate::state::Cpu;
 
 mod arith;
+mod bcd;
+mod bits;
 mod control;
 mod data;
 mod fast;
+mod fastcall;
+mod muldiv;
+mod shift;
 mod stack;
-mod system;
+mod string;
 pub(crate) mod sysreg;
+mod system;
 #[cfg(test)]
 mod tests_basic;
+#[cfg(test)]
+mod tests_modes;
 
 /// The handler for `ins`.
 pub(crate) fn handler(ins: &Instruction) -> Handler {
@@ -30,10 +38,16 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         fast::lookup,
         data::lookup,
         arith::lookup,
+        shift::lookup,
+        muldiv::lookup,
+        bits::lookup,
+        bcd::lookup,
         control::lookup,
         stack::lookup,
+        string::lookup,
         system::lookup,
         sysreg::lookup,
+        fastcall::lookup,
     ];
     families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
 }

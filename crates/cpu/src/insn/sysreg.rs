@@ -18,6 +18,7 @@ use crate::decode::{Handler, Insn, Opnd};
 use crate::exception::Exception;
 use crate::memory::is_canonical;
 use crate::state::{Cpu, Cr0, Cr4, Efer, SegReg};
+use crate::transition::TransitionKind;
 
 pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     use Mnemonic::*;
@@ -225,7 +226,12 @@ fn mov_to_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
             c.cr2 = v;
             Ok(())
         }
-        3 => write_cr3(c, v),
+        3 => {
+            let b = c.before(i.ip());
+            write_cr3(c, v)?;
+            c.record(TransitionKind::MovCr3, b, false);
+            Ok(())
+        }
         4 => write_cr4(c, v),
         8 if c.in_long64() => {
             if v >> 4 != 0 {
@@ -417,7 +423,11 @@ fn wrmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     c.cycles = c.block_cycles + i.cum as u64;
     let v = (c.gpr[0] & 0xFFFF_FFFF) | (c.gpr[2] << 32);
-    write_msr(c, c.gpr[1] as u32, v)
+    let index = c.gpr[1] as u32;
+    let b = c.before(i.ip());
+    write_msr(c, index, v)?;
+    c.record(TransitionKind::Wrmsr(index), b, false);
+    Ok(())
 }
 
 #[cfg(test)]
