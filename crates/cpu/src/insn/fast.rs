@@ -115,6 +115,8 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Some(by_op_size!(alu_rr, op, wide))
     } else if is_imm(ins, 1) {
         Some(by_op_size!(alu_ri, op, wide))
+    } else if ins.op1_kind() == OpKind::Memory {
+        Some(by_op_size!(alu_rm, op, wide))
     } else {
         None
     }
@@ -181,6 +183,18 @@ fn alu_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
     let d = slot(i, 0);
     let a = c.gpr[d & 15] & mask(SIZE);
     let r = compute::<OP, SIZE>(c, a, i.imm & mask(SIZE));
+    if OP != CMP && OP != TEST {
+        write::<SIZE>(c, d, r);
+    }
+    Ok(())
+}
+
+fn alu_rm<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let d = slot(i, 0);
+    let off = c.ea(i);
+    let b = c.read_mem(i.mem.seg, off, SIZE)?;
+    let a = c.gpr[d & 15] & mask(SIZE);
+    let r = compute::<OP, SIZE>(c, a, b);
     if OP != CMP && OP != TEST {
         write::<SIZE>(c, d, r);
     }
