@@ -15,7 +15,7 @@
 //! are ignored), protection keys (CR4.PKE/PKS), shadow stacks, memory types
 //! (PAT/MTRR) and the paging-structure caches (every TLB miss walks from CR3).
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod mmu;
 mod paging;

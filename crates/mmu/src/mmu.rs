@@ -11,6 +11,7 @@ pub struct Mmu {
     pub phys: PhysMem,
     tlb: Tlb,
     stats: TlbStats,
+    epoch: u64,
 }
 
 impl std::fmt::Debug for Mmu {
@@ -29,6 +30,7 @@ impl Mmu {
             phys,
             tlb: Tlb::new(),
             stats: TlbStats::default(),
+            epoch: 0,
         }
     }
 
@@ -107,6 +109,7 @@ impl Mmu {
     /// Builds a page fault and drops any TLB entry for `lin` (a #PF
     /// invalidates the translations for the faulting address, §4.10.4.1).
     fn fault(&mut self, regs: &PagingRegs, lin: u64, acc: Access, cause: FaultCause) -> PageFault {
+        self.epoch = self.epoch.wrapping_add(1);
         self.tlb.invalidate(lin);
         PageFault::new(regs, lin, acc, cause)
     }
@@ -131,13 +134,23 @@ impl Mmu {
 
     /// Flushes the TLB (MOV CR3: keep_global = CR4.PGE; CR0/CR4 paging-bit changes: keep_global = false).
     pub fn flush_tlb(&mut self, keep_global: bool) {
+        self.epoch = self.epoch.wrapping_add(1);
         self.stats.flushes = self.stats.flushes.wrapping_add(1);
         self.tlb.flush(keep_global);
     }
 
     /// INVLPG: drops the entries for the page holding `lin` (all page sizes; global ones too).
     pub fn invlpg(&mut self, lin: u64) {
+        self.epoch = self.epoch.wrapping_add(1);
         self.tlb.invalidate(lin);
+    }
+
+    /// Changes whenever cached translations may have become invalid (a TLB
+    /// flush, INVLPG, or a page fault, which drops the faulting entry).
+    /// Callers that cache translations in front of the MMU, like the CPU's
+    /// host-pointer cache, drop their cache when it changes.
+    pub fn epoch(&self) -> u64 {
+        self.epoch
     }
 
     /// TLB hit/miss/walk/flush counters since creation.

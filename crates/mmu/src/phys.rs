@@ -24,11 +24,76 @@ const CHUNK_SHIFT: u32 = 9;
 const CHUNK_PAGES: usize = 1 << CHUNK_SHIFT;
 const CHUNK_MASK: u64 = CHUNK_PAGES as u64 - 1;
 
-type Page = [u8; PAGE_BYTES];
+/// One 4-KiB page of guest RAM. It is allocated zeroed and only ever
+/// accessed through its raw pointer, never through references, so that the
+/// host pointers [`PhysMem::host_page`] hands out stay valid while other
+/// accesses happen.
+struct Page(std::ptr::NonNull<u8>);
+
+const PAGE_LAYOUT: std::alloc::Layout =
+    match std::alloc::Layout::from_size_align(PAGE_BYTES, PAGE_BYTES) {
+        Ok(l) => l,
+        Err(_) => panic!("page layout"),
+    };
+
+#[allow(unsafe_code)]
+impl Page {
+    fn new() -> Page {
+        // SAFETY: PAGE_LAYOUT has a non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(PAGE_LAYOUT) };
+        match std::ptr::NonNull::new(p) {
+            Some(p) => Page(p),
+            None => std::alloc::handle_alloc_error(PAGE_LAYOUT),
+        }
+    }
+
+    /// Copies bytes `off..off + dst.len()` out; nothing if out of bounds.
+    #[inline(always)]
+    fn read(&self, off: usize, dst: &mut [u8]) {
+        if off
+            .checked_add(dst.len())
+            .is_some_and(|end| end <= PAGE_BYTES)
+        {
+            // SAFETY: the range lies inside the page's allocation, and `dst`
+            // cannot overlap it (guest RAM is never lent out as a slice).
+            unsafe {
+                std::ptr::copy_nonoverlapping(self.0.as_ptr().add(off), dst.as_mut_ptr(), dst.len())
+            }
+        }
+    }
+
+    /// Copies `src` to bytes `off..`; nothing if out of bounds.
+    #[inline(always)]
+    fn write(&mut self, off: usize, src: &[u8]) {
+        if off
+            .checked_add(src.len())
+            .is_some_and(|end| end <= PAGE_BYTES)
+        {
+            // SAFETY: as in `read`; `&mut self` serializes writers.
+            unsafe {
+                std::ptr::copy_nonoverlapping(src.as_ptr(), self.0.as_ptr().add(off), src.len())
+            }
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+impl Drop for Page {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `Page::new` with the same layout, freed once.
+        unsafe { std::alloc::dealloc(self.0.as_ptr(), PAGE_LAYOUT) }
+    }
+}
+
+// SAFETY: a Page owns its allocation exclusively; moving it to another
+// thread moves that ownership. It is not Sync: shared access goes through
+// PhysMem's `&self`/`&mut self` methods.
+#[allow(unsafe_code)]
+unsafe impl Send for Page {}
 
 /// 512 pages (2 MiB of guest RAM) and their code-page bitmap.
 struct Chunk {
-    pages: [Option<Box<Page>>; CHUNK_PAGES],
+    pages: [Option<Page>; CHUNK_PAGES],
     code: [u64; CHUNK_PAGES / 64],
 }
 
@@ -62,6 +127,7 @@ pub struct PhysMem {
     resident: usize,
     code_generation: u64,
     dirty_code: Vec<u64>,
+    marks: u64,
 }
 
 impl std::fmt::Debug for PhysMem {
@@ -90,6 +156,7 @@ impl PhysMem {
             resident: 0,
             code_generation: 0,
             dirty_code: Vec::new(),
+            marks: 0,
         }
     }
 
@@ -107,7 +174,7 @@ impl PhysMem {
     #[inline]
     fn page(&self, pfn: u64) -> Option<&Page> {
         let (ci, pi, _, _) = split_pfn(pfn);
-        self.chunks.get(ci)?.as_deref()?.pages[pi].as_deref()
+        self.chunks.get(ci)?.as_deref()?.pages[pi].as_ref()
     }
 
     /// Reads `N` bytes; fast when they lie in one in-range page.
@@ -118,8 +185,8 @@ impl PhysMem {
         // every byte is in range.
         if pa < self.size && off + N <= PAGE_BYTES {
             let mut out = [0u8; N];
-            if let Some(src) = self.page(pa >> 12).and_then(|p| p.get(off..off + N)) {
-                out.copy_from_slice(src);
+            if let Some(page) = self.page(pa >> 12) {
+                page.read(off, &mut out);
             }
             out
         } else {
@@ -144,11 +211,9 @@ impl PhysMem {
             let (ci, pi, word, bit) = split_pfn(pa >> 12);
             if let Some(Some(chunk)) = self.chunks.get_mut(ci)
                 && chunk.code[word] & bit == 0
-                && let Some(dst) = chunk.pages[pi]
-                    .as_deref_mut()
-                    .and_then(|p| p.get_mut(off..off + N))
+                && let Some(page) = chunk.pages[pi].as_mut()
             {
-                dst.copy_from_slice(&bytes);
+                page.write(off, &bytes);
                 return;
             }
             self.write_in_page(pa >> 12, off, &bytes);
@@ -184,12 +249,10 @@ impl PhysMem {
             None if all_zero => return,
             empty @ None => {
                 self.resident += 1;
-                empty.insert(Box::new([0u8; PAGE_BYTES]))
+                empty.insert(Page::new())
             }
         };
-        if let Some(dst) = page.get_mut(off..off + bytes.len()) {
-            dst.copy_from_slice(bytes);
-        }
+        page.write(off, bytes);
     }
 
     /// Reads one byte.
@@ -254,8 +317,8 @@ impl PhysMem {
             let off = (addr & OFFSET_MASK) as usize;
             let n = (PAGE_BYTES - off).min(rest.len());
             let (head, tail) = rest.split_at_mut(n);
-            match self.page(addr >> 12).and_then(|p| p.get(off..off + n)) {
-                Some(src) => head.copy_from_slice(src),
+            match self.page(addr >> 12) {
+                Some(page) => page.read(off, head),
                 None => head.fill(0),
             }
             rest = tail;
@@ -298,8 +361,41 @@ impl PhysMem {
         }
         let (ci, _, word, bit) = split_pfn(pa >> 12);
         if let Some(slot) = self.chunks.get_mut(ci) {
-            slot.get_or_insert_with(Chunk::new_boxed).code[word] |= bit;
+            let code = &mut slot.get_or_insert_with(Chunk::new_boxed).code[word];
+            if *code & bit == 0 {
+                *code |= bit;
+                self.marks = self.marks.wrapping_add(1);
+            }
         }
+    }
+
+    /// Changes whenever a page becomes marked as code. Callers holding
+    /// writable host pointers from [`host_page`](Self::host_page) must drop
+    /// them when it changes, or writes through them would miss the
+    /// self-modifying-code check.
+    pub fn mark_epoch(&self) -> u64 {
+        self.marks
+    }
+
+    /// A host pointer to the first byte of the resident page holding `pa`,
+    /// for callers that cache translations (the CPU's memory fast path).
+    /// `None` when the page is out of range or not resident, and, when
+    /// `write` is set, when it is marked as code (writes to code pages must
+    /// go through [`write`](Self::write) and friends).
+    ///
+    /// The pointer stays valid as long as this `PhysMem` lives: resident
+    /// pages are never freed or moved. Writing through it bypasses the
+    /// code-page check, hence the `write` rule and [`mark_epoch`](Self::mark_epoch).
+    pub fn host_page(&mut self, pa: u64, write: bool) -> Option<std::ptr::NonNull<u8>> {
+        if pa >= self.size {
+            return None;
+        }
+        let (ci, pi, word, bit) = split_pfn(pa >> 12);
+        let chunk = self.chunks.get_mut(ci)?.as_deref_mut()?;
+        if write && chunk.code[word] & bit != 0 {
+            return None;
+        }
+        chunk.pages[pi].as_ref().map(|p| p.0)
     }
 
     /// Whether the page holding `pa` is currently marked as code.
@@ -328,6 +424,28 @@ impl PhysMem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_page_follows_residency_and_code_marks() {
+        let mut m = PhysMem::new(1 << 20);
+        assert!(m.host_page(0x3000, false).is_none(), "not resident");
+        m.write_u32(0x3010, 0xAABB_CCDD);
+        let p = m.host_page(0x3FFF, false).expect("resident");
+        assert_eq!(m.host_page(0x3000, true), Some(p), "same page, writable");
+        let e = m.mark_epoch();
+        m.mark_code(0x3000);
+        assert_ne!(m.mark_epoch(), e);
+        assert!(
+            m.host_page(0x3000, true).is_none(),
+            "code pages are not writable through host pointers"
+        );
+        assert_eq!(m.host_page(0x3000, false), Some(p));
+        assert!(m.host_page(2 << 20, false).is_none(), "out of range");
+        // Marking an already marked page does not change the epoch.
+        let e = m.mark_epoch();
+        m.mark_code(0x3100);
+        assert_eq!(m.mark_epoch(), e);
+    }
     use proptest::prelude::*;
     use std::collections::HashMap;
 
