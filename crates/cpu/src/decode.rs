@@ -84,6 +84,10 @@ pub struct Insn {
     pub(crate) cycles: u32,
     /// Cycles of the instructions before this one in its block.
     pub(crate) cum: u32,
+    /// GPR slots of operands 0 and 1 when they are registers (else 0).
+    pub(crate) reg: [u8; 2],
+    /// Condition-code nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
+    pub(crate) cond: u8,
     /// The decoded instruction.
     pub ins: Instruction,
 }
@@ -228,8 +232,26 @@ impl Insn {
         let (o1, s1) = operand(&ins, 1);
         let (o2, _) = operand(&ins, 2);
         let imm_n = [o0, o1, o2].iter().position(|o| *o == Opnd::Imm);
-        let imm = imm_n.map_or(0, |n| ins.immediate(n as u32));
+        let near_branch = ins.op_count() > 0
+            && matches!(
+                ins.op0_kind(),
+                OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+            );
+        // Near branches keep their target where an immediate would be.
+        let imm = if near_branch {
+            ins.near_branch_target()
+        } else {
+            imm_n.map_or(0, |n| ins.immediate(n as u32))
+        };
         let mem = mem_form(&ins, bits);
+        let slot = |o: Opnd| match o {
+            Opnd::Reg(s) => s,
+            _ => 0,
+        };
+        let cond = match ins.condition_code() {
+            iced_x86::ConditionCode::None => 0,
+            cc => cc as u8 - 1,
+        };
         Insn {
             exec: insn::handler(&ins),
             ops: [o0, o1, o2],
@@ -239,6 +261,8 @@ impl Insn {
             imm,
             cycles,
             cum: 0,
+            reg: [slot(o0), slot(o1)],
+            cond,
             ins,
         }
     }

@@ -17,6 +17,7 @@ use sysgate_mmu::{Access, AccessKind};
 use crate::decode::{Insn, NO_REG, Opnd};
 use crate::exception::Exception;
 use crate::flags::mask;
+use crate::hostcache;
 use crate::state::{Cpu, Cr0, Rflags, SegReg, attr};
 
 /// A memory operand translated to physical addresses: `pa` for the first
@@ -37,6 +38,9 @@ pub(crate) enum Dest {
     /// Translated memory.
     Mem(PhysLoc),
 }
+
+/// [`Cpu::host_ctx`] value for accesses that must take the full path.
+const NO_FAST_PATH: u64 = u64::MAX;
 
 /// True when `a` is canonical for 48-bit linear addresses.
 #[inline(always)]
@@ -114,7 +118,7 @@ impl Cpu {
     ) -> Result<u64, Exception> {
         if self.in_long64() {
             let lin = if seg >= SegReg::Fs as u8 {
-                self.seg[(seg as usize) % 6].base.wrapping_add(off)
+                self.seg[(seg as usize).min(5)].base.wrapping_add(off)
             } else {
                 off
             };
@@ -126,8 +130,9 @@ impl Cpu {
         self.linear_legacy(seg, off, size, write)
     }
 
+    #[inline(never)]
     fn linear_legacy(&self, seg: u8, off: u64, size: u8, write: bool) -> Result<u64, Exception> {
-        let s = &self.seg[(seg as usize) % 6];
+        let s = &self.seg[(seg as usize).min(5)];
         let fault = stack_or_gp(seg);
         if self.protected() {
             if s.unusable() {
@@ -266,16 +271,58 @@ impl Cpu {
     #[inline(always)]
     pub fn read_mem(&mut self, seg: u8, off: u64, size: u8) -> Result<u64, Exception> {
         let lin = self.linear(seg, off, size, false)?;
+        // NO_FAST_PATH never matches a cache tag.
+        let ctx = self.host_ctx(lin, size);
+        if let Some(v) = self.host.read(lin, size, ctx) {
+            return Ok(v);
+        }
+        self.read_linear_slow(lin, size, ctx)
+    }
+
+    /// The full read path: MMU translation, then a cache fill.
+    #[inline(never)]
+    fn read_linear_slow(&mut self, lin: u64, size: u8, ctx: u64) -> Result<u64, Exception> {
         let loc = self.translate(lin, size, AccessKind::Read)?;
+        if ctx != NO_FAST_PATH
+            && let Some(page) = self.mmu.phys.host_page(loc.pa, false)
+        {
+            self.host.fill_read(lin, ctx, page);
+        }
         Ok(self.load(loc))
+    }
+
+    /// The host-cache context of an access (privilege), or
+    /// [`NO_FAST_PATH`] when it must take the full path: RFLAGS.AC set, or
+    /// crossing a page.
+    #[inline(always)]
+    fn host_ctx(&self, lin: u64, size: u8) -> u64 {
+        if self.rflags & Rflags::AC.bits() != 0 || (lin & 0xFFF) + size as u64 > 0x1000 {
+            return NO_FAST_PATH;
+        }
+        if self.cpl() == 3 { hostcache::USER } else { 0 }
     }
 
     /// Writes `size` (1, 2, 4 or 8) bytes at `seg:off`.
     #[inline(always)]
     pub fn write_mem(&mut self, seg: u8, off: u64, size: u8, v: u64) -> Result<(), Exception> {
         let lin = self.linear(seg, off, size, true)?;
+        let ctx = self.host_ctx(lin, size);
+        if self.host.write(lin, size, ctx, v) {
+            return Ok(());
+        }
+        self.write_linear_slow(lin, size, ctx, v)
+    }
+
+    /// The full write path: MMU translation, store, then a cache fill.
+    #[inline(never)]
+    fn write_linear_slow(&mut self, lin: u64, size: u8, ctx: u64, v: u64) -> Result<(), Exception> {
         let loc = self.translate(lin, size, AccessKind::Write)?;
         self.store(loc, v);
+        if ctx != NO_FAST_PATH
+            && let Some(page) = self.mmu.phys.host_page(loc.pa, true)
+        {
+            self.host.fill_write(lin, ctx, page);
+        }
         Ok(())
     }
 
@@ -303,7 +350,7 @@ impl Cpu {
                 let off = self.ea(i);
                 self.read_mem(i.mem.seg, off, size)
             }
-            Opnd::Seg(s) => Ok(self.seg[(s as usize) % 6].selector as u64),
+            Opnd::Seg(s) => Ok(self.seg[(s as usize).min(5)].selector as u64),
             Opnd::None | Opnd::Other => Err(Exception::UD),
         }
     }

@@ -308,6 +308,8 @@ impl Vcpu {
         tracer: &mut T,
     ) -> Exit {
         let start = self.cpu.instructions;
+        // The host may have replaced or rewritten memory since the last run.
+        self.cpu.host.clear();
         let mut prev = NO_BLOCK;
         let mut exit_slot = 0usize;
         loop {
@@ -326,6 +328,10 @@ impl Vcpu {
                     return Exit::Exception(e);
                 }
             };
+            // Decoding may have marked a code page, and the last block may
+            // have flushed the TLB: drop host pointers that became stale.
+            let (mmu_epoch, mark_epoch) = (self.cpu.mmu.epoch(), self.cpu.mmu.phys.mark_epoch());
+            self.cpu.host.validate(mmu_epoch, mark_epoch);
             let remaining = limit.instructions - done;
             let block = &self.cache.blocks[id as usize];
             let n = (block.insns.len() as u64).min(remaining) as usize;
@@ -333,16 +339,17 @@ impl Vcpu {
             // Cycles and instructions are charged once per block (each
             // instruction carries the cycles of those before it in the
             // block, `cum`), unless a tracer wants them per instruction.
-            let base_cycles = self.cpu.cycles;
+            // Handlers that charge extra cycles (repeated string
+            // iterations) add them to `block_cycles`.
             let base_insns = self.cpu.instructions;
-            self.cpu.block_cycles = base_cycles;
+            self.cpu.block_cycles = self.cpu.cycles;
             let mut executed = n;
             for (k, insn) in block.insns[..n].iter().enumerate() {
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
                     && base_insns + k as u64 != start
                 {
-                    self.cpu.cycles = base_cycles + insn.cum as u64;
+                    self.cpu.cycles = self.cpu.block_cycles + insn.cum as u64;
                     self.cpu.instructions = base_insns + k as u64;
                     return Exit::Breakpoint(insn.ip());
                 }
@@ -357,7 +364,7 @@ impl Vcpu {
                     } else {
                         self.cpu.rip = insn.ip();
                     }
-                    self.cpu.cycles = base_cycles + charged;
+                    self.cpu.cycles = self.cpu.block_cycles + charged;
                     self.cpu.instructions = base_insns + retired;
                     self.cpu.request = Request::None;
                     self.cpu.transition = None;
@@ -365,7 +372,7 @@ impl Vcpu {
                     return Exit::Exception(e);
                 }
                 if T::PER_INSTRUCTION {
-                    self.cpu.cycles = base_cycles + (insn.cum + insn.cycles) as u64;
+                    self.cpu.cycles = self.cpu.block_cycles + (insn.cum + insn.cycles) as u64;
                     self.cpu.instructions = base_insns + k as u64 + 1;
                     tracer.retired(&self.cpu, insn);
                 }
@@ -375,7 +382,7 @@ impl Vcpu {
                 }
             }
             if let Some(last) = block.insns[..executed].last() {
-                self.cpu.cycles = base_cycles + (last.cum + last.cycles) as u64;
+                self.cpu.cycles = self.cpu.block_cycles + (last.cum + last.cycles) as u64;
                 // Only a block's last instruction can record a transition.
                 if let Some(mut t) = self.cpu.transition.take() {
                     t.cycles = last.cycles as u64;

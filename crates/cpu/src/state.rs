@@ -386,10 +386,14 @@ pub struct Cpu {
     /// An exit requested by the instruction being executed.
     pub(crate) request: Request,
     /// [`Cpu::cycles`] at the start of the block being executed; an
-    /// instruction's own start time is this plus its `cum`.
+    /// instruction's own start time is this plus its `cum`. A handler that
+    /// charges cycles beyond its decoded cost (REP string iterations) adds
+    /// them here; the run loop derives [`Cpu::cycles`] from it.
     pub(crate) block_cycles: u64,
     /// The transition recorded by the instruction being executed.
     pub(crate) transition: Option<crate::transition::Transition>,
+    /// Host pointers for the memory fast path.
+    pub(crate) host: crate::hostcache::HostCache,
 }
 
 /// Register numbers in encoding order.
@@ -464,6 +468,7 @@ impl Cpu {
             request: Request::None,
             block_cycles: 0,
             transition: None,
+            host: crate::hostcache::HostCache::default(),
         }
     }
 

@@ -79,7 +79,7 @@ fn branch_size(c: &Cpu, i: &Insn) -> u8 {
 }
 
 fn jmp_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    c.branch(i.ins.near_branch_target())
+    c.branch(i.imm)
 }
 
 fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
@@ -90,7 +90,7 @@ fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if condition(cc(i), c.rflags) {
-        c.branch(i.ins.near_branch_target())
+        c.branch(i.imm)
     } else {
         Ok(())
     }
@@ -98,7 +98,7 @@ fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.rd(1, W) == 0 {
-        c.branch(i.ins.near_branch_target())
+        c.branch(i.imm)
     } else {
         Ok(())
     }
@@ -117,7 +117,7 @@ fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Excep
             _ => !zf,
         };
     if take {
-        c.branch(i.ins.near_branch_target())?;
+        c.branch(i.imm)?;
     }
     c.wr(1, W, count);
     Ok(())
@@ -125,7 +125,7 @@ fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Excep
 
 fn call_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = branch_size(c, i);
-    let target = i.ins.near_branch_target();
+    let target = i.imm;
     call_to(c, i, target, size)
 }
 

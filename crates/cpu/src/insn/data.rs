@@ -49,7 +49,7 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 /// The condition code nibble of a Jcc/SETcc/CMOVcc.
 #[inline(always)]
 pub(super) fn cc(i: &Insn) -> u8 {
-    i.ins.condition_code() as u8 - 1
+    i.cond
 }
 
 fn mov_r64_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {

@@ -141,10 +141,7 @@ fn mov_lookup(ins: &Instruction) -> Option<Handler> {
 
 #[inline(always)]
 fn slot(i: &Insn, n: usize) -> usize {
-    match i.ops[n] {
-        crate::decode::Opnd::Reg(s) => (s & 15) as usize,
-        _ => 0,
-    }
+    (i.reg[n & 1] & 15) as usize
 }
 
 #[inline(always)]

@@ -331,13 +331,13 @@ fn invlpg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let seg = i.mem.seg;
     let lin = if c.in_long64() {
         let base = if seg >= SegReg::Fs as u8 {
-            c.seg[seg as usize % 6].base
+            c.seg[(seg as usize).min(5)].base
         } else {
             0
         };
         base.wrapping_add(off)
     } else {
-        c.seg[seg as usize % 6].base.wrapping_add(off) & 0xFFFF_FFFF
+        c.seg[(seg as usize).min(5)].base.wrapping_add(off) & 0xFFFF_FFFF
     };
     if !c.in_long64() || is_canonical(lin) {
         c.mmu.invlpg(lin);
