@@ -27,6 +27,7 @@ pub(crate) mod hostcache;
 pub(crate) mod insn;
 pub mod memory;
 pub mod run;
+pub(crate) mod segmentation;
 pub mod state;
 pub mod transition;
 pub mod vendor;

@@ -20,6 +20,7 @@ mod data;
 mod fast;
 mod fastcall;
 mod muldiv;
+mod seg;
 mod shift;
 mod stack;
 mod string;
@@ -29,6 +30,8 @@ mod system;
 mod tests_basic;
 #[cfg(test)]
 mod tests_modes;
+#[cfg(test)]
+mod tests_seg;
 
 /// The handler for `ins`.
 pub(crate) fn handler(ins: &Instruction) -> Handler {
@@ -48,6 +51,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         system::lookup,
         sysreg::lookup,
         fastcall::lookup,
+        seg::lookup,
     ];
     families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
 }
