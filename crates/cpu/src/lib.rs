@@ -23,6 +23,7 @@ pub mod cycles;
 pub mod decode;
 pub mod exception;
 pub mod flags;
+pub mod fuzzing;
 pub(crate) mod hostcache;
 pub(crate) mod insn;
 pub mod memory;
