@@ -1,9 +1,14 @@
 //! The Linux-like kernel model: boot, entry stubs, system-call tables,
 //! dispatcher, processes, VFS, ELF loader, vDSO and the audit log.
 //!
-//! So far this crate holds the system-call number tables generated from the
-//! kernel's UAPI headers ([`syscalls`]); the rest of the model is issue 4's
-//! work. The dependency direction (mmu <- cpu <- kernel-model <- facade) is
-//! fixed from the start.
+//! This crate holds the *Linux personality layer*: everything about system
+//! calls that needs no CPU — error numbers ([`errno`]), the user-memory
+//! boundary ([`uaccess`]), the modeled clock ([`time`]) and the system-call
+//! number tables generated from the kernel's UAPI headers ([`syscalls`]).
+//! The machine layer (boot, entry stubs, processes) builds on it.
 
+pub mod abi;
+pub mod errno;
 pub mod syscalls;
+pub mod time;
+pub mod uaccess;

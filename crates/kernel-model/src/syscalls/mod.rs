@@ -12,7 +12,10 @@ mod tests {
     #[test]
     fn tables_carry_the_abi_numbers() {
         assert_eq!(unistd_64::NR_GETPID, 39);
-        assert_eq!(unistd_64::NAMES[unistd_64::NR_GETPID as usize], Some("getpid"));
+        assert_eq!(
+            unistd_64::NAMES[unistd_64::NR_GETPID as usize],
+            Some("getpid")
+        );
         assert_eq!(unistd_32::NR_GETPID, 20);
         assert_eq!(unistd_32::NR_SOCKETCALL, 102);
         assert_eq!(unistd_32::NAMES[5], Some("open"));
