@@ -9,6 +9,7 @@
 
 pub mod abi;
 pub mod errno;
+pub mod machine;
 pub mod syscalls;
 pub mod time;
 pub mod uaccess;

@@ -55,7 +55,7 @@ pub const VSYSCALL_ADDR: u64 = 0xFFFF_FFFF_FF60_0000;
 /// Linux's x86_64 GDT layout (segment.h, CONFIG_X86_64).
 pub mod gdt64 {
     /// GDT_ENTRY_KERNEL32_CS.
-    pub const KERNEL32_CS: u16 = 1 * 8;
+    pub const KERNEL32_CS: u16 = 8;
     /// __KERNEL_CS.
     pub const KERNEL_CS: u16 = 2 * 8;
     /// __KERNEL_DS.

@@ -1,0 +1,94 @@
+//! End-to-end tests of the machine layer with tiny hand-built ELF programs.
+
+use iced_x86::code_asm::*;
+use sysgate_cpu::Vendor;
+
+use super::*;
+
+/// A minimal static ELF (one RWX PT_LOAD at `base`, entry at its start).
+pub(crate) fn elf(bits: u32, base: u64, code: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    let hdr = if bits == 64 { 64 } else { 52 };
+    let ph = if bits == 64 { 56 } else { 32 };
+    let off = 0x1000u64;
+    f.extend_from_slice(b"\x7fELF");
+    f.push(if bits == 64 { 2 } else { 1 });
+    f.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    let w = |f: &mut Vec<u8>, v: u64, n: usize| f.extend_from_slice(&v.to_le_bytes()[..n]);
+    let a = if bits == 64 { 8 } else { 4 };
+    w(&mut f, 2, 2); // ET_EXEC
+    w(&mut f, if bits == 64 { 62 } else { 3 }, 2);
+    w(&mut f, 1, 4);
+    w(&mut f, base + off, a); // entry
+    w(&mut f, hdr as u64, a); // phoff
+    w(&mut f, 0, a); // shoff
+    w(&mut f, 0, 4);
+    w(&mut f, hdr as u64, 2);
+    w(&mut f, ph as u64, 2);
+    w(&mut f, 1, 2);
+    w(&mut f, 0, 2);
+    w(&mut f, 0, 2);
+    w(&mut f, 0, 2);
+    // PT_LOAD
+    if bits == 64 {
+        w(&mut f, 1, 4);
+        w(&mut f, 7, 4);
+        w(&mut f, off, 8);
+        w(&mut f, base + off, 8);
+        w(&mut f, base + off, 8);
+        w(&mut f, code.len() as u64, 8);
+        w(&mut f, code.len() as u64 + 0x1000, 8);
+        w(&mut f, 0x1000, 8);
+    } else {
+        w(&mut f, 1, 4);
+        w(&mut f, off, 4);
+        w(&mut f, base + off, 4);
+        w(&mut f, base + off, 4);
+        w(&mut f, code.len() as u64, 4);
+        w(&mut f, code.len() as u64 + 0x1000, 4);
+        w(&mut f, 7, 4);
+        w(&mut f, 0x1000, 4);
+    }
+    f.resize(off as usize, 0);
+    f.extend_from_slice(code);
+    f
+}
+
+fn hello64() -> Vec<u8> {
+    let base = 0x40_0000u64;
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut msg = a.create_label();
+    a.mov(eax, 1u32).unwrap();
+    a.mov(edi, 1u32).unwrap();
+    a.lea(rsi, ptr(msg)).unwrap();
+    a.mov(edx, 6u32).unwrap();
+    a.syscall().unwrap();
+    a.mov(eax, 39u32).unwrap(); // getpid
+    a.syscall().unwrap();
+    a.mov(edi, eax).unwrap();
+    a.add(edi, 41).unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.syscall().unwrap();
+    a.set_label(&mut msg).unwrap();
+    a.db(b"hello\n").unwrap();
+    elf(64, base, &a.assemble(base + 0x1000).unwrap())
+}
+
+#[test]
+fn hello_world_through_syscall_on_x86_64() {
+    let mut m = Machine::new(Config::default()).unwrap();
+    m.spawn(&hello64(), &["hello"], &[]).unwrap();
+    let status = m.run(1_000_000).unwrap();
+    assert_eq!(m.stdout(), b"hello\n");
+    assert_eq!(status, Status::Exited(42));
+    let mechs: Vec<_> = m.events.iter().map(|e| (e.nr, e.mechanism)).collect();
+    assert_eq!(
+        mechs,
+        [
+            (1, Mechanism::Syscall64),
+            (39, Mechanism::Syscall64),
+            (60, Mechanism::Syscall64)
+        ]
+    );
+    let _ = Vendor::Intel;
+}
