@@ -14,8 +14,9 @@
 //!   code pages, or self-modifying code would go unnoticed); the run loop
 //!   checks both before every block, and every instruction that can change
 //!   them ends its block;
-//! - it is cleared at the start of every run, since the host may have
-//!   replaced or rewritten memory in between;
+//! - it is cleared at the start of a run when the memory it points into is
+//!   not the memory the processor has now (the host may replace it between
+//!   runs; rewriting it is harmless, the pointers see the new contents);
 //! - entries are only made for resident pages, which [`sysgate_mmu::PhysMem`]
 //!   never frees or moves while it lives, and the cache lives in the same
 //!   [`crate::Cpu`] as the memory it points into.
@@ -50,6 +51,7 @@ pub(crate) struct HostCache {
     write: Box<[Entry; ENTRIES]>,
     mmu_epoch: u64,
     mark_epoch: u64,
+    phys_id: u64,
 }
 
 // SAFETY: the pointers refer into the PhysMem owned by the same Cpu; moving
@@ -63,6 +65,7 @@ impl Default for HostCache {
             write: Box::new([EMPTY; ENTRIES]),
             mmu_epoch: 0,
             mark_epoch: 0,
+            phys_id: 0,
         }
     }
 }
@@ -82,6 +85,15 @@ impl HostCache {
     pub(crate) fn clear(&mut self) {
         self.read.fill(EMPTY);
         self.write.fill(EMPTY);
+    }
+
+    /// Clears the cache unless it points into the memory with this id (the
+    /// host may have replaced the Cpu's memory between runs).
+    pub(crate) fn check_memory(&mut self, phys_id: u64) {
+        if phys_id != self.phys_id {
+            self.clear();
+            self.phys_id = phys_id;
+        }
     }
 
     /// Clears the cache unless it was built under the same epochs.

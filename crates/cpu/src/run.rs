@@ -308,8 +308,9 @@ impl Vcpu {
         tracer: &mut T,
     ) -> Exit {
         let start = self.cpu.instructions;
-        // The host may have replaced or rewritten memory since the last run.
-        self.cpu.host.clear();
+        // The host may have replaced the memory since the last run.
+        let phys_id = self.cpu.mmu.phys.id();
+        self.cpu.host.check_memory(phys_id);
         let mut prev = NO_BLOCK;
         let mut exit_slot = 0usize;
         loop {

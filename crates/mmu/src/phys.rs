@@ -128,7 +128,11 @@ pub struct PhysMem {
     code_generation: u64,
     dirty_code: Vec<u64>,
     marks: u64,
+    id: u64,
 }
+
+/// Source of [`PhysMem::id`] values.
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl std::fmt::Debug for PhysMem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +161,7 @@ impl PhysMem {
             code_generation: 0,
             dirty_code: Vec::new(),
             marks: 0,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -367,6 +372,13 @@ impl PhysMem {
                 self.marks = self.marks.wrapping_add(1);
             }
         }
+    }
+
+    /// A number unique to this `PhysMem` in the process: callers caching
+    /// host pointers into it ([`host_page`](Self::host_page)) check it to
+    /// notice that the memory was replaced.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// Changes whenever a page becomes marked as code. Callers holding
