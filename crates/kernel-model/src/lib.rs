@@ -8,8 +8,13 @@
 //! The machine layer (boot, entry stubs, processes) builds on it.
 
 pub mod abi;
+pub mod console;
 pub mod errno;
+pub mod fd;
 pub mod machine;
+pub mod pipe;
 pub mod syscalls;
 pub mod time;
 pub mod uaccess;
+pub mod uapi;
+pub mod vfs;
