@@ -5,6 +5,9 @@
 //! This facade re-exports the workspace crates:
 //! - [`mmu`]: guest physical memory, paging walks, TLB, page faults.
 //! - [`cpu`]: the processor, its decode cache, run loop and cycle model.
+//! - [`kernel`]: the Linux-like kernel model (boot, entry stubs, system
+//!   calls, processes).
+//! - [`guests`]: built-in guest programs.
 //!
 //! ```
 //! use sysgate::cpu::{Exit, Limit, Vcpu, Vendor};
@@ -17,6 +20,8 @@
 //! ```
 
 pub use sysgate_cpu as cpu;
+pub use sysgate_guest_bins as guests;
+pub use sysgate_kernel_model as kernel;
 pub use sysgate_mmu as mmu;
 
 pub mod demo;

@@ -1,134 +1,348 @@
 //! The `sysgate` command-line tool.
 //!
-//! - `sysgate demo [--iterations N]`: runs the built-in integer compute loop
-//!   and reports instructions, modeled cycles and host speed.
-//! - `sysgate exec [--bits 16|32|64] [--limit N] FILE`: loads a raw binary
-//!   of machine code at 0x100000 in a flat machine at CPL 0, runs it until
-//!   HLT, a fault or the limit, and prints the final registers.
+//! - `sysgate run [options] -- PROGRAM [ARGS...]` boots a kernel model and
+//!   runs a guest ELF (a path, or the name of a built-in guest), passing its
+//!   output through and exiting with its status (128 + signal when killed).
+//! - `sysgate compare [--mech LIST] [PROGRAM]` runs one guest under each
+//!   mechanism and prints a table of system calls, instructions and modeled
+//!   cycles.
+//! - `sysgate guests` lists the built-in guests.
+//! - `sysgate demo` runs the built-in CPU compute loop (no kernel) and
+//!   reports interpreter speed.
+//!
+//! sysgate's own reports go to stderr, never into the guest's stdout. Bad
+//! input gives a one-line error and exit status 2.
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use clap::{Parser, Subcommand};
-use sysgate::cpu::{Exit, Limit, Vcpu};
+use clap::{Parser, Subcommand, ValueEnum};
+use sysgate::cpu::{Exit, Limit, Vcpu, Vendor};
 use sysgate::demo;
+use sysgate::kernel::machine::{Config, Flavor, Machine, Status, Vsyscall32};
 
 #[derive(Parser)]
 #[command(
     name = "sysgate",
     version,
-    about = "x86 emulator with a cycle model for studying system-call paths"
+    about = "x86 emulator with a cycle model and a Linux-like kernel model for studying system-call paths"
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum KernelArg {
+    #[value(name = "x86_64")]
+    X86_64,
+    #[value(name = "i386")]
+    I386,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum MechArg {
+    Syscall,
+    Sysenter,
+    Int80,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum VendorArg {
+    Intel,
+    Amd,
+}
+
+#[derive(clap::Args, Clone, Debug)]
+struct RunOpts {
+    /// Kernel flavor.
+    #[arg(long, value_enum, default_value = "x86_64")]
+    kernel: KernelArg,
+    /// Entry mechanism of 32-bit `__kernel_vsyscall` (and the variant of a
+    /// built-in guest named without one).
+    #[arg(long, value_enum)]
+    mech: Option<MechArg>,
+    /// CPU vendor (default: the one on which the mechanism exists).
+    #[arg(long, value_enum)]
+    vendor: Option<VendorArg>,
+    /// Cycle-model profile.
+    #[arg(long, default_value = "skylake")]
+    profile: String,
+    /// Print each system call, strace style, to stderr.
+    #[arg(long)]
+    strace: bool,
+    /// Print instructions, cycles and system calls to stderr at the end.
+    #[arg(long)]
+    stats: bool,
+    /// Stop after this many guest instructions.
+    #[arg(long, default_value_t = 10_000_000_000)]
+    limit: u64,
+}
+
 #[derive(Subcommand)]
 enum Command {
-    /// Run the built-in compute loop and report speed and modeled cycles.
+    /// Run a guest program under the kernel model.
+    Run {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// The program (a path or a built-in guest name) and its arguments.
+        #[arg(required = true, trailing_var_arg = true)]
+        program: Vec<String>,
+    },
+    /// Run one guest under each mechanism and compare the costs.
+    Compare {
+        /// Mechanisms to compare (comma separated).
+        #[arg(long, value_delimiter = ',', default_values = ["syscall", "int80", "sysenter"])]
+        mech: Vec<MechArg>,
+        /// Iterations of the built-in getpid loop when no program is given.
+        #[arg(long, default_value_t = 1000)]
+        iterations: u32,
+        /// A program to run instead of the getpid loop (a path or a guest name).
+        program: Option<String>,
+    },
+    /// List the built-in guest programs.
+    Guests,
+    /// Run the built-in CPU compute loop (no kernel) and report speed.
     Demo {
         /// Loop iterations (9 instructions each).
         #[arg(long, default_value_t = 10_000_000)]
         iterations: u32,
     },
-    /// Run a raw machine-code file in a flat machine until HLT or a fault.
-    Exec {
-        /// Code size: 16, 32 or 64.
-        #[arg(long, default_value_t = 64)]
-        bits: u32,
-        /// Maximum instructions to execute.
-        #[arg(long, default_value_t = 100_000_000)]
-        limit: u64,
-        /// The raw code file.
-        file: std::path::PathBuf,
-    },
 }
 
-fn report(vcpu: &Vcpu, exit: Exit, secs: f64) {
+/// A one-line error for the user.
+struct Fail(String);
+
+impl<E: std::fmt::Display> From<E> for Fail {
+    fn from(e: E) -> Self {
+        Fail(e.to_string())
+    }
+}
+
+fn vendor_for(opts: &RunOpts, flavor: Flavor) -> Vendor {
+    match (opts.vendor, opts.mech, flavor) {
+        (Some(VendorArg::Intel), _, _) => Vendor::Intel,
+        (Some(VendorArg::Amd), _, _) => Vendor::Amd,
+        // SYSCALL from compatibility mode exists only on AMD.
+        (None, Some(MechArg::Syscall), Flavor::X86_64) => Vendor::Amd,
+        _ => Vendor::Intel,
+    }
+}
+
+fn vsyscall_for(mech: Option<MechArg>) -> Option<Vsyscall32> {
+    mech.map(|m| match m {
+        MechArg::Syscall => Vsyscall32::Syscall,
+        MechArg::Sysenter => Vsyscall32::Sysenter,
+        MechArg::Int80 => Vsyscall32::Int80,
+    })
+}
+
+/// The ELF bytes of `name`: a file, or a built-in guest.
+fn load_program(name: &str) -> Result<Vec<u8>, Fail> {
+    if std::path::Path::new(name).exists() {
+        return std::fs::read(name).map_err(|e| Fail(format!("cannot read {name}: {e}")));
+    }
+    match sysgate::guests::program(name) {
+        Some(g) => Ok(g.elf),
+        None => Err(Fail(format!(
+            "{name}: no such file or built-in guest (see `sysgate guests`)"
+        ))),
+    }
+}
+
+fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
+    let flavor = match opts.kernel {
+        KernelArg::X86_64 => Flavor::X86_64,
+        KernelArg::I386 => Flavor::I386,
+    };
+    let model = sysgate::cpu::CycleModel::by_name(&opts.profile).ok_or_else(|| {
+        Fail(format!(
+            "unknown profile {:?} (known: {})",
+            opts.profile,
+            sysgate::cpu::CycleModel::NAMES.join(", ")
+        ))
+    })?;
+    let name = program
+        .first()
+        .ok_or_else(|| Fail("no program given".into()))?;
+    let elf = load_program(name)?;
+    let mut m = Machine::new(Config {
+        flavor,
+        vendor: vendor_for(opts, flavor),
+        vsyscall32: vsyscall_for(opts.mech),
+        ..Config::default()
+    })?;
+    m.vcpu.set_model(model);
+    let args: Vec<&str> = program.iter().map(String::as_str).collect();
+    m.spawn(&elf, &args, &["PATH=/bin", "HOME=/"])?;
+    let t = Instant::now();
+    let result = m.run(opts.limit);
+    let secs = t.elapsed().as_secs_f64();
+    std::io::stdout().write_all(m.stdout())?;
+    std::io::stdout().flush()?;
+    std::io::stderr().write_all(m.stderr())?;
+    if opts.strace {
+        for e in &m.events {
+            let name = e.abi.syscall_name(e.nr).unwrap_or("?");
+            eprintln!(
+                "[{}] {}({:#x}, {:#x}, {:#x}) = {}",
+                e.mechanism.name(),
+                name,
+                e.args[0],
+                e.args[1],
+                e.args[2],
+                e.ret
+            );
+        }
+    }
+    if opts.stats {
+        let c = &m.vcpu.cpu;
+        eprintln!(
+            "sysgate: {} instructions, {} cycles ({}), {} system calls, {:.3} s host",
+            c.instructions,
+            c.cycles,
+            m.vcpu.model().name(),
+            m.events.len(),
+            secs
+        );
+    }
+    let status = result?;
+    Ok(ExitCode::from(status.code().clamp(0, 255) as u8))
+}
+
+fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<ExitCode, Fail> {
+    println!(
+        "{:<10} {:<8} {:<7} {:>9} {:>13} {:>13} {:>15} {:>10}",
+        "mechanism",
+        "kernel",
+        "vendor",
+        "syscalls",
+        "instructions",
+        "cycles",
+        "cycles/syscall",
+        "host ms"
+    );
+    for &mech in mechs {
+        let (arch, gmech) = match mech {
+            MechArg::Syscall => (
+                sysgate::guests::Arch::X86_64,
+                sysgate::guests::Mechanism::Syscall,
+            ),
+            MechArg::Int80 => (
+                sysgate::guests::Arch::I386,
+                sysgate::guests::Mechanism::Int80,
+            ),
+            MechArg::Sysenter => (
+                sysgate::guests::Arch::I386,
+                sysgate::guests::Mechanism::Vsyscall,
+            ),
+        };
+        let elf = match program {
+            Some(p) => load_program(p)?,
+            None => {
+                sysgate::guests::getpid_loop(arch, gmech, iterations)
+                    .ok_or_else(|| Fail("no getpid loop for this mechanism".into()))?
+                    .elf
+            }
+        };
+        let opts = RunOpts {
+            kernel: KernelArg::X86_64,
+            mech: Some(mech),
+            vendor: None,
+            profile: "skylake".into(),
+            strace: false,
+            stats: false,
+            limit: u64::MAX,
+        };
+        let vendor = vendor_for(&opts, Flavor::X86_64);
+        let mut m = Machine::new(Config {
+            flavor: Flavor::X86_64,
+            vendor,
+            vsyscall32: vsyscall_for(Some(mech)),
+            ..Config::default()
+        })?;
+        m.spawn(&elf, &["bench"], &[])?;
+        let t = Instant::now();
+        let status = m.run(u64::MAX / 2)?;
+        let ms = t.elapsed().as_secs_f64() * 1e3;
+        if status != Status::Exited(0) {
+            return Err(Fail(format!("{mech:?}: the guest ended with {status:?}")));
+        }
+        let n = m.events.len() as u64;
+        let c = &m.vcpu.cpu;
+        println!(
+            "{:<10} {:<8} {:<7} {:>9} {:>13} {:>13} {:>15} {:>10.2}",
+            format!("{mech:?}").to_lowercase(),
+            "x86_64",
+            format!("{vendor:?}").to_lowercase(),
+            n,
+            c.instructions,
+            c.cycles,
+            c.cycles / n.max(1),
+            ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_cmd(iterations: u32) -> Result<ExitCode, Fail> {
+    let code = demo::compute_loop(iterations)?;
+    let mut vcpu: Vcpu = demo::machine(&code);
+    let t = Instant::now();
+    let exit = vcpu.run(Limit::NONE);
+    let secs = t.elapsed().as_secs_f64();
     let c = &vcpu.cpu;
     let d = vcpu.decode_stats();
-    eprintln!("exit:          {exit:?}");
-    eprintln!("instructions:  {}", c.instructions);
-    eprintln!(
+    println!("exit:          {exit:?}");
+    println!("instructions:  {}", c.instructions);
+    println!(
         "cycles:        {} (profile {})",
         c.cycles,
         vcpu.model().name()
     );
-    eprintln!(
+    println!(
         "host time:     {:.3} s ({:.1} million instructions/s)",
         secs,
         c.instructions as f64 / secs.max(1e-9) / 1e6
     );
-    eprintln!(
+    println!(
         "decode cache:  {} hits, {} blocks decoded",
         d.hits, d.misses
     );
-    let t = c.mmu.stats();
-    eprintln!(
-        "tlb:           {} hits, {} misses, {} walks",
-        t.hits, t.misses, t.walks
-    );
-    let names = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"];
-    for (k, n) in names.iter().enumerate() {
-        eprint!("{n}={:#x} ", c.gpr[k]);
-    }
-    eprintln!("rip={:#x} rflags={:#x}", c.rip, c.rflags);
+    Ok(if exit == Exit::Hlt {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Demo { iterations } => {
-            let code = match demo::compute_loop(iterations) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("sysgate: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let mut vcpu = demo::machine(&code);
-            let t = Instant::now();
-            let exit = vcpu.run(Limit::NONE);
-            report(&vcpu, exit, t.elapsed().as_secs_f64());
-            if exit == Exit::Hlt {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-        Command::Exec { bits, limit, file } => {
-            if ![16, 32, 64].contains(&bits) {
-                eprintln!("sysgate: --bits must be 16, 32 or 64");
-                return ExitCode::from(2);
-            }
-            let code = match std::fs::read(&file) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("sysgate: cannot read {}: {e}", file.display());
-                    return ExitCode::from(2);
-                }
-            };
-            if code.len() as u64 > demo::MEM_SIZE - demo::CODE_BASE {
-                eprintln!(
-                    "sysgate: {} is too large for the demo machine",
-                    file.display()
+    let r = match &cli.command {
+        Command::Run { opts, program } => run(opts, program),
+        Command::Compare {
+            mech,
+            iterations,
+            program,
+        } => compare(mech, *iterations, program.as_deref()),
+        Command::Guests => {
+            for g in sysgate::guests::all() {
+                println!(
+                    "{:<24} {}",
+                    g.name,
+                    g.description.lines().next().unwrap_or("")
                 );
-                return ExitCode::from(2);
             }
-            let mut vcpu = demo::machine(&code);
-            vcpu.cpu.set_flat_mode(bits, 0);
-            if bits != 64 {
-                vcpu.cpu.ctrl.efer = 0;
-            }
-            let t = Instant::now();
-            let exit = vcpu.run(Limit::instructions(limit));
-            report(&vcpu, exit, t.elapsed().as_secs_f64());
-            if exit == Exit::Hlt {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { iterations } => demo_cmd(*iterations),
+    };
+    match r {
+        Ok(code) => code,
+        Err(Fail(msg)) => {
+            eprintln!("sysgate: {msg}");
+            ExitCode::from(2)
         }
     }
 }
