@@ -211,9 +211,80 @@ fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
     Ok(ExitCode::from(status.code().clamp(0, 255) as u8))
 }
 
+/// One row of `sysgate compare`: a kernel flavor, a vendor and how the
+/// guest enters the kernel.
+struct Row {
+    label: &'static str,
+    flavor: Flavor,
+    vendor: Vendor,
+    arch: sysgate::guests::Arch,
+    mech: sysgate::guests::Mechanism,
+    vsyscall: Option<Vsyscall32>,
+}
+
+fn rows_for(mech: MechArg) -> Vec<Row> {
+    use sysgate::guests::{Arch, Mechanism};
+    match mech {
+        MechArg::Syscall => vec![
+            Row {
+                label: "syscall",
+                flavor: Flavor::X86_64,
+                vendor: Vendor::Intel,
+                arch: Arch::X86_64,
+                mech: Mechanism::Syscall,
+                vsyscall: None,
+            },
+            Row {
+                label: "syscall32",
+                flavor: Flavor::X86_64,
+                vendor: Vendor::Amd,
+                arch: Arch::I386,
+                mech: Mechanism::Vsyscall,
+                vsyscall: Some(Vsyscall32::Syscall),
+            },
+        ],
+        MechArg::Int80 => vec![
+            Row {
+                label: "int80",
+                flavor: Flavor::X86_64,
+                vendor: Vendor::Intel,
+                arch: Arch::I386,
+                mech: Mechanism::Int80,
+                vsyscall: Some(Vsyscall32::Int80),
+            },
+            Row {
+                label: "int80",
+                flavor: Flavor::I386,
+                vendor: Vendor::Intel,
+                arch: Arch::I386,
+                mech: Mechanism::Int80,
+                vsyscall: Some(Vsyscall32::Int80),
+            },
+        ],
+        MechArg::Sysenter => vec![
+            Row {
+                label: "sysenter",
+                flavor: Flavor::X86_64,
+                vendor: Vendor::Intel,
+                arch: Arch::I386,
+                mech: Mechanism::Vsyscall,
+                vsyscall: Some(Vsyscall32::Sysenter),
+            },
+            Row {
+                label: "sysenter",
+                flavor: Flavor::I386,
+                vendor: Vendor::Intel,
+                arch: Arch::I386,
+                mech: Mechanism::Vsyscall,
+                vsyscall: Some(Vsyscall32::Sysenter),
+            },
+        ],
+    }
+}
+
 fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<ExitCode, Fail> {
     println!(
-        "{:<10} {:<8} {:<7} {:>9} {:>13} {:>13} {:>15} {:>10}",
+        "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10}",
         "mechanism",
         "kernel",
         "vendor",
@@ -224,64 +295,48 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
         "host ms"
     );
     for &mech in mechs {
-        let (arch, gmech) = match mech {
-            MechArg::Syscall => (
-                sysgate::guests::Arch::X86_64,
-                sysgate::guests::Mechanism::Syscall,
-            ),
-            MechArg::Int80 => (
-                sysgate::guests::Arch::I386,
-                sysgate::guests::Mechanism::Int80,
-            ),
-            MechArg::Sysenter => (
-                sysgate::guests::Arch::I386,
-                sysgate::guests::Mechanism::Vsyscall,
-            ),
-        };
-        let elf = match program {
-            Some(p) => load_program(p)?,
-            None => {
-                sysgate::guests::getpid_loop(arch, gmech, iterations)
-                    .ok_or_else(|| Fail("no getpid loop for this mechanism".into()))?
-                    .elf
+        for row in rows_for(mech) {
+            let elf = match program {
+                Some(p) => load_program(p)?,
+                None => {
+                    sysgate::guests::getpid_loop(row.arch, row.mech, iterations)
+                        .ok_or_else(|| Fail(format!("no getpid loop for {}", row.label)))?
+                        .elf
+                }
+            };
+            let mut m = Machine::new(Config {
+                flavor: row.flavor,
+                vendor: row.vendor,
+                vsyscall32: row.vsyscall,
+                ..Config::default()
+            })?;
+            m.spawn(&elf, &["bench"], &[])?;
+            let t = Instant::now();
+            let status = m.run(u64::MAX / 2)?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            if status != Status::Exited(0) {
+                return Err(Fail(format!(
+                    "{}: the guest ended with {status:?}",
+                    row.label
+                )));
             }
-        };
-        let opts = RunOpts {
-            kernel: KernelArg::X86_64,
-            mech: Some(mech),
-            vendor: None,
-            profile: "skylake".into(),
-            strace: false,
-            stats: false,
-            limit: u64::MAX,
-        };
-        let vendor = vendor_for(&opts, Flavor::X86_64);
-        let mut m = Machine::new(Config {
-            flavor: Flavor::X86_64,
-            vendor,
-            vsyscall32: vsyscall_for(Some(mech)),
-            ..Config::default()
-        })?;
-        m.spawn(&elf, &["bench"], &[])?;
-        let t = Instant::now();
-        let status = m.run(u64::MAX / 2)?;
-        let ms = t.elapsed().as_secs_f64() * 1e3;
-        if status != Status::Exited(0) {
-            return Err(Fail(format!("{mech:?}: the guest ended with {status:?}")));
+            let n = m.events.len() as u64;
+            let c = &m.vcpu.cpu;
+            println!(
+                "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10.2}",
+                row.label,
+                match row.flavor {
+                    Flavor::X86_64 => "x86_64",
+                    Flavor::I386 => "i386",
+                },
+                format!("{:?}", row.vendor).to_lowercase(),
+                n,
+                c.instructions,
+                c.cycles,
+                c.cycles / n.max(1),
+                ms
+            );
         }
-        let n = m.events.len() as u64;
-        let c = &m.vcpu.cpu;
-        println!(
-            "{:<10} {:<8} {:<7} {:>9} {:>13} {:>13} {:>15} {:>10.2}",
-            format!("{mech:?}").to_lowercase(),
-            "x86_64",
-            format!("{vendor:?}").to_lowercase(),
-            n,
-            c.instructions,
-            c.cycles,
-            c.cycles / n.max(1),
-            ms
-        );
     }
     Ok(ExitCode::SUCCESS)
 }
