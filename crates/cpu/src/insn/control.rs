@@ -44,11 +44,11 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
             jcc
         }
-        Jcxz | Jecxz | Jrcxz => match counter() {
-            8 => jrcxz::<8>,
-            4 => jrcxz::<4>,
-            _ => jrcxz::<2>,
-        },
+        // The mnemonic names the counter (iced's code names carry the
+        // operand size, e.g. `Jecxz_rel8_16` is JECXZ in 16-bit code).
+        Jcxz => jrcxz::<2>,
+        Jecxz => jrcxz::<4>,
+        Jrcxz => jrcxz::<8>,
         Loop | Loope | Loopne => match (ins.mnemonic(), counter()) {
             (Loop, 8) => loop_::<8, 0>,
             (Loop, 4) => loop_::<4, 0>,
