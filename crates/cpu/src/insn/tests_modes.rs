@@ -2111,6 +2111,18 @@ fn segment_limit_faults_in_32_bit_protected_mode() {
     assert_eq!(v.cpu.gpr[RAX], 7);
     faults(32, &[0x89, 0x1F], Exception::GP(0), DATA, ro);
     faults(32, &[0x83, 0x07, 0x01], Exception::GP(0), DATA, ro);
+    faults(32, &[0x87, 0x1F], Exception::GP(0), DATA, ro);
+    // CMP and TEST only read their memory operand.
+    let v = ok(32, &[0x39, 0x1F], |c| {
+        ro(c);
+        c.gpr[RBX] = 7;
+    });
+    assert_eq!(v.cpu.rflags & ZF, ZF);
+    let v = ok(32, &[0x85, 0x1F], |c| {
+        ro(c);
+        c.gpr[RBX] = 8;
+    });
+    assert_eq!(v.cpu.rflags & ZF, ZF);
     // Code segments are never writable; a readable one can be read.
     let v = ok(32, &[0x2E, 0x8B, 0x07], |c| {
         c.gpr[RDI] = DATA;
@@ -2197,4 +2209,25 @@ fn canonical_faults_in_64_bit_mode() {
         wr(c, DATA, 8, 0x77);
     });
     assert_eq!(v.cpu.gpr[RAX], 0x77);
+}
+
+#[test]
+fn pushf_popf_cli_sti_in_virtual_8086_mode() {
+    let vm = Rflags::VM.bits();
+    // IOPL < 3: PUSHF, POPF, CLI and STI are #GP(0) (no VME).
+    for code in [0x9C, 0x9D, 0xFA, 0xFB] {
+        faults(32, &[code], Exception::GP(0), STACK - 16, |c| {
+            c.rflags |= vm | IF | (2 << 12);
+        });
+    }
+    // IOPL = 3: POPF changes IF but neither IOPL nor VM; PUSHF stores a
+    // 16-bit image (code is 16-bit in virtual-8086 mode).
+    let (exit, v) = go(32, &[0x9D, 0x9C], |c| {
+        c.rflags |= vm | IF | IOPL;
+        wr(c, STACK, 2, CF);
+    });
+    assert_eq!(exit, Exit::Exception(Exception::GP(0)), "HLT at CPL 3");
+    assert_eq!(v.cpu.rflags & (vm | IF | IOPL | CF), vm | IOPL | CF);
+    assert_eq!(rd(&v.cpu, STACK, 2), 0x2 | IOPL | CF);
+    assert_eq!(v.cpu.gpr[RSP], STACK);
 }
