@@ -716,6 +716,36 @@ fn privileged_changes_are_detected_at_cpl0() {
     assert_ne!(out.last_exit, Exit::InstructionLimit);
 }
 
+/// Inputs that once made the CPU panic.
+#[test]
+fn regressions() {
+    // REP MOVSB/STOSB with DF = 1 and RSI/RDI = all ones: the bulk-copy
+    // bound in insn/string.rs overflowed computing 2^64 elements.
+    let code = assemble(64, |a| {
+        a.std()?;
+        a.mov(rsi, -1i64)?;
+        a.mov(rdi, 0x2_0000u64)?;
+        a.mov(ecx, 4)?;
+        a.rep().movsb()?;
+        a.mov(rdi, -1i64)?;
+        a.mov(ecx, 4)?;
+        a.rep().stosb()?;
+        a.cld()?;
+        a.mov(rdi, 0u64)?;
+        a.mov(ecx, 4)?;
+        a.rep().stosb()
+    });
+    for cpl in [0, 3] {
+        run_checked(
+            &code,
+            Setup {
+                mode: CodeMode::Long64,
+                cpl,
+            },
+        );
+    }
+}
+
 #[test]
 fn every_setup_runs_plain_code() {
     // NOPs run to the instruction limit in every setup.
