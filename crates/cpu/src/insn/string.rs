@@ -290,11 +290,15 @@ fn in_page(lin: u64, size: u64, back: bool) -> u64 {
 /// the address space of the address size, without the offset wrapping.
 #[inline(always)]
 fn in_space(off: u64, size: u64, back: bool, am: u64) -> u64 {
-    if back {
-        off / size + 1
+    // The count can reach 2^64 (offset 0 or all-ones with 64-bit
+    // addressing and 1-byte elements); it is only an upper bound, so it
+    // saturates.
+    let n = if back {
+        off as u128 / size as u128 + 1
     } else {
-        ((am as u128 - off as u128 + 1) / size as u128) as u64
-    }
+        (am as u128 - off as u128 + 1) / size as u128
+    };
+    n.min(u64::MAX as u128) as u64
 }
 
 /// A run of elements that lies in one linear page on each side, checked

@@ -807,3 +807,28 @@ fn long_compares_across_pages() {
     // nibble), parity of 0xEF odd.
     assert_eq!(v.cpu.rflags & STATUS, CF | AF | SF);
 }
+
+#[test]
+fn runs_at_the_ends_of_the_64_bit_address_space() {
+    // DF = 1 from the top canonical byte and DF = 0 from 0: the run-length
+    // bounds must not overflow (no RAM there: the writes go to open bus).
+    let v = ok(64, &[0xFD, 0xF3, 0xAA], |c| {
+        c.gpr[RCX] = 3;
+        c.gpr[RDI] = u64::MAX;
+    });
+    assert_eq!((v.cpu.gpr[RCX], v.cpu.gpr[RDI]), (0, u64::MAX - 3));
+    let v = ok(64, &[0xF3, 0xAA], |c| {
+        c.gpr[RCX] = 3;
+        c.gpr[RDI] = 0;
+        c.gpr[RAX] = 0x42;
+    });
+    assert_eq!((v.cpu.gpr[RCX], v.cpu.gpr[RDI]), (0, 3));
+    assert_eq!(bytes(&v.cpu, 0, 4), vec![0x42, 0x42, 0x42, 0]);
+    let v = ok(64, &[0xFD, 0xF3, 0xA6], |c| {
+        c.gpr[RCX] = 2;
+        c.gpr[RSI] = u64::MAX;
+        c.gpr[RDI] = u64::MAX;
+    });
+    assert_eq!(v.cpu.gpr[RCX], 0);
+    assert_eq!(v.cpu.rflags & ZF, ZF);
+}
