@@ -26,6 +26,7 @@ pub mod flags;
 pub mod fuzzing;
 pub(crate) mod hostcache;
 pub(crate) mod insn;
+pub mod interrupt;
 pub mod memory;
 pub mod run;
 pub(crate) mod segmentation;

@@ -5,17 +5,31 @@
 //! indirect call, one addition for the cycle count and one check for
 //! self-modifying code. Tracing is a generic parameter, so a run with
 //! [`NoTracer`] compiles the hooks away.
+//!
+//! Exceptions (raised by an instruction, by instruction fetch, or while
+//! delivering another one) either end the run with [`Exit::Exception`] or
+//! are delivered through the IDT/IVT ([`crate::interrupt`]) and execution
+//! continues in the handler, as [`Vcpu::exception_bitmap`] says; all of
+//! that happens on the cold error path, so the loop costs nothing more
+//! while no exception is raised. A triple fault ends the run with
+//! [`Exit::TripleFault`].
+//!
+//! RFLAGS.RF, which an IRET may load as 1, is cleared when the next
+//! instruction completes (SDM Vol. 3 §17.3.1.1): the loop runs that one
+//! instruction on its own, using the instruction budget it already checks
+//! between blocks.
 
 use std::collections::BTreeSet;
 
-use iced_x86::Instruction;
+use iced_x86::{Instruction, Mnemonic};
 use sysgate_mmu::AccessKind;
 
 use crate::cycles::CycleModel;
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
 use crate::exception::Exception;
-use crate::state::Cpu;
-use crate::transition::Transition;
+use crate::interrupt::{self, Raised};
+use crate::state::{Cpu, Rflags};
+use crate::transition::{Transition, TransitionKind};
 use crate::vendor::Vendor;
 
 /// Why [`Vcpu::run`] returned.
@@ -23,8 +37,10 @@ use crate::vendor::Vendor;
 pub enum Exit {
     /// HLT executed at CPL 0; RIP points after it.
     Hlt,
-    /// An exception was raised; RIP points at the faulting instruction
-    /// (after it for traps) and no state of the instruction was committed.
+    /// An exception was raised whose bit is set in
+    /// [`Vcpu::exception_bitmap`]; RIP points at the faulting instruction
+    /// (after it for traps) and no state of the instruction (or of the
+    /// delivery that raised it) was committed.
     Exception(Exception),
     /// The instruction limit was reached.
     InstructionLimit,
@@ -50,12 +66,22 @@ pub enum Exit {
         /// Access size in bytes.
         size: u8,
     },
+    /// Triple fault: an exception while delivering a double fault (SDM
+    /// Vol. 3 §6.15, interrupt 8). The processor is in shutdown; the
+    /// registers are those of the interrupted context (RIP at the
+    /// instruction that faulted first), and [`Vcpu::run`] keeps returning
+    /// this exit until the host calls [`Vcpu::clear_shutdown`] (what INIT
+    /// or RESET would do on hardware) after changing the state.
+    TripleFault,
 }
 
 /// Limits for one call of [`Vcpu::run`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limit {
-    /// Stop after this many retired instructions.
+    /// Stop after this many retired instructions; every exception
+    /// delivered through the IDT counts as one too (so a handler that
+    /// faults before retiring anything cannot hold the loop forever, and
+    /// [`Vcpu::step`] stops right after a delivery).
     pub instructions: u64,
     /// Stop once this many modeled cycles have been charged.
     pub cycles: u64,
@@ -139,6 +165,9 @@ pub(crate) enum Request {
     #[default]
     None,
     Exit(Exit),
+    /// IRET loaded RFLAGS.RF = 1: clear it once the next instruction
+    /// completes (SDM Vol. 3 §17.3.1.1).
+    ClearRfAfterNext,
 }
 
 /// A virtual CPU: the processor state, its decode cache and cycle model,
@@ -146,10 +175,33 @@ pub(crate) enum Request {
 pub struct Vcpu {
     /// Architectural state and memory.
     pub cpu: Cpu,
+    /// Which exceptions go to the host, in the manner of the VMX exception
+    /// bitmap (SDM Vol. 3 §25.6.3): when bit n is set, an exception with
+    /// vector n ends the run with [`Exit::Exception`] and nothing of the
+    /// faulting instruction committed (RIP after it for the traps #BP,
+    /// #OF and INT1's #DB); when it is clear, the exception is delivered
+    /// through the IDT (or IVT) and execution continues in its handler,
+    /// with a [`TransitionKind::Exception`] transition. This applies to
+    /// exceptions raised by instructions, by instruction fetch, and by
+    /// the delivery of another exception (#DF included); INT n is a
+    /// software interrupt, always delivered. The default is all ones
+    /// (every exception exits), for bare code without an IDT; a kernel
+    /// model clears it to get architectural delivery. Read at the start of
+    /// each run.
+    pub exception_bitmap: u32,
     cache: DecodeCache,
     model: CycleModel,
     breakpoints: BTreeSet<u64>,
     last_transition: Option<Transition>,
+    /// Set by a triple fault; see [`Exit::TripleFault`].
+    shutdown: bool,
+    /// [`Cpu::instructions`] at which the run loop stops (the instruction
+    /// limit, moved back by one per delivered event).
+    run_end: u64,
+    /// [`Cpu::instructions`] at which the instruction run with
+    /// RFLAGS.RF = 1 has completed (also moved back per event), or
+    /// `u64::MAX`.
+    rf_until: u64,
 }
 
 impl Vcpu {
@@ -162,11 +214,26 @@ impl Vcpu {
     pub fn with_cpu(cpu: Cpu) -> Vcpu {
         Vcpu {
             cpu,
+            exception_bitmap: u32::MAX,
             cache: DecodeCache::default(),
             model: CycleModel::default(),
             breakpoints: BTreeSet::new(),
             last_transition: None,
+            shutdown: false,
+            run_end: 0,
+            rf_until: u64::MAX,
         }
+    }
+
+    /// True after a triple fault, until [`Vcpu::clear_shutdown`].
+    pub fn in_shutdown(&self) -> bool {
+        self.shutdown
+    }
+
+    /// Leaves the shutdown state a triple fault entered, so the next run
+    /// executes again from the current state.
+    pub fn clear_shutdown(&mut self) {
+        self.shutdown = false;
     }
 
     /// The cycle model.
@@ -215,7 +282,9 @@ impl Vcpu {
         }
     }
 
-    /// Executes exactly one instruction.
+    /// Executes exactly one instruction; when it faults and the exception
+    /// is delivered through the IDT, the step ends at the handler's first
+    /// instruction (with the delivery's transition).
     pub fn step(&mut self) -> StepEvent {
         self.step_traced(&mut NoTracer)
     }
@@ -224,11 +293,12 @@ impl Vcpu {
     pub fn step_traced<T: Tracer>(&mut self, tracer: &mut T) -> StepEvent {
         let ip = self.cpu.rip;
         let before = self.cpu.cycles;
+        // Decoded before it runs: a transition may change the mode and CS.
+        let instruction = self.last_instruction(ip);
         let saved = std::mem::take(&mut self.breakpoints);
         self.last_transition = None;
         let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
         self.breakpoints = saved;
-        let instruction = self.last_instruction(ip);
         StepEvent {
             ip,
             instruction,
@@ -307,16 +377,34 @@ impl Vcpu {
         limit: Limit,
         tracer: &mut T,
     ) -> Exit {
+        if self.shutdown {
+            return Exit::TripleFault;
+        }
         let start = self.cpu.instructions;
         // The host may have replaced the memory since the last run.
         let phys_id = self.cpu.mmu.phys.id();
         self.cpu.host.check_memory(phys_id);
+        self.cpu.exception_bitmap = self.exception_bitmap;
+        // The run stops when `Cpu::instructions` reaches `end`: the
+        // instruction limit, moved back by one for every delivered event
+        // (`run_end`), or earlier to run alone the instruction RFLAGS.RF
+        // applies to (`rf_until`, see `budget_reached`). All of that is
+        // handled on cold paths; the hot loop only compares with `end`.
+        self.run_end = start.saturating_add(limit.instructions);
+        self.rf_until = if self.cpu.rflags & Rflags::RF.bits() != 0 {
+            start.saturating_add(1)
+        } else {
+            u64::MAX
+        };
+        let mut end = self.run_end.min(self.rf_until);
         let mut prev = NO_BLOCK;
         let mut exit_slot = 0usize;
-        loop {
-            let done = self.cpu.instructions - start;
-            if done >= limit.instructions {
-                return Exit::InstructionLimit;
+        'blocks: loop {
+            if self.cpu.instructions >= end {
+                match self.budget_reached() {
+                    Some(e) => end = e,
+                    None => return Exit::InstructionLimit,
+                }
             }
             if self.cpu.cycles >= limit.cycles {
                 return Exit::CycleLimit;
@@ -325,15 +413,25 @@ impl Vcpu {
             let id = match self.next_block(prev, exit_slot) {
                 Ok(id) => id,
                 Err(e) => {
+                    // Instruction fetch faulted: RIP is the fetch address.
                     tracer.exception(&self.cpu, e);
-                    return Exit::Exception(e);
+                    match deliver_exception(&mut self.cpu, &self.model, e, tracer) {
+                        Ok(t) => self.last_transition = t,
+                        Err(exit) => {
+                            self.shutdown = exit == Exit::TripleFault;
+                            return exit;
+                        }
+                    }
+                    end = self.count_event();
+                    prev = NO_BLOCK;
+                    continue;
                 }
             };
             // Decoding may have marked a code page, and the last block may
             // have flushed the TLB: drop host pointers that became stale.
             let (mmu_epoch, mark_epoch) = (self.cpu.mmu.epoch(), self.cpu.mmu.phys.mark_epoch());
             self.cpu.host.validate(mmu_epoch, mark_epoch);
-            let remaining = limit.instructions - done;
+            let remaining = end - self.cpu.instructions;
             let block = &self.cache.blocks[id as usize];
             let n = (block.insns.len() as u64).min(remaining) as usize;
             let generation = self.cache.generation;
@@ -359,7 +457,9 @@ impl Vcpu {
                 if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
                     let mut charged = insn.cum as u64;
                     let mut retired = k as u64;
-                    if e.is_trap() {
+                    // INT1's #DB is a trap like #BP and #OF.
+                    if e.is_trap() || (e == Exception::DB && insn.ins.mnemonic() == Mnemonic::Int1)
+                    {
                         charged += insn.cycles as u64;
                         retired += 1;
                     } else {
@@ -370,7 +470,16 @@ impl Vcpu {
                     self.cpu.request = Request::None;
                     self.cpu.transition = None;
                     tracer.exception(&self.cpu, e);
-                    return Exit::Exception(e);
+                    match deliver_exception(&mut self.cpu, &self.model, e, tracer) {
+                        Ok(t) => self.last_transition = t,
+                        Err(exit) => {
+                            self.shutdown = exit == Exit::TripleFault;
+                            return exit;
+                        }
+                    }
+                    end = self.count_event();
+                    prev = NO_BLOCK;
+                    continue 'blocks;
                 }
                 if T::PER_INSTRUCTION {
                     self.cpu.cycles = self.cpu.block_cycles + (insn.cum + insn.cycles) as u64;
@@ -392,11 +501,103 @@ impl Vcpu {
                 }
             }
             self.cpu.instructions = base_insns + executed as u64;
-            if let Request::Exit(x) = std::mem::take(&mut self.cpu.request) {
-                return x;
-            }
             exit_slot = usize::from(self.cpu.rip != block.end_ip);
             prev = id;
+            let request = std::mem::take(&mut self.cpu.request);
+            if !matches!(request, Request::None) {
+                match self.handle_request(request) {
+                    Ok(e) => end = e,
+                    Err(x) => return x,
+                }
+            }
         }
+    }
+
+    /// The run loop reached its stop point: if that was the end of the
+    /// instruction RF = 1 applied to, clears RF (SDM Vol. 3 §17.3.1.1) and
+    /// returns the next stop point; `None` ends the run.
+    #[cold]
+    #[inline(never)]
+    fn budget_reached(&mut self) -> Option<u64> {
+        if self.cpu.instructions >= self.rf_until {
+            self.cpu.rflags &= !Rflags::RF.bits();
+            self.rf_until = u64::MAX;
+            if self.cpu.instructions < self.run_end {
+                return Some(self.run_end);
+            }
+        }
+        None
+    }
+
+    /// Counts a delivered event against the instruction limit (and the
+    /// RF window): returns the new stop point.
+    #[cold]
+    #[inline(never)]
+    fn count_event(&mut self) -> u64 {
+        self.run_end = self.run_end.saturating_sub(1);
+        if self.rf_until != u64::MAX {
+            self.rf_until = self.rf_until.saturating_sub(1);
+        }
+        self.run_end.min(self.rf_until)
+    }
+
+    /// Handles a request made by the last block's last instruction;
+    /// returns the new stop point, or the exit.
+    #[cold]
+    #[inline(never)]
+    fn handle_request(&mut self, request: Request) -> Result<u64, Exit> {
+        match request {
+            Request::None => {}
+            Request::Exit(x) => {
+                if self.cpu.instructions >= self.rf_until {
+                    // The instruction RF was set for completed.
+                    self.cpu.rflags &= !Rflags::RF.bits();
+                }
+                return Err(x);
+            }
+            Request::ClearRfAfterNext => {
+                self.rf_until = self.cpu.instructions.saturating_add(1);
+            }
+        }
+        Ok(self.run_end.min(self.rf_until))
+    }
+}
+
+/// Delivers exception `e`, raised by the instruction at (or, for traps,
+/// before) RIP or by fetching at RIP, unless the exception bitmap sends it
+/// to the host; charges the delivery and reports its transition. `Err`
+/// carries the exit: the exception (first or a later one) to the host,
+/// or a triple fault.
+#[cold]
+#[inline(never)]
+fn deliver_exception<T: Tracer>(
+    cpu: &mut Cpu,
+    model: &CycleModel,
+    e: Exception,
+    tracer: &mut T,
+) -> Result<Option<Transition>, Exit> {
+    let bitmap = cpu.exception_bitmap;
+    if bitmap & (1u32 << (e.vector() & 31)) != 0 {
+        return Err(Exit::Exception(e));
+    }
+    let rip = cpu.rip;
+    let b = cpu.before(rip);
+    match interrupt::raise(cpu, e, rip, bitmap, |c, x| tracer.exception(c, x)) {
+        Raised::Delivered {
+            exception,
+            stack_switched,
+        } => {
+            let cost = model.delivery_cycles() as u64;
+            cpu.cycles += cost;
+            cpu.record(TransitionKind::Exception(exception), b, stack_switched);
+            let mut t = cpu.transition.take();
+            if let Some(t) = t.as_mut() {
+                t.cycles = cost;
+                tracer.transition(cpu, t);
+            }
+            Ok(t)
+        }
+        Raised::Intercepted(x) => Err(Exit::Exception(x)),
+        Raised::TripleFault => Err(Exit::TripleFault),
     }
 }

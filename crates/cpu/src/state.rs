@@ -394,6 +394,10 @@ pub struct Cpu {
     pub(crate) transition: Option<crate::transition::Transition>,
     /// Host pointers for the memory fast path.
     pub(crate) host: crate::hostcache::HostCache,
+    /// The run loop's copy of [`crate::Vcpu::exception_bitmap`], for the
+    /// instructions that raise #BP, #OF and #DB themselves (INT3, INTO,
+    /// INT1): bit n set means exit to the host instead of delivering.
+    pub(crate) exception_bitmap: u32,
 }
 
 /// Register numbers in encoding order.
@@ -469,6 +473,7 @@ impl Cpu {
             block_cycles: 0,
             transition: None,
             host: crate::hostcache::HostCache::default(),
+            exception_bitmap: u32::MAX,
         }
     }
 

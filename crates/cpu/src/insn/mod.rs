@@ -19,6 +19,7 @@ mod control;
 mod data;
 mod fast;
 mod fastcall;
+mod interrupt;
 mod muldiv;
 mod seg;
 mod shift;
@@ -52,6 +53,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         sysreg::lookup,
         fastcall::lookup,
         seg::lookup,
+        interrupt::lookup,
     ];
     families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
 }
