@@ -180,7 +180,11 @@ fn string<const OP: u8, const REP: u8, const A: u8>(
         }
     }
     let left = count - done;
-    c.wr(RCX, A, left);
+    if done > 0 {
+        // Not when the first iteration faulted: a 32-bit write would
+        // zero-extend RCX, and a faulting instruction changes nothing.
+        c.wr(RCX, A, left);
+    }
     let per = if compare {
         PER_ELEMENT_COMPARE
     } else {

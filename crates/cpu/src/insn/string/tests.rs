@@ -574,6 +574,18 @@ fn rep_fault_keeps_completed_iterations_and_resumes() {
         bytes(c, 0x5000, 9),
         vec![0xA4, 0xA3, 0xA2, 0xA1, 0xA4, 0xA3, 0xA2, 0xA1, 0]
     );
+    // A fault in the first iteration changes nothing at all (not even the
+    // bits of RCX above ECX, which a 32-bit count write would clear).
+    let (exit2, v2) = go(32, &[0xF3, 0xAB], |c| {
+        c.seg[SegReg::Es as usize].limit = 0x4FFF;
+        c.gpr[RCX] = 0xFFFF_FFFF_0000_0005;
+        c.gpr[RDI] = 0x5000;
+    });
+    assert_eq!(exit2, Exit::Exception(Exception::GP(0)));
+    assert_eq!(
+        (v2.cpu.gpr[RCX], v2.cpu.gpr[RDI]),
+        (0xFFFF_FFFF_0000_0005, 0x5000)
+    );
     // Lifting the limit and running again completes the repetition.
     v.cpu.seg[SegReg::Es as usize].limit = 0xFFFF_FFFF;
     assert_eq!(v.run(Limit::instructions(10)), Exit::Hlt);
