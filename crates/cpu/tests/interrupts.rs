@@ -1883,3 +1883,55 @@ proptest! {
         assert_fault(&mut v, UCODE_AT, e);
     }
 }
+
+#[test]
+fn instruction_fetch_faults_are_delivered_too() {
+    let mut v = pm32(0);
+    paging32(&mut v);
+    idt32(&mut v, 14, gate(KCODE32, HANDLER as u32, INT32, 0, true));
+    bytes(&mut v, HANDLER, &HLT);
+    // jmp 0x50000 (unmapped)
+    code(&mut v, 32, KCODE_AT, KCODE_AT, |a| a.jmp(0x5_0000u64));
+    v.cpu.gpr[4] = 0x8_0000;
+    assert_eq!(go(&mut v, KCODE_AT), Exit::Hlt);
+    assert_eq!(v.cpu.cr2, 0x5_0000);
+    assert_eq!(r32(&v, 0x8_0000 - 16), 0, "not present, supervisor read");
+    assert_eq!(r32(&v, 0x8_0000 - 12), 0x5_0000, "EIP: the fetch address");
+}
+
+#[test]
+fn a_handler_that_cannot_be_fetched_still_meets_the_instruction_limit() {
+    // The #PF handler itself is unmapped: every delivery faults on fetch
+    // again (a livelock on hardware). Delivered events count toward the
+    // instruction limit, so the run ends.
+    let mut v = pm32(0);
+    paging32(&mut v);
+    idt32(&mut v, 14, gate(KCODE32, 0x5_0000, INT32, 0, true));
+    code(&mut v, 32, KCODE_AT, KCODE_AT, |a| a.jmp(0x5_0000u64));
+    v.cpu.gpr[4] = 0x8_0000;
+    v.cpu.rip = KCODE_AT;
+    assert_eq!(v.run(Limit::instructions(20)), Exit::InstructionLimit);
+    assert_eq!(v.cpu.instructions, 1, "only the JMP retired");
+    assert_eq!(v.cpu.gpr[4], 0x8_0000 - 19 * 16, "19 deliveries");
+    assert_eq!(v.cpu.rip, 0x5_0000);
+}
+
+#[test]
+fn software_interrupts_end_their_block() {
+    // Nothing after the interrupting instruction runs before the handler.
+    for insn in [&[0xCE][..], &[0xCC], &[0xF1], &[0xCD, 0x04]] {
+        let mut v = pm32(0);
+        for n in [1u8, 3, 4] {
+            idt32(&mut v, n, gate(KCODE32, HANDLER as u32, INT32, 0, true));
+        }
+        bytes(&mut v, HANDLER, &HLT);
+        let mut prog = insn.to_vec();
+        prog.extend_from_slice(&[0xB8, 1, 0, 0, 0, 0xF4]); // mov eax, 1; hlt
+        bytes(&mut v, KCODE_AT, &prog);
+        v.cpu.rflags = 0x2 | OF;
+        v.cpu.gpr[0] = 0;
+        assert_eq!(go(&mut v, KCODE_AT), Exit::Hlt, "{insn:x?}");
+        assert_eq!(v.cpu.rip, HANDLER + 1, "{insn:x?}");
+        assert_eq!(v.cpu.gpr[0], 0, "{insn:x?}");
+    }
+}
