@@ -13,13 +13,14 @@
 //! sysgate's own reports go to stderr, never into the guest's stdout. Bad
 //! input gives a one-line error and exit status 2.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sysgate::cpu::{Exit, Limit, Vcpu, Vendor};
 use sysgate::demo;
+use sysgate::kernel::audit::AuditFilter;
+use sysgate::kernel::console::Console;
 use sysgate::kernel::machine::{Config, Flavor, Machine, Status, Vsyscall32};
 
 #[derive(Parser)]
@@ -72,6 +73,13 @@ struct RunOpts {
     /// Print each system call, strace style, to stderr.
     #[arg(long)]
     strace: bool,
+    /// Write the audit log (every system call) as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    audit: Option<std::path::PathBuf>,
+    /// Mount this host directory read-write at /mnt (never escaping it) and
+    /// start the guest there.
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
     /// Print instructions, cycles and system calls to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -151,6 +159,17 @@ fn load_program(name: &str) -> Result<Vec<u8>, Fail> {
     }
 }
 
+/// Puts every built-in guest at /bin/NAME, as the guests that exec others
+/// expect.
+fn install_guests(m: &mut Machine) -> Result<(), Fail> {
+    for info in sysgate::guests::all() {
+        if let Some(g) = sysgate::guests::program(info.name) {
+            m.add_file(&format!("/bin/{}", info.name), &g.elf, 0o755)?;
+        }
+    }
+    Ok(())
+}
+
 fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
     let flavor = match opts.kernel {
         KernelArg::X86_64 => Flavor::X86_64,
@@ -167,34 +186,38 @@ fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
         .first()
         .ok_or_else(|| Fail("no program given".into()))?;
     let elf = load_program(name)?;
-    let mut m = Machine::new(Config {
-        flavor,
-        vendor: vendor_for(opts, flavor),
-        vsyscall32: vsyscall_for(opts.mech),
-        ..Config::default()
-    })?;
+    let mut m = Machine::with_console(
+        Config {
+            flavor,
+            vendor: vendor_for(opts, flavor),
+            vsyscall32: vsyscall_for(opts.mech),
+            ..Config::default()
+        },
+        Console::host(),
+    )?;
     m.vcpu.set_model(model);
+    install_guests(&mut m)?;
+    if let Some(dir) = &opts.root {
+        m.personality
+            .vfs
+            .mount_host("/mnt", dir, true)
+            .map_err(|e| Fail(format!("cannot mount {}: {e}", dir.display())))?;
+    }
+    if opts.strace {
+        m.personality
+            .set_strace(Some(Box::new(|line| eprintln!("{line}"))));
+    }
+    if opts.audit.is_some() {
+        m.personality.audit.set_filter(AuditFilter::All);
+    }
     let args: Vec<&str> = program.iter().map(String::as_str).collect();
     m.spawn(&elf, &args, &["PATH=/bin", "HOME=/"])?;
     let t = Instant::now();
     let result = m.run(opts.limit);
     let secs = t.elapsed().as_secs_f64();
-    std::io::stdout().write_all(m.stdout())?;
-    std::io::stdout().flush()?;
-    std::io::stderr().write_all(m.stderr())?;
-    if opts.strace {
-        for e in &m.events {
-            let name = e.abi.syscall_name(e.nr).unwrap_or("?");
-            eprintln!(
-                "[{}] {}({:#x}, {:#x}, {:#x}) = {}",
-                e.mechanism.name(),
-                name,
-                e.args[0],
-                e.args[1],
-                e.args[2],
-                e.ret
-            );
-        }
+    if let Some(path) = &opts.audit {
+        std::fs::write(path, m.personality.audit.to_jsonl())
+            .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?;
     }
     if opts.stats {
         let c = &m.vcpu.cpu;

@@ -15,6 +15,7 @@ pub mod frames;
 pub mod layout;
 pub mod loader;
 pub mod paging;
+pub(crate) mod process;
 pub mod vdso;
 
 use std::collections::BTreeMap;
@@ -23,13 +24,15 @@ use sysgate_cpu::{Exit, Limit, Rflags, Vcpu, Vendor};
 use sysgate_mmu::PhysMem;
 
 use crate::abi::Abi;
+use crate::console::{Captured, Console};
+use crate::personality::Personality;
 use crate::uaccess::{Efault, UserMemory};
 pub use boot::Flavor;
 use entry::hc;
 use frames::Frames;
 use layout::{HYPERCALL_PORT, I386_PAGE_OFFSET, X86_64_KERNEL_MAP};
-use loader::{LoadError, at};
-use paging::{AddressSpace, Format, KernelHalf, Prot};
+use loader::LoadError;
+use paging::{AddressSpace, Format, KernelHalf};
 pub use vdso::Vsyscall32;
 
 /// Physical region holding kernel stacks (inside the kernel's direct map).
@@ -147,31 +150,14 @@ impl Status {
     }
 }
 
-/// The register context of a task that is not running.
-#[derive(Clone, Debug)]
-#[allow(dead_code)]
-struct Context {
-    gpr: [u64; 16],
-    rip: u64,
-    rflags: u64,
-    seg: [sysgate_cpu::Segment; 6],
-    kernel_gs_base: u64,
-}
-
-/// A process.
-#[derive(Debug)]
-#[allow(dead_code)]
-struct Task {
-    pid: u32,
-    ppid: u32,
-    comm: String,
-    mm: AddressSpace,
-    bits: u32,
-    kstack_top: u64,
-    brk_start: u64,
-    brk: u64,
-    #[allow(dead_code)]
-    saved: Option<Context>,
+impl Status {
+    /// The status word `wait4` stores (`W_EXITCODE`/`W_STOPCODE` layout).
+    pub fn wait_status(self) -> u32 {
+        match self {
+            Status::Exited(c) => ((c as u32) & 0xFF) << 8,
+            Status::Signaled(s) => s as u32 & 0x7F,
+        }
+    }
 }
 
 /// One system call as the machine saw it.
@@ -187,34 +173,50 @@ pub struct SyscallEvent {
     pub nr: u32,
     /// The six argument registers.
     pub args: [u64; 6],
-    /// The result (negative errno on failure).
-    pub ret: i64,
+    /// The result (negative errno on failure), None when it did not return
+    /// (exit, a successful execve).
+    pub ret: Option<i64>,
+}
+
+/// A system call in flight: where its `pt_regs` are and how to read them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call {
+    pub abi: Abi,
+    pub mech: Mechanism,
+    pub nr: u32,
+    pub args: [u64; 6],
+    /// Kernel virtual address of `pt_regs`.
+    pub regs: u64,
+    /// 64-bit `pt_regs` layout (else i386).
+    pub wide: bool,
 }
 
 /// A booted kernel on an emulated CPU.
 pub struct Machine {
     /// The processor.
     pub vcpu: Vcpu,
-    flavor: Flavor,
+    /// The Linux personality: VFS, console, audit log, clock, tables.
+    pub personality: Personality,
+    pub(crate) flavor: Flavor,
     vsyscall32: Vsyscall32,
-    frames: Frames,
-    khalf: KernelHalf,
-    vdso: vdso::Vdso32,
-    vdso_pa: u64,
-    tasks: BTreeMap<u32, Task>,
-    current: u32,
-    next_pid: u32,
-    next_kstack: u64,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
+    pub(crate) frames: Frames,
+    pub(crate) khalf: KernelHalf,
+    pub(crate) vdso: vdso::Vdso32,
+    pub(crate) vdso_pa: u64,
+    pub(crate) tasks: BTreeMap<u32, process::Task>,
+    pub(crate) current: u32,
+    pub(crate) next_pid: u32,
+    pub(crate) free_kstacks: Vec<u64>,
+    pub(crate) next_kstack: u64,
     /// Every system call, in order.
     pub events: Vec<SyscallEvent>,
+    captured: Option<Captured>,
 }
 
-/// User memory of the current task, through its page map.
-struct TaskMemory<'a> {
-    mm: &'a AddressSpace,
-    phys: &'a mut PhysMem,
+/// User memory of a task, through its page map.
+pub(crate) struct TaskMemory<'a> {
+    pub mm: &'a AddressSpace,
+    pub phys: &'a mut PhysMem,
 }
 
 impl UserMemory for TaskMemory<'_> {
@@ -246,8 +248,34 @@ impl UserMemory for TaskMemory<'_> {
 }
 
 impl Machine {
-    /// Boots a kernel.
+    /// Boots a kernel whose console is captured in memory (see
+    /// [`Machine::with_console`] to pass it through).
     pub fn new(config: Config) -> Result<Machine, KernelError> {
+        let (console, captured) = Console::capture(b"");
+        let mut m = Machine::with_console(config, console)?;
+        m.captured = Some(captured);
+        Ok(m)
+    }
+
+    /// What the guest wrote to standard output, when the console is
+    /// captured ([`Machine::new`]).
+    pub fn stdout(&self) -> Vec<u8> {
+        self.captured
+            .as_ref()
+            .map(Captured::stdout)
+            .unwrap_or_default()
+    }
+
+    /// What the guest wrote to standard error, when captured.
+    pub fn stderr(&self) -> Vec<u8> {
+        self.captured
+            .as_ref()
+            .map(Captured::stderr)
+            .unwrap_or_default()
+    }
+
+    /// Boots a kernel with the given console.
+    pub fn with_console(config: Config, console: Console) -> Result<Machine, KernelError> {
         let mut vcpu = Vcpu::new(config.ram, config.vendor);
         let flavor = config.flavor;
         let vsyscall32 = config.vsyscall32.unwrap_or(match (flavor, config.vendor) {
@@ -273,12 +301,19 @@ impl Machine {
         let vdso = vdso::vdso32(VDSO32_BASE, vsyscall32)?;
         let vdso_pa = boot::kpa(layout::image::VDSO);
         vcpu.cpu.mmu.phys.write(vdso_pa, &vdso.code);
-        // A placeholder address space until the first process exists.
         let idle = AddressSpace::new(&khalf, &mut vcpu.cpu.mmu.phys, &mut frames)?;
         let top = boot::kva(flavor, KSTACK_REGION + KSTACK_SIZE);
         boot::boot(&mut vcpu.cpu, flavor, &text, idle.cr3(), top);
+        // Every exception is delivered through the guest's IDT to its
+        // exception entries, as on real hardware.
+        vcpu.exception_bitmap = 0;
+        let mut personality = Personality::new(console);
+        // The built-in guests live in /bin, as the guest programs expect.
+        let _ = personality.vfs.mkdir_all(b"/bin", 0o755);
+        let _ = personality.vfs.mkdir_all(b"/tmp", 0o1777);
         Ok(Machine {
             vcpu,
+            personality,
             flavor,
             vsyscall32,
             frames,
@@ -288,10 +323,10 @@ impl Machine {
             tasks: BTreeMap::new(),
             current: 0,
             next_pid: 1,
-            next_kstack: KSTACK_REGION,
-            stdout: Vec::new(),
-            stderr: Vec::new(),
+            free_kstacks: Vec::new(),
+            next_kstack: KSTACK_REGION + KSTACK_SIZE,
             events: Vec::new(),
+            captured: None,
         })
     }
 
@@ -305,123 +340,63 @@ impl Machine {
         self.vsyscall32
     }
 
-    /// What the guest wrote to standard output so far.
-    pub fn stdout(&self) -> &[u8] {
-        &self.stdout
+    /// The pid of the running process.
+    pub fn current_pid(&self) -> u32 {
+        self.current
     }
 
-    /// What the guest wrote to standard error so far.
-    pub fn stderr(&self) -> &[u8] {
-        &self.stderr
-    }
-
-    fn kernel_base(&self) -> u64 {
+    pub(crate) fn kernel_base(&self) -> u64 {
         match self.flavor {
             Flavor::X86_64 => X86_64_KERNEL_MAP,
             Flavor::I386 => I386_PAGE_OFFSET,
         }
     }
 
-    fn user_limit(&self) -> u64 {
+    pub(crate) fn user_limit(&self) -> u64 {
         match self.flavor {
             Flavor::X86_64 => layout::X86_64_TASK_SIZE,
             Flavor::I386 => layout::I386_TASK_SIZE,
         }
     }
 
-    /// Loads `elf` as process 1 with `argv` and `envp` and makes it the
-    /// running process (in user mode at its entry point).
+    /// Puts a file into the guest's file system (creating parent
+    /// directories).
+    pub fn add_file(&mut self, path: &str, data: &[u8], mode: u32) -> Result<(), KernelError> {
+        if let Some(dir) = path.rfind('/').filter(|&i| i > 0) {
+            self.personality
+                .vfs
+                .mkdir_all(&path.as_bytes()[..dir], 0o755)
+                .map_err(|e| KernelError::Oops(format!("mkdir for {path}: {e:?}")))?;
+        }
+        self.personality
+            .vfs
+            .write_file(path.as_bytes(), data, mode)
+            .map_err(|e| KernelError::Oops(format!("writing {path}: {e:?}")))
+    }
+
+    /// Loads `elf` as a new process with `argv` and `envp` and makes it the
+    /// running process (in user mode at its entry point). The first process
+    /// is pid 1.
     pub fn spawn(&mut self, elf: &[u8], argv: &[&str], envp: &[&str]) -> Result<u32, KernelError> {
-        let bits = loader::identify(elf)?;
-        if bits == 64 && self.flavor == Flavor::I386 {
-            return Err(LoadError::Format("a 64-bit program needs the x86_64 kernel").into());
-        }
-        let limit = self.user_limit();
-        let phys = &mut self.vcpu.cpu.mmu.phys;
-        let mut mm = AddressSpace::new(&self.khalf, phys, &mut self.frames)?;
-        let img = loader::load(elf, &mut mm, phys, &mut self.frames, limit)?;
-        let mut auxv = vec![
-            (at::PHDR, img.phdr),
-            (at::PHENT, img.phent),
-            (at::PHNUM, img.phnum),
-            (at::PAGESZ, 4096),
-            (at::BASE, 0),
-            (at::FLAGS, 0),
-            (at::ENTRY, img.entry),
-            (at::UID, 0),
-            (at::EUID, 0),
-            (at::GID, 0),
-            (at::EGID, 0),
-            (at::HWCAP, 0),
-            (at::CLKTCK, 100),
-            (at::SECURE, 0),
-        ];
-        if bits == 32 {
-            mm.map(phys, &mut self.frames, VDSO32_BASE, self.vdso_pa, Prot::RX)?;
-            auxv.insert(0, (at::SYSINFO, self.vdso.kernel_vsyscall));
-        }
-        let stack_top = if bits == 64 {
-            STACK_TOP_64
-        } else {
-            STACK_TOP_32
-        };
         let argv: Vec<Vec<u8>> = argv.iter().map(|s| s.as_bytes().to_vec()).collect();
         let envp: Vec<Vec<u8>> = envp.iter().map(|s| s.as_bytes().to_vec()).collect();
         let pid = self.next_pid;
-        let mut random = [0u8; 16];
-        for (k, b) in random.iter_mut().enumerate() {
-            *b = (pid as u8).wrapping_mul(31).wrapping_add(k as u8 * 17);
-        }
-        let sp = loader::build_stack(
-            &mut mm,
-            phys,
-            &mut self.frames,
-            bits,
-            stack_top,
-            STACK_PAGES,
-            &argv,
-            &envp,
-            &auxv,
-            random,
-        )?;
-        let kstack_top = boot::kva(self.flavor, self.next_kstack + KSTACK_SIZE);
-        self.next_kstack += KSTACK_SIZE;
+        let image = self.build_image(pid, elf, &argv, &envp)?;
+        let kstack_top = self.alloc_kstack();
         self.next_pid += 1;
-        let comm = argv
-            .first()
-            .map(|a| {
-                let name = a.rsplit(|&c| c == b'/').next().unwrap_or(a);
-                String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned()
-            })
-            .unwrap_or_default();
-        let cpu = &mut self.vcpu.cpu;
-        cpu.ctrl.cr3 = mm.cr3();
-        cpu.mmu.flush_tlb(false);
-        boot::set_kernel_stack(cpu, self.flavor, kstack_top);
-        boot::user_segments(cpu, self.flavor, bits);
-        cpu.gpr = [0; 16];
-        cpu.gpr[4] = sp;
-        cpu.rip = img.entry;
-        cpu.rflags = Rflags::FIXED.bits() | Rflags::IF.bits();
-        self.tasks.insert(
-            pid,
-            Task {
-                pid,
-                ppid: 0,
-                comm,
-                mm,
-                bits,
-                kstack_top,
-                brk_start: img.brk,
-                brk: img.brk,
-                saved: None,
-            },
-        );
+        let exe = argv.first().cloned().unwrap_or_default();
+        let task = process::Task::new(pid, 0, image, kstack_top, exe);
+        if let Some(cur) = self.tasks.get_mut(&self.current) {
+            cur.save(&self.vcpu.cpu);
+        }
+        self.tasks.insert(pid, task);
         self.current = pid;
+        self.enter_user(pid);
         Ok(pid)
     }
 
-    /// Runs until the last process exits; returns its status.
+    /// Runs until every process has ended; returns the first process's
+    /// status.
     pub fn run(&mut self, max_instructions: u64) -> Result<Status, KernelError> {
         let start = self.vcpu.cpu.instructions;
         loop {
@@ -438,7 +413,9 @@ impl Machine {
                     }
                 }
                 Exit::Exception(e) if self.vcpu.cpu.cpl() == 3 => {
-                    return Ok(Status::Signaled(signal_for_vector(e.vector())));
+                    if let Some(status) = self.kill_current(signal_for_vector(e.vector()))? {
+                        return Ok(status);
+                    }
                 }
                 Exit::InstructionLimit => return Err(KernelError::Limit),
                 other => {
@@ -451,7 +428,7 @@ impl Machine {
         }
     }
 
-    fn kread(&self, va: u64, size: u8) -> u64 {
+    pub(crate) fn kread(&self, va: u64, size: u8) -> u64 {
         let pa = va.wrapping_sub(self.kernel_base());
         let p = &self.vcpu.cpu.mmu.phys;
         if size == 8 {
@@ -461,7 +438,7 @@ impl Machine {
         }
     }
 
-    fn kwrite(&mut self, va: u64, size: u8, v: u64) {
+    pub(crate) fn kwrite(&mut self, va: u64, size: u8, v: u64) {
         let pa = va.wrapping_sub(self.kernel_base());
         let p = &mut self.vcpu.cpu.mmu.phys;
         if size == 8 {
@@ -478,7 +455,6 @@ impl Machine {
             let vector = self.vcpu.cpu.gpr[3] as u8;
             return self.exception(regs, vector);
         }
-        // (abi, mechanism, 64-bit pt_regs?)
         let (abi, mech, wide) = match nr {
             hc::SYSCALL_64 => (Abi::X86_64, Mechanism::Syscall64, true),
             hc::INT80_COMPAT => (Abi::I386, Mechanism::Int80, true),
@@ -488,132 +464,92 @@ impl Machine {
             hc::SYSENTER_32 => (Abi::I386, Mechanism::Sysenter, false),
             _ => return Err(KernelError::Oops(format!("unknown hypercall {nr}"))),
         };
-        let (w, off): (u8, [u64; 7]) = if wide {
-            // di, si, dx, r10, r8, r9, and bx, cx, dx, si, di, bp.
-            (8, [112, 104, 96, 56, 72, 64, 0])
-        } else {
-            (4, [0, 4, 8, 12, 16, 20, 0])
-        };
-        let get = |m: &Machine, o: u64| m.kread(regs + o, w);
-        let (orig_ax, ip_off, sp_off, bp_off, ax_off, cs_off, ss_off, fl_off) = if wide {
-            (
-                entry::regs64::ORIG_AX,
-                entry::regs64::IP,
-                entry::regs64::SP,
-                entry::regs64::BP,
-                entry::regs64::AX,
-                entry::regs64::CS,
-                entry::regs64::SS,
-                entry::regs64::FLAGS,
-            )
-        } else {
-            (
-                entry::regs32::ORIG_AX,
-                entry::regs32::IP,
-                entry::regs32::SP,
-                entry::regs32::BP,
-                entry::regs32::AX,
-                entry::regs32::CS,
-                entry::regs32::SS,
-                entry::regs32::FLAGS,
-            )
-        };
-        let nr_sys = get(self, orig_ax) as u32;
+        let w = if wide { 8 } else { 4 };
+        let l = regs::layout(wide);
         let mut args = [0u64; 6];
-        if abi == Abi::X86_64 {
-            for (k, a) in args.iter_mut().enumerate() {
-                *a = get(self, off[k]);
-            }
-        } else {
-            // i386 convention: bx, cx, dx, si, di, bp (64-bit pt_regs keep
-            // them at bx=40, cx=88, dx=96, si=104, di=112, bp=32).
-            let o32: [u64; 6] = if wide {
-                [40, 88, 96, 104, 112, 32]
-            } else {
-                [0, 4, 8, 12, 16, 20]
-            };
-            for (k, a) in args.iter_mut().enumerate() {
-                *a = get(self, o32[k]) & 0xFFFF_FFFF;
+        let offs: [u64; 6] = match (abi, wide) {
+            (Abi::X86_64, _) => [112, 104, 96, 56, 72, 64],
+            (Abi::I386, true) => [40, 88, 96, 104, 112, 32],
+            (Abi::I386, false) => [0, 4, 8, 12, 16, 20],
+        };
+        for (a, o) in args.iter_mut().zip(offs) {
+            *a = self.kread(regs + o, w);
+            if abi == Abi::I386 {
+                *a &= 0xFFFF_FFFF;
             }
         }
-        let fast32 = matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat);
-        if fast32 {
-            // do_fast_syscall_32: the sixth argument (EBP) is on the user
-            // stack, and the return goes to the vDSO landing pad.
-            let usp = get(self, sp_off) & 0xFFFF_FFFF;
+        let nr_sys = self.kread(regs + l.orig_ax, w) as u32;
+        if matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat) {
+            // do_fast_syscall_32: the sixth argument (the caller's EBP) is
+            // on the user stack; the return goes to the vDSO landing pad.
+            let usp = self.kread(regs + l.sp, w) & 0xFFFF_FFFF;
             let mut b = [0u8; 4];
-            let ok = self.user_memory().read(usp, &mut b).is_ok();
-            if !ok {
-                // Linux: the call fails with -EFAULT.
-                self.kwrite(regs + ax_off, w, (-14i64) as u64);
+            if self.user_memory().read(usp, &mut b).is_err() {
+                self.kwrite(regs + l.ax, w, (-14i64) as u64);
                 self.vcpu.cpu.gpr[0] = 0;
                 return Ok(None);
             }
             args[5] = u32::from_le_bytes(b) as u64;
-            self.kwrite(regs + bp_off, w, args[5]);
-            self.kwrite(regs + ip_off, w, self.vdso.landing_pad);
+            self.kwrite(regs + l.bp, w, args[5]);
+            self.kwrite(regs + l.ip, w, self.vdso.landing_pad);
         }
-        let outcome = self.syscall(abi, nr_sys, args);
-        let ret = match outcome {
-            Outcome::Return(r) => r,
-            Outcome::Exit(status) => {
-                self.events.push(SyscallEvent {
-                    pid: self.current,
-                    abi,
-                    mechanism: mech,
-                    nr: nr_sys,
-                    args,
-                    ret: 0,
-                });
-                return Ok(Some(status));
-            }
-        };
-        self.events.push(SyscallEvent {
-            pid: self.current,
+        let call = Call {
             abi,
-            mechanism: mech,
+            mech,
             nr: nr_sys,
             args,
-            ret,
-        });
-        let ax = if wide {
+            regs,
+            wide,
+        };
+        self.dispatch(call)
+    }
+
+    /// Writes a system call's result and tells the entry stub (in EAX)
+    /// whether the fast return is allowed, by the rules of Linux's
+    /// `do_syscall_64` and `do_fast_syscall_32`.
+    pub(crate) fn complete(&mut self, call: &Call, ret: i64) {
+        let w = if call.wide { 8 } else { 4 };
+        let l = regs::layout(call.wide);
+        let ax = if call.wide {
             ret as u64
         } else {
             ret as u64 & 0xFFFF_FFFF
         };
-        self.kwrite(regs + ax_off, w, ax);
-        // The fast-return rules of do_syscall_64 / do_fast_syscall_32.
-        let ip = get(self, ip_off);
-        let flags = get(self, fl_off);
-        let cs = get(self, cs_off) as u16;
-        let ss = get(self, ss_off) as u16;
-        let slow_flags = Rflags::RF.bits() | Rflags::TF.bits() | Rflags::VM.bits();
-        let fast = match mech {
+        self.kwrite(call.regs + l.ax, w, ax);
+        self.vcpu.cpu.gpr[0] = self.fast_return_ok(call) as u64;
+    }
+
+    pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
+        let w = if call.wide { 8 } else { 4 };
+        let l = regs::layout(call.wide);
+        let get = |o: u64| self.kread(call.regs + o, w);
+        let (ip, flags) = (get(l.ip), get(l.flags));
+        let (cs, ss) = (get(l.cs) as u16, get(l.ss) as u16);
+        let slow = Rflags::RF.bits() | Rflags::TF.bits() | Rflags::VM.bits();
+        match call.mech {
             Mechanism::Syscall64 => {
-                get(self, entry::regs64::CX) == ip
-                    && get(self, entry::regs64::R11) == flags
+                get(entry::regs64::CX) == ip
+                    && get(entry::regs64::R11) == flags
                     && cs == layout::gdt64::USER_CS
                     && ss == layout::gdt64::USER_DS
                     && ip < layout::X86_64_TASK_SIZE
-                    && flags & slow_flags == 0
+                    && flags & slow == 0
             }
             Mechanism::Sysenter | Mechanism::SyscallCompat => {
                 let (ucs, uds) = match self.flavor {
                     Flavor::X86_64 => (layout::gdt64::USER32_CS, layout::gdt64::USER_DS),
                     Flavor::I386 => (layout::gdt32::USER_CS, layout::gdt32::USER_DS),
                 };
-                cs == ucs && ss == uds && ip == self.vdso.landing_pad && flags & slow_flags == 0
+                cs == ucs && ss == uds && ip == self.vdso.landing_pad && flags & slow == 0
             }
             Mechanism::Int80 => false,
-        };
-        self.vcpu.cpu.gpr[0] = fast as u64;
-        Ok(None)
+        }
     }
 
-    fn user_memory(&mut self) -> TaskMemory<'_> {
+    pub(crate) fn user_memory(&mut self) -> TaskMemory<'_> {
         let mm = match self.tasks.get(&self.current) {
             Some(t) => &t.mm,
-            None => unreachable_mm(),
+            None => process::empty_mm(),
         };
         TaskMemory {
             mm,
@@ -621,102 +557,65 @@ impl Machine {
         }
     }
 
-    /// An exception taken through the IDT: a user-mode fault becomes a
-    /// fatal signal (no user handlers yet); a kernel-mode fault is a bug.
+    /// An exception taken through the IDT: a user-mode fault ends the
+    /// process with its signal (no user handlers yet); a kernel-mode fault
+    /// is a sysgate bug and stops the machine.
     fn exception(&mut self, regs: u64, vector: u8) -> Result<Option<Status>, KernelError> {
-        let (cs_off, ip_off, w) = match self.flavor {
-            Flavor::X86_64 => (entry::regs64::CS, entry::regs64::IP, 8),
-            Flavor::I386 => (entry::regs32::CS, entry::regs32::IP, 4),
-        };
-        let cs = self.kread(regs + cs_off, w);
-        let ip = self.kread(regs + ip_off, w);
+        let wide = self.flavor == Flavor::X86_64;
+        let l = regs::layout(wide);
+        let w = if wide { 8 } else { 4 };
+        let cs = self.kread(regs + l.cs, w);
+        let ip = self.kread(regs + l.ip, w);
         if cs & 3 == 0 {
             return Err(KernelError::Oops(format!(
                 "exception {vector} in kernel mode at {ip:#x}"
             )));
         }
-        let sig = signal_for_vector(vector);
-        Ok(Some(Status::Signaled(sig)))
+        self.kill_current(signal_for_vector(vector))
+    }
+}
+
+/// `pt_regs` field offsets for both layouts.
+pub(crate) mod regs {
+    use super::entry::{regs32, regs64};
+
+    /// The offsets the machine layer needs.
+    pub(crate) struct Layout {
+        pub orig_ax: u64,
+        pub ax: u64,
+        pub ip: u64,
+        pub cs: u64,
+        pub flags: u64,
+        pub sp: u64,
+        pub ss: u64,
+        pub bp: u64,
     }
 
-    /// The system calls the machine layer implements itself (until the
-    /// personality layer's table serves the rest).
-    fn syscall(&mut self, abi: Abi, nr: u32, args: [u64; 6]) -> Outcome {
-        use crate::syscalls::{unistd_32 as n32, unistd_64 as n64};
-        let name = abi.syscall_name(nr).unwrap_or("");
-        let _ = (n32::NR_EXIT, n64::NR_EXIT);
-        match name {
-            "write" => {
-                let fd = args[0] as i32;
-                let len = args[2].min(1 << 20) as usize;
-                let mut buf = vec![0u8; len];
-                if self.user_memory().read(args[1], &mut buf).is_err() {
-                    return Outcome::Return(-14);
-                }
-                match fd {
-                    1 => self.stdout.extend_from_slice(&buf),
-                    2 => self.stderr.extend_from_slice(&buf),
-                    _ => return Outcome::Return(-9),
-                }
-                Outcome::Return(len as i64)
+    pub(crate) const fn layout(wide: bool) -> Layout {
+        if wide {
+            Layout {
+                orig_ax: regs64::ORIG_AX,
+                ax: regs64::AX,
+                ip: regs64::IP,
+                cs: regs64::CS,
+                flags: regs64::FLAGS,
+                sp: regs64::SP,
+                ss: regs64::SS,
+                bp: regs64::BP,
             }
-            "exit" | "exit_group" => Outcome::Exit(Status::Exited(args[0] as i32)),
-            "getpid" | "gettid" => Outcome::Return(self.current as i64),
-            "getppid" => {
-                Outcome::Return(self.tasks.get(&self.current).map_or(0, |t| t.ppid) as i64)
+        } else {
+            Layout {
+                orig_ax: regs32::ORIG_AX,
+                ax: regs32::AX,
+                ip: regs32::IP,
+                cs: regs32::CS,
+                flags: regs32::FLAGS,
+                sp: regs32::SP,
+                ss: regs32::SS,
+                bp: regs32::BP,
             }
-            "getuid" | "geteuid" | "getgid" | "getegid" | "getuid32" | "geteuid32" | "getgid32"
-            | "getegid32" => Outcome::Return(0),
-            "brk" => {
-                let (start, cur) = self
-                    .tasks
-                    .get(&self.current)
-                    .map_or((0, 0), |t| (t.brk_start, t.brk));
-                let want = args[0];
-                if want < start || want > start + (1 << 30) {
-                    return Outcome::Return(cur as i64);
-                }
-                let Some(task) = self.tasks.get_mut(&self.current) else {
-                    return Outcome::Return(-22);
-                };
-                let mut page = (cur + 0xFFF) & !0xFFF;
-                while page < want {
-                    if task
-                        .mm
-                        .map_new(
-                            &mut self.vcpu.cpu.mmu.phys,
-                            &mut self.frames,
-                            page,
-                            Prot::RW,
-                        )
-                        .is_err()
-                    {
-                        return Outcome::Return(cur as i64);
-                    }
-                    page += 0x1000;
-                }
-                task.brk = want;
-                Outcome::Return(want as i64)
-            }
-            _ => Outcome::Return(-38),
         }
     }
-}
-
-/// What a system call did.
-enum Outcome {
-    /// Return this value to the caller.
-    Return(i64),
-    /// The process ended.
-    Exit(Status),
-}
-
-#[allow(clippy::panic)]
-fn unreachable_mm() -> &'static AddressSpace {
-    // The current task always exists while the CPU runs user code; an
-    // empty map serves any stray access without panicking.
-    static EMPTY: std::sync::OnceLock<AddressSpace> = std::sync::OnceLock::new();
-    EMPTY.get_or_init(AddressSpace::empty)
 }
 
 /// The signal Linux sends for an exception vector (arch/x86/kernel/traps.c).

@@ -337,6 +337,12 @@ impl AddressSpace {
         Ok(true)
     }
 
+    /// Removes the mapping of user page `va` without freeing its frame (for
+    /// frames the space does not own, like the shared vDSO page).
+    pub fn forget(&mut self, va: u64) -> Option<u64> {
+        self.pages.remove(&(va & !0xFFF)).map(|(pa, _)| pa)
+    }
+
     /// A copy of this address space with every user page duplicated (fork
     /// without copy-on-write).
     pub fn fork(

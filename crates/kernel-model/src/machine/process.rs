@@ -1,0 +1,1125 @@
+//! Processes: tasks with their address space, kernel stack, descriptors
+//! and saved register context; the scheduler; and the system calls the
+//! machine layer owns (exit, fork/vfork/clone, execve, wait4, brk, mmap,
+//! munmap, mprotect, arch_prctl, set_thread_area, kill, ...).
+//!
+//! A task that is not running is suspended inside its hypercall: its saved
+//! context resumes just after the `out` instruction of its entry stub, with
+//! `pt_regs` on its own kernel stack. Switching tasks is therefore saving
+//! one register context and loading another, plus CR3, the TSS stack and
+//! the per-CPU stack pointer — what Linux's `__switch_to` does.
+//!
+//! A call that cannot complete yet (wait4 with live children, a read from
+//! an empty pipe) leaves the task *blocked* with the call recorded; the
+//! scheduler re-issues it whenever it considers the task.
+
+use sysgate_cpu::{Cpu, Rflags, SegReg, Segment};
+
+use super::loader::{self, LoadError, at};
+use super::paging::{AddressSpace, Prot};
+use super::{
+    Call, KSTACK_SIZE, KernelError, Machine, Mechanism, STACK_PAGES, STACK_TOP_32, STACK_TOP_64,
+    Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, regs,
+};
+use crate::abi::Abi;
+use crate::audit::EntryMechanism;
+use crate::personality::{Dispatch, MachineCall, ProcessInfo, SyscallEnv, TaskFiles, comm_bytes};
+use crate::syscalls::table::MachineOp;
+use crate::uaccess::{self, UserMemory};
+
+/// A loaded program, ready to become a task's image.
+pub(crate) struct Image {
+    pub mm: AddressSpace,
+    pub bits: u32,
+    pub entry: u64,
+    pub sp: u64,
+    pub brk: u64,
+    pub comm: [u8; 16],
+}
+
+/// Register state of a task that is not running.
+#[derive(Clone, Debug)]
+pub(crate) struct Context {
+    gpr: [u64; 16],
+    rip: u64,
+    rflags: u64,
+    seg: [Segment; 6],
+    kernel_gs_base: u64,
+}
+
+/// Where a task is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum State {
+    Runnable,
+    /// Waiting to re-issue `Task::blocked`.
+    Blocked,
+    /// Ended; its status waits for the parent.
+    Zombie(Status),
+}
+
+/// A process.
+pub(crate) struct Task {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: [u8; 16],
+    pub exe: Vec<u8>,
+    pub mm: AddressSpace,
+    pub bits: u32,
+    pub kstack_top: u64,
+    pub brk_start: u64,
+    pub brk: u64,
+    pub mmap_next: u64,
+    pub files: TaskFiles,
+    pub ctx: Option<Context>,
+    pub state: State,
+    pub blocked: Option<Call>,
+    /// GDT TLS descriptors (set_thread_area), installed on switch.
+    pub tls: [u64; 3],
+    /// Where a new image starts: entry point and initial stack pointer.
+    pub start: (u64, u64),
+}
+
+impl Task {
+    pub fn new(pid: u32, ppid: u32, image: Image, kstack_top: u64, exe: Vec<u8>) -> Task {
+        let mmap_next = if image.bits == 64 {
+            0x7F00_0000_0000
+        } else {
+            0xB000_0000
+        };
+        Task {
+            pid,
+            ppid,
+            comm: image.comm,
+            exe,
+            mm: image.mm,
+            bits: image.bits,
+            kstack_top,
+            brk_start: image.brk,
+            brk: image.brk,
+            mmap_next,
+            files: TaskFiles::new(),
+            ctx: None,
+            state: State::Runnable,
+            blocked: None,
+            tls: [0; 3],
+            start: (image.entry, image.sp),
+        }
+    }
+
+    /// Saves the CPU's register context into the task.
+    pub fn save(&mut self, cpu: &Cpu) {
+        self.ctx = Some(Context {
+            gpr: cpu.gpr,
+            rip: cpu.rip,
+            rflags: cpu.rflags,
+            seg: cpu.seg,
+            kernel_gs_base: cpu.msr.kernel_gs_base,
+        });
+    }
+}
+
+/// The identity a task shows the personality layer.
+struct Info {
+    pid: u32,
+    ppid: u32,
+    comm: [u8; 16],
+    exe: Vec<u8>,
+}
+
+impl ProcessInfo for Info {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn ppid(&self) -> u32 {
+        self.ppid
+    }
+    fn uid(&self) -> u32 {
+        0
+    }
+    fn gid(&self) -> u32 {
+        0
+    }
+    fn comm(&self) -> [u8; 16] {
+        self.comm
+    }
+    fn exe(&self) -> Option<Vec<u8>> {
+        Some(self.exe.clone())
+    }
+}
+
+/// An address space that maps nothing, for accesses with no task.
+pub(crate) fn empty_mm() -> &'static AddressSpace {
+    static EMPTY: std::sync::OnceLock<AddressSpace> = std::sync::OnceLock::new();
+    EMPTY.get_or_init(AddressSpace::empty)
+}
+
+fn entry_mechanism(m: Mechanism) -> EntryMechanism {
+    match m {
+        Mechanism::Syscall64 => EntryMechanism::Syscall64,
+        Mechanism::Int80 => EntryMechanism::Int80,
+        Mechanism::Sysenter => EntryMechanism::Sysenter,
+        Mechanism::SyscallCompat => EntryMechanism::SyscallCompat,
+    }
+}
+
+/// What a machine-layer call did.
+enum Done {
+    Return(i64),
+    /// The caller blocks; re-issue later.
+    Block,
+    /// The caller's image was replaced (execve): return by IRET.
+    Replaced,
+    /// The caller ended.
+    Ended,
+}
+
+const ECHILD: i64 = -10;
+const EINVAL: i64 = -22;
+const ENOMEM: i64 = -12;
+const EFAULT: i64 = -14;
+const ESRCH: i64 = -3;
+const ENOSYS: i64 = -38;
+const ENOEXEC: i64 = -8;
+
+impl Machine {
+    /// Loads a program into a fresh address space with its initial stack.
+    pub(crate) fn build_image(
+        &mut self,
+        pid: u32,
+        elf: &[u8],
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+    ) -> Result<Image, LoadError> {
+        let bits = loader::identify(elf)?;
+        if bits == 64 && self.flavor == boot::Flavor::I386 {
+            return Err(LoadError::Format(
+                "a 64-bit program needs the x86_64 kernel",
+            ));
+        }
+        let limit = self.user_limit();
+        let phys = &mut self.vcpu.cpu.mmu.phys;
+        let mut mm = AddressSpace::new(&self.khalf, phys, &mut self.frames)?;
+        let result = (|| {
+            let img = loader::load(elf, &mut mm, phys, &mut self.frames, limit)?;
+            let mut auxv = vec![
+                (at::PHDR, img.phdr),
+                (at::PHENT, img.phent),
+                (at::PHNUM, img.phnum),
+                (at::PAGESZ, 4096),
+                (at::BASE, 0),
+                (at::FLAGS, 0),
+                (at::ENTRY, img.entry),
+                (at::UID, 0),
+                (at::EUID, 0),
+                (at::GID, 0),
+                (at::EGID, 0),
+                (at::HWCAP, 0),
+                (at::CLKTCK, 100),
+                (at::SECURE, 0),
+            ];
+            if bits == 32 {
+                mm.map(phys, &mut self.frames, VDSO32_BASE, self.vdso_pa, Prot::RX)?;
+                auxv.insert(0, (at::SYSINFO, self.vdso.kernel_vsyscall));
+            }
+            let top = if bits == 64 {
+                STACK_TOP_64
+            } else {
+                STACK_TOP_32
+            };
+            let mut random = [0u8; 16];
+            for (k, b) in random.iter_mut().enumerate() {
+                *b = (pid as u8).wrapping_mul(31).wrapping_add(k as u8 * 17);
+            }
+            let sp = loader::build_stack(
+                &mut mm,
+                phys,
+                &mut self.frames,
+                bits,
+                top,
+                STACK_PAGES,
+                argv,
+                envp,
+                &auxv,
+                random,
+            )?;
+            Ok((img, sp))
+        })();
+        match result {
+            Ok((img, sp)) => {
+                let name = argv
+                    .first()
+                    .map(|a| a.rsplit(|&c| c == b'/').next().unwrap_or(a))
+                    .unwrap_or(b"");
+                Ok(Image {
+                    mm,
+                    bits,
+                    entry: img.entry,
+                    sp,
+                    brk: img.brk,
+                    comm: comm_bytes(name),
+                })
+            }
+            Err(e) => {
+                // The VDSO page is shared: drop its mapping before freeing.
+                let _ = mm.forget(VDSO32_BASE);
+                mm.destroy(&mut self.frames);
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) fn alloc_kstack(&mut self) -> u64 {
+        let phys_top = self.free_kstacks.pop().unwrap_or_else(|| {
+            let t = self.next_kstack;
+            self.next_kstack += KSTACK_SIZE;
+            t
+        });
+        boot::kva(self.flavor, phys_top)
+    }
+
+    /// Points the CPU at `pid`'s address space and kernel stack, and its
+    /// TLS descriptors.
+    fn install(&mut self, pid: u32) {
+        let Some(t) = self.tasks.get(&pid) else {
+            return;
+        };
+        let (cr3, top, tls) = (t.mm.cr3(), t.kstack_top, t.tls);
+        let cpu = &mut self.vcpu.cpu;
+        cpu.ctrl.cr3 = cr3;
+        cpu.mmu.flush_tlb(false);
+        boot::set_kernel_stack(cpu, self.flavor, top);
+        let (gdt, first) = match self.flavor {
+            boot::Flavor::X86_64 => (cpu.gdtr.base, super::layout::gdt64::TLS_MIN),
+            boot::Flavor::I386 => (cpu.gdtr.base, super::layout::gdt32::TLS_MIN),
+        };
+        let gdt_pa = gdt.wrapping_sub(self.kernel_base());
+        for (k, d) in tls.iter().enumerate() {
+            self.vcpu
+                .cpu
+                .mmu
+                .phys
+                .write_u64(gdt_pa + (first as u64 + k as u64) * 8, *d);
+        }
+        self.current = pid;
+    }
+
+    /// Starts `pid` in user mode at its image's entry (a new process).
+    pub(crate) fn enter_user(&mut self, pid: u32) {
+        self.install(pid);
+        let Some(t) = self.tasks.get(&pid) else {
+            return;
+        };
+        let (bits, (entry, sp)) = (t.bits, t.start);
+        let cpu = &mut self.vcpu.cpu;
+        boot::user_segments(cpu, self.flavor, bits);
+        cpu.gpr = [0; 16];
+        cpu.gpr[4] = sp;
+        cpu.rip = entry;
+        cpu.rflags = Rflags::FIXED.bits() | Rflags::IF.bits();
+        if self.flavor == boot::Flavor::X86_64 {
+            cpu.seg[SegReg::Gs as usize].base = 0;
+            cpu.msr.kernel_gs_base = boot::kva(self.flavor, super::layout::image::PERCPU);
+        }
+    }
+
+    /// Resumes a task that was suspended in the kernel.
+    fn resume(&mut self, pid: u32) {
+        self.install(pid);
+        if let Some(ctx) = self.tasks.get_mut(&pid).and_then(|t| t.ctx.take()) {
+            let cpu = &mut self.vcpu.cpu;
+            cpu.gpr = ctx.gpr;
+            cpu.rip = ctx.rip;
+            cpu.rflags = ctx.rflags;
+            cpu.seg = ctx.seg;
+            cpu.msr.kernel_gs_base = ctx.kernel_gs_base;
+        }
+    }
+
+    /// Dispatches a system call for the current task.
+    pub(crate) fn dispatch(&mut self, call: Call) -> Result<Option<Status>, KernelError> {
+        match self.try_call(&call)? {
+            Done::Return(r) => {
+                self.complete(&call, r);
+                Ok(None)
+            }
+            Done::Replaced => {
+                self.vcpu.cpu.gpr[0] = 0;
+                Ok(None)
+            }
+            Done::Block => {
+                if let Some(t) = self.tasks.get_mut(&self.current) {
+                    t.state = State::Blocked;
+                    t.blocked = Some(call);
+                }
+                self.schedule()
+            }
+            Done::Ended => self.schedule(),
+        }
+    }
+
+    /// Performs a call once; the caller decides what to do with the result.
+    fn try_call(&mut self, call: &Call) -> Result<Done, KernelError> {
+        let pid = self.current;
+        let Some(task) = self.tasks.get_mut(&pid) else {
+            return Err(KernelError::Oops(format!(
+                "system call with no current task (pid {pid})"
+            )));
+        };
+        let info = Info {
+            pid,
+            ppid: task.ppid,
+            comm: task.comm,
+            exe: task.exe.clone(),
+        };
+        let cycles = self.vcpu.cpu.cycles;
+        let mut mem = TaskMemory {
+            mm: &task.mm,
+            phys: &mut self.vcpu.cpu.mmu.phys,
+        };
+        let env = SyscallEnv {
+            task: &mut task.files,
+            mem: &mut mem,
+            process: &info,
+            mechanism: entry_mechanism(call.mech),
+            cycles,
+        };
+        let out = self
+            .personality
+            .syscall(call.abi, call.nr as u64, call.args, env);
+        let done = match out.dispatch {
+            Dispatch::Return(r) | Dispatch::Yield(r) => Done::Return(r),
+            Dispatch::ReturnSignal { ret, signal } => {
+                self.record(call, Some(ret));
+                self.complete(call, ret);
+                self.terminate(pid, Status::Signaled(signal as i32));
+                return Ok(Done::Ended);
+            }
+            Dispatch::Sleep { until_cycle, ret } => {
+                // Nothing else runs concurrently that the sleep could
+                // overlap with, so idle the modeled clock forward.
+                if until_cycle > self.vcpu.cpu.cycles {
+                    self.vcpu.cpu.cycles = until_cycle;
+                }
+                Done::Return(ret)
+            }
+            Dispatch::Block(_) => return Ok(Done::Block),
+            Dispatch::Machine(mc) => {
+                let done = self.machine_call(call, &mc)?;
+                let ret = match done {
+                    Done::Return(r) => Some(r),
+                    Done::Block => return Ok(Done::Block),
+                    Done::Replaced | Done::Ended => None,
+                };
+                let cycles = self.vcpu.cpu.cycles;
+                if let Some(t) = self.tasks.get(&pid) {
+                    let info = Info {
+                        pid,
+                        ppid: t.ppid,
+                        comm: t.comm,
+                        exe: t.exe.clone(),
+                    };
+                    let mut mem = TaskMemory {
+                        mm: &t.mm,
+                        phys: &mut self.vcpu.cpu.mmu.phys,
+                    };
+                    self.personality
+                        .finish_machine_call(mc, ret, &mut mem, &info, cycles);
+                }
+                self.record(call, ret);
+                return Ok(done);
+            }
+        };
+        if let Done::Return(r) = done {
+            self.record(call, Some(r));
+        }
+        Ok(done)
+    }
+
+    fn record(&mut self, call: &Call, ret: Option<i64>) {
+        self.events.push(SyscallEvent {
+            pid: self.current,
+            abi: call.abi,
+            mechanism: call.mech,
+            nr: call.nr,
+            args: call.args,
+            ret,
+        });
+    }
+
+    /// Ends `pid` with `status`: frees its memory, closes its files,
+    /// reparents its children to pid 1.
+    pub(crate) fn terminate(&mut self, pid: u32, status: Status) {
+        let children: Vec<u32> = self
+            .tasks
+            .values()
+            .filter(|t| t.ppid == pid)
+            .map(|t| t.pid)
+            .collect();
+        for c in children {
+            if let Some(t) = self.tasks.get_mut(&c) {
+                t.ppid = if pid == 1 { 0 } else { 1 };
+            }
+        }
+        if let Some(t) = self.tasks.get_mut(&pid) {
+            t.state = State::Zombie(status);
+            t.blocked = None;
+            t.ctx = None;
+            t.files.fds.close_all();
+            let mm = std::mem::replace(&mut t.mm, AddressSpace::empty());
+            let _ = t;
+            let mut mm = mm;
+            let _ = mm.forget(VDSO32_BASE);
+            mm.destroy(&mut self.frames);
+        }
+        // Orphans nobody will wait for are reaped at once.
+        let orphan = self
+            .tasks
+            .get(&pid)
+            .is_some_and(|t| t.ppid == 0 && pid != 1);
+        if orphan {
+            self.reap(pid);
+        }
+    }
+
+    fn reap(&mut self, pid: u32) {
+        if let Some(t) = self.tasks.remove(&pid) {
+            self.free_kstacks
+                .push(t.kstack_top.wrapping_sub(self.kernel_base()));
+        }
+    }
+
+    /// Kills the current task with `sig` (a fault's default action).
+    pub(crate) fn kill_current(&mut self, sig: i32) -> Result<Option<Status>, KernelError> {
+        let pid = self.current;
+        self.terminate(pid, Status::Signaled(sig));
+        self.schedule()
+    }
+
+    /// Picks the next task to run after the current one stopped (blocked or
+    /// ended). Blocked tasks re-issue their call; the first that completes
+    /// or any runnable task runs. Returns pid 1's status when no task is
+    /// left.
+    fn schedule(&mut self) -> Result<Option<Status>, KernelError> {
+        let cur = self.current;
+        if let Some(t) = self.tasks.get_mut(&cur)
+            && t.state != State::Runnable
+            && !matches!(t.state, State::Zombie(_))
+        {
+            t.save(&self.vcpu.cpu);
+        }
+        // Round robin from the task after the current one.
+        let mut order: Vec<u32> = self.tasks.range(cur + 1..).map(|(&p, _)| p).collect();
+        order.extend(self.tasks.range(..=cur).map(|(&p, _)| p));
+        for pid in order {
+            let Some(t) = self.tasks.get(&pid) else {
+                continue;
+            };
+            match t.state {
+                State::Zombie(_) => continue,
+                State::Runnable => {
+                    self.resume(pid);
+                    return Ok(None);
+                }
+                State::Blocked => {
+                    let Some(call) = t.blocked else { continue };
+                    self.resume(pid);
+                    match self.try_call(&call)? {
+                        Done::Block => {
+                            if let Some(t) = self.tasks.get_mut(&pid) {
+                                t.save(&self.vcpu.cpu);
+                            }
+                            continue;
+                        }
+                        Done::Return(r) => {
+                            if let Some(t) = self.tasks.get_mut(&pid) {
+                                t.state = State::Runnable;
+                                t.blocked = None;
+                            }
+                            self.complete(&call, r);
+                            return Ok(None);
+                        }
+                        Done::Replaced => {
+                            if let Some(t) = self.tasks.get_mut(&pid) {
+                                t.state = State::Runnable;
+                                t.blocked = None;
+                            }
+                            self.vcpu.cpu.gpr[0] = 0;
+                            return Ok(None);
+                        }
+                        Done::Ended => continue,
+                    }
+                }
+            }
+        }
+        if self.tasks.values().any(|t| t.state == State::Blocked) {
+            return Err(KernelError::Oops(
+                "every process is blocked (deadlock)".into(),
+            ));
+        }
+        let status = match self.tasks.get(&1).map(|t| t.state) {
+            Some(State::Zombie(s)) => s,
+            _ => Status::Exited(0),
+        };
+        Ok(Some(status))
+    }
+
+    /// The calls the machine layer performs.
+    fn machine_call(&mut self, call: &Call, mc: &MachineCall) -> Result<Done, KernelError> {
+        let a = call.args;
+        let pid = self.current;
+        Ok(match mc.op {
+            MachineOp::Exit | MachineOp::ExitGroup => {
+                self.terminate(pid, Status::Exited((a[0] & 0xFF) as i32));
+                Done::Ended
+            }
+            MachineOp::Fork | MachineOp::Vfork => Done::Return(self.fork(call)?),
+            MachineOp::Clone => {
+                // Only fork-like clones (no shared VM or threads).
+                let flags = a[0];
+                const CLONE_VM: u64 = 0x100;
+                const CLONE_THREAD: u64 = 0x10000;
+                if flags & (CLONE_VM | CLONE_THREAD) != 0 && flags & 0x4000 == 0 {
+                    Done::Return(EINVAL)
+                } else {
+                    Done::Return(self.fork(call)?)
+                }
+            }
+            MachineOp::Execve => self.execve(call)?,
+            MachineOp::Wait4 | MachineOp::Waitpid => self.wait4(call),
+            MachineOp::Brk => Done::Return(self.brk(a[0])),
+            MachineOp::Mmap | MachineOp::Mmap2 => {
+                let off = if mc.op == MachineOp::Mmap2 {
+                    a[5] << 12
+                } else {
+                    a[5]
+                };
+                Done::Return(self.mmap(a[0], a[1], a[2], a[3], a[4] as i32, off))
+            }
+            MachineOp::OldMmap => {
+                let mut mem = self.user_memory();
+                match uaccess::read_u32_array(&mut mem, a[0], 6) {
+                    Ok(v) => {
+                        let v: Vec<u64> = v.into_iter().map(u64::from).collect();
+                        Done::Return(self.mmap(v[0], v[1], v[2], v[3], v[4] as i32, v[5]))
+                    }
+                    Err(_) => Done::Return(EFAULT),
+                }
+            }
+            MachineOp::Munmap => Done::Return(self.munmap(a[0], a[1])),
+            MachineOp::Mprotect => Done::Return(self.mprotect(a[0], a[1], a[2])),
+            MachineOp::Madvise => Done::Return(0),
+            MachineOp::ArchPrctl => Done::Return(self.arch_prctl(a[0], a[1])),
+            MachineOp::SetThreadArea => Done::Return(self.set_thread_area(a[0])),
+            MachineOp::SetTidAddress => Done::Return(pid as i64),
+            MachineOp::SetRobustList => Done::Return(0),
+            MachineOp::Rseq => Done::Return(ENOSYS),
+            MachineOp::Kill | MachineOp::Tkill | MachineOp::Tgkill => {
+                let (target, sig) = if mc.op == MachineOp::Tgkill {
+                    (a[1] as i32, a[2] as i32)
+                } else {
+                    (a[0] as i32, a[1] as i32)
+                };
+                self.kill(target, sig)
+            }
+            MachineOp::RtSigaction | MachineOp::RtSigprocmask | MachineOp::Sigaltstack => {
+                Done::Return(0)
+            }
+            MachineOp::Prlimit64 | MachineOp::Getrlimit | MachineOp::Setrlimit => Done::Return(0),
+            _ => Done::Return(ENOSYS),
+        })
+    }
+
+    fn fork(&mut self, call: &Call) -> Result<i64, KernelError> {
+        let parent = self.current;
+        let Some(p) = self.tasks.get(&parent) else {
+            return Ok(ESRCH);
+        };
+        let child_mm = match p
+            .mm
+            .fork(&self.khalf, &mut self.vcpu.cpu.mmu.phys, &mut self.frames)
+        {
+            Ok(mm) => mm,
+            Err(_) => return Ok(ENOMEM),
+        };
+        let files = p.files.fork();
+        let (bits, brk_start, brk, mmap_next, comm, exe, tls, ptop) = (
+            p.bits,
+            p.brk_start,
+            p.brk,
+            p.mmap_next,
+            p.comm,
+            p.exe.clone(),
+            p.tls,
+            p.kstack_top,
+        );
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        let ctop = self.alloc_kstack();
+        // Copy the parent's kernel stack (pt_regs and the entry frame) to
+        // the child's, at the same depth.
+        let rsp = self.vcpu.cpu.gpr[4];
+        let depth = ptop.wrapping_sub(rsp).min(KSTACK_SIZE);
+        let mut buf = vec![0u8; depth as usize];
+        let base = self.kernel_base();
+        self.vcpu
+            .cpu
+            .mmu
+            .phys
+            .read(rsp.wrapping_sub(base), &mut buf);
+        self.vcpu
+            .cpu
+            .mmu
+            .phys
+            .write((ctop - depth).wrapping_sub(base), &buf);
+        let mut child = Task {
+            pid,
+            ppid: parent,
+            comm,
+            exe,
+            mm: child_mm,
+            bits,
+            kstack_top: ctop,
+            brk_start,
+            brk,
+            mmap_next,
+            files,
+            ctx: None,
+            state: State::Runnable,
+            blocked: None,
+            tls,
+            start: (0, 0),
+        };
+        child.save(&self.vcpu.cpu);
+        // The child returns 0 from the same call, on its own stack.
+        let child_regs = call.regs - rsp + (ctop - depth);
+        if let Some(ctx) = child.ctx.as_mut() {
+            ctx.gpr[4] = ctop - depth;
+        }
+        self.tasks.insert(pid, child);
+        let ccall = Call {
+            regs: child_regs,
+            ..*call
+        };
+        let w = if call.wide { 8 } else { 4 };
+        let l = regs::layout(call.wide);
+        self.kwrite(ccall.regs + l.ax, w, 0);
+        let fast = self.fast_return_ok(&ccall) as u64;
+        if let Some(ctx) = self.tasks.get_mut(&pid).and_then(|t| t.ctx.as_mut()) {
+            ctx.gpr[0] = fast;
+        }
+        Ok(pid as i64)
+    }
+
+    fn read_string_array(&mut self, abi: Abi, mut addr: u64) -> Result<Vec<Vec<u8>>, i64> {
+        let mut out = Vec::new();
+        if addr == 0 {
+            return Ok(out);
+        }
+        let mut mem = self.user_memory();
+        for _ in 0..4096 {
+            let p = uaccess::read_ulong(&mut mem, abi, addr).map_err(|_| EFAULT)?;
+            if p == 0 {
+                return Ok(out);
+            }
+            out.push(
+                uaccess::read_cstr(&mut mem, p, uaccess::PATH_MAX * 32)
+                    .map_err(|e| -(e.0 as i64))?,
+            );
+            addr += if abi == Abi::X86_64 { 8 } else { 4 };
+        }
+        Err(-7) // E2BIG
+    }
+
+    fn execve(&mut self, call: &Call) -> Result<Done, KernelError> {
+        let a = call.args;
+        let path = {
+            let mut mem = self.user_memory();
+            match uaccess::read_path(&mut mem, a[0]) {
+                Ok(p) => p,
+                Err(e) => return Ok(Done::Return(-(e.0 as i64))),
+            }
+        };
+        let argv = match self.read_string_array(call.abi, a[1]) {
+            Ok(v) => v,
+            Err(e) => return Ok(Done::Return(e)),
+        };
+        let envp = match self.read_string_array(call.abi, a[2]) {
+            Ok(v) => v,
+            Err(e) => return Ok(Done::Return(e)),
+        };
+        let cwd = self
+            .tasks
+            .get(&self.current)
+            .map(|t| t.files.cwd.clone())
+            .unwrap_or_else(|| b"/".to_vec());
+        let full = if path.first() == Some(&b'/') {
+            path.clone()
+        } else {
+            let mut p = cwd;
+            if p.last() != Some(&b'/') {
+                p.push(b'/');
+            }
+            p.extend_from_slice(&path);
+            p
+        };
+        let elf = match self.personality.vfs.read_file(&full) {
+            Ok(d) => d,
+            Err(e) => return Ok(Done::Return(-(e.0 as i64))),
+        };
+        let pid = self.current;
+        let image = match self.build_image(pid, &elf, &argv, &envp) {
+            Ok(i) => i,
+            Err(LoadError::NoMemory) => return Ok(Done::Return(ENOMEM)),
+            Err(_) => return Ok(Done::Return(ENOEXEC)),
+        };
+        let Some(t) = self.tasks.get_mut(&pid) else {
+            return Ok(Done::Return(ESRCH));
+        };
+        let mut old = std::mem::replace(&mut t.mm, image.mm);
+        t.bits = image.bits;
+        t.brk_start = image.brk;
+        t.brk = image.brk;
+        t.mmap_next = if image.bits == 64 {
+            0x7F00_0000_0000
+        } else {
+            0xB000_0000
+        };
+        t.comm = image.comm;
+        t.exe = full;
+        t.tls = [0; 3];
+        t.files.exec();
+        let _ = old.forget(VDSO32_BASE);
+        old.destroy(&mut self.frames);
+        self.install(pid);
+        // Rewrite pt_regs so the entry stub's IRET starts the new image.
+        let wide = call.wide;
+        let w = if wide { 8 } else { 4 };
+        let l = regs::layout(wide);
+        for off in (0..l.orig_ax).step_by(w as usize) {
+            self.kwrite(call.regs + off, w, 0);
+        }
+        let (cs, ds) = match (self.flavor, image.bits) {
+            (boot::Flavor::X86_64, 64) => {
+                (super::layout::gdt64::USER_CS, super::layout::gdt64::USER_DS)
+            }
+            (boot::Flavor::X86_64, _) => (
+                super::layout::gdt64::USER32_CS,
+                super::layout::gdt64::USER_DS,
+            ),
+            (boot::Flavor::I386, _) => {
+                (super::layout::gdt32::USER_CS, super::layout::gdt32::USER_DS)
+            }
+        };
+        if !wide {
+            // i386 pt_regs: ds, es = __USER_DS; fs, gs = 0.
+            self.kwrite(call.regs + 28, 4, ds as u64);
+            self.kwrite(call.regs + 32, 4, ds as u64);
+        }
+        self.kwrite(call.regs + l.ip, w, image.entry);
+        self.kwrite(call.regs + l.cs, w, cs as u64);
+        self.kwrite(call.regs + l.flags, w, 0x202);
+        self.kwrite(call.regs + l.sp, w, image.sp);
+        self.kwrite(call.regs + l.ss, w, ds as u64);
+        if self.flavor == boot::Flavor::X86_64 {
+            // A new image starts with FS and GS bases of 0.
+            self.vcpu.cpu.seg[SegReg::Fs as usize].base = 0;
+            self.vcpu.cpu.msr.kernel_gs_base = 0;
+        }
+        Ok(Done::Replaced)
+    }
+
+    fn wait4(&mut self, call: &Call) -> Done {
+        let a = call.args;
+        let me = self.current;
+        let want = a[0] as i32;
+        let matches = |t: &Task| t.ppid == me && (want == -1 || want == 0 || t.pid as i32 == want);
+        let children: Vec<(u32, State)> = self
+            .tasks
+            .values()
+            .filter(|t| matches(t))
+            .map(|t| (t.pid, t.state))
+            .collect();
+        if children.is_empty() {
+            return Done::Return(ECHILD);
+        }
+        if let Some(&(cpid, State::Zombie(st))) =
+            children.iter().find(|(_, s)| matches!(s, State::Zombie(_)))
+        {
+            if a[1] != 0 {
+                let mut mem = self.user_memory();
+                if uaccess::write_u32(&mut mem, a[1], st.wait_status()).is_err() {
+                    return Done::Return(EFAULT);
+                }
+            }
+            self.reap(cpid);
+            return Done::Return(cpid as i64);
+        }
+        const WNOHANG: u64 = 1;
+        if a[2] & WNOHANG != 0 {
+            return Done::Return(0);
+        }
+        Done::Block
+    }
+
+    fn brk(&mut self, want: u64) -> i64 {
+        let Some(t) = self.tasks.get_mut(&self.current) else {
+            return 0;
+        };
+        let (start, cur) = (t.brk_start, t.brk);
+        if want < start || want > start + (1 << 30) {
+            return cur as i64;
+        }
+        let mut page = (cur + 0xFFF) & !0xFFF;
+        while page < want {
+            if t.mm
+                .map_new(
+                    &mut self.vcpu.cpu.mmu.phys,
+                    &mut self.frames,
+                    page,
+                    Prot::RW,
+                )
+                .is_err()
+            {
+                return cur as i64;
+            }
+            page += 0x1000;
+        }
+        // Shrinking unmaps whole pages above the new break.
+        let mut page = (want + 0xFFF) & !0xFFF;
+        while page < ((cur + 0xFFF) & !0xFFF) {
+            let _ =
+                t.mm.unmap(&mut self.vcpu.cpu.mmu.phys, &mut self.frames, page);
+            page += 0x1000;
+        }
+        t.brk = want;
+        self.vcpu.cpu.mmu.flush_tlb(false);
+        want as i64
+    }
+
+    fn prot(p: u64) -> Prot {
+        Prot {
+            write: p & 2 != 0,
+            exec: p & 4 != 0,
+        }
+    }
+
+    fn mmap(&mut self, addr: u64, len: u64, prot: u64, flags: u64, fd: i32, off: u64) -> i64 {
+        const MAP_FIXED: u64 = 0x10;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        if len == 0 || len > (1 << 32) || off & 0xFFF != 0 {
+            return EINVAL;
+        }
+        let len = (len + 0xFFF) & !0xFFF;
+        let limit = self.user_limit();
+        let Some(t) = self.tasks.get_mut(&self.current) else {
+            return EINVAL;
+        };
+        let start = if flags & MAP_FIXED != 0 {
+            if addr & 0xFFF != 0 || addr.checked_add(len).is_none_or(|e| e > limit) {
+                return EINVAL;
+            }
+            addr
+        } else {
+            t.mmap_next -= len;
+            t.mmap_next
+        };
+        // File-backed mappings are not supported yet (static programs
+        // rarely need them): -ENODEV, as for a file that cannot be mapped.
+        let _ = (fd, off);
+        let data: Option<Vec<u8>> = if flags & MAP_ANONYMOUS == 0 {
+            return -19;
+        } else {
+            None
+        };
+        let p = Machine::prot(prot);
+        let mut va = start;
+        while va < start + len {
+            if let Some((old, _)) = t.mm.lookup(va) {
+                let _ = old;
+                let _ =
+                    t.mm.unmap(&mut self.vcpu.cpu.mmu.phys, &mut self.frames, va);
+            }
+            let pa = match t
+                .mm
+                .map_new(&mut self.vcpu.cpu.mmu.phys, &mut self.frames, va, p)
+            {
+                Ok(pa) => pa,
+                Err(_) => return ENOMEM,
+            };
+            if let Some(d) = &data {
+                let o = (va - start) as usize;
+                if o < d.len() {
+                    let n = (d.len() - o).min(0x1000);
+                    self.vcpu.cpu.mmu.phys.write(pa, &d[o..o + n]);
+                }
+            }
+            va += 0x1000;
+        }
+        self.vcpu.cpu.mmu.flush_tlb(false);
+        start as i64
+    }
+
+    fn munmap(&mut self, addr: u64, len: u64) -> i64 {
+        if addr & 0xFFF != 0 || len == 0 {
+            return EINVAL;
+        }
+        let Some(t) = self.tasks.get_mut(&self.current) else {
+            return EINVAL;
+        };
+        let end = addr.saturating_add((len + 0xFFF) & !0xFFF);
+        let mut va = addr;
+        while va < end {
+            let _ =
+                t.mm.unmap(&mut self.vcpu.cpu.mmu.phys, &mut self.frames, va);
+            va += 0x1000;
+        }
+        self.vcpu.cpu.mmu.flush_tlb(false);
+        0
+    }
+
+    fn mprotect(&mut self, addr: u64, len: u64, prot: u64) -> i64 {
+        if addr & 0xFFF != 0 {
+            return EINVAL;
+        }
+        let Some(t) = self.tasks.get_mut(&self.current) else {
+            return EINVAL;
+        };
+        let end = addr.saturating_add((len + 0xFFF) & !0xFFF);
+        let mut va = addr;
+        while va < end {
+            match t.mm.protect(
+                &mut self.vcpu.cpu.mmu.phys,
+                &mut self.frames,
+                va,
+                Machine::prot(prot),
+            ) {
+                Ok(true) => {}
+                Ok(false) => return ENOMEM,
+                Err(_) => return ENOMEM,
+            }
+            va += 0x1000;
+        }
+        self.vcpu.cpu.mmu.flush_tlb(false);
+        0
+    }
+
+    /// arch_prctl: FS and GS bases of 64-bit processes. In the kernel (after
+    /// SWAPGS) the user's GS base is in IA32_KERNEL_GS_BASE.
+    fn arch_prctl(&mut self, code: u64, addr: u64) -> i64 {
+        const SET_GS: u64 = 0x1001;
+        const SET_FS: u64 = 0x1002;
+        const GET_FS: u64 = 0x1003;
+        const GET_GS: u64 = 0x1004;
+        let canonical = |v: u64| ((v as i64) << 16 >> 16) as u64 == v && v < self.user_limit();
+        match code {
+            SET_FS if canonical(addr) => {
+                self.vcpu.cpu.seg[SegReg::Fs as usize].base = addr;
+                0
+            }
+            SET_GS if canonical(addr) => {
+                self.vcpu.cpu.msr.kernel_gs_base = addr;
+                0
+            }
+            GET_FS | GET_GS => {
+                let v = if code == GET_FS {
+                    self.vcpu.cpu.seg[SegReg::Fs as usize].base
+                } else {
+                    self.vcpu.cpu.msr.kernel_gs_base
+                };
+                let mut mem = self.user_memory();
+                if uaccess::write_u64(&mut mem, addr, v).is_err() {
+                    EFAULT
+                } else {
+                    0
+                }
+            }
+            SET_FS | SET_GS => -1,
+            _ => EINVAL,
+        }
+    }
+
+    /// set_thread_area(struct user_desc *): installs a TLS descriptor in
+    /// one of the three GDT TLS slots (picking a free one for entry -1).
+    fn set_thread_area(&mut self, uptr: u64) -> i64 {
+        let first = match self.flavor {
+            boot::Flavor::X86_64 => super::layout::gdt64::TLS_MIN,
+            boot::Flavor::I386 => super::layout::gdt32::TLS_MIN,
+        } as u32;
+        let mut raw = [0u8; 16];
+        if self.user_memory().read(uptr, &mut raw).is_err() {
+            return EFAULT;
+        }
+        let word = |k: usize| u32::from_le_bytes([raw[k], raw[k + 1], raw[k + 2], raw[k + 3]]);
+        let (entry, base, limit, flags) = (word(0), word(4), word(8), word(12));
+        let Some(t) = self.tasks.get_mut(&self.current) else {
+            return EINVAL;
+        };
+        let slot = if entry == u32::MAX {
+            match t.tls.iter().position(|d| *d == 0) {
+                Some(s) => s as u32,
+                None => return -3, // ESRCH, as Linux
+            }
+        } else if (first..first + 3).contains(&entry) {
+            entry - first
+        } else {
+            return EINVAL;
+        };
+        // user_desc flags: seg_32bit, contents(2), read_exec_only,
+        // limit_in_pages, seg_not_present, useable.
+        let seg32 = flags & 1 != 0;
+        let contents = (flags >> 1) & 3;
+        let read_exec_only = flags & 8 != 0;
+        let pages = flags & 16 != 0;
+        let not_present = flags & 32 != 0;
+        let useable = flags & 64 != 0;
+        let empty =
+            base == 0 && limit == 0 && contents == 0 && read_exec_only && !seg32 && not_present;
+        let desc = if empty {
+            0
+        } else {
+            // Linux's fill_ldt: type = writable unless read_exec_only,
+            // contents in bits 3:2, accessed.
+            let ty = (((!read_exec_only) as u8) << 1) | ((contents as u8) << 2) | 1;
+            let present = if not_present { 0 } else { 0x80 };
+            let access = present | 0x60 | 0x10 | ty;
+            let fl = (seg32 as u8) << 2 | (pages as u8) << 3 | useable as u8;
+            boot::seg_desc(base, limit, access, fl)
+        };
+        t.tls[slot as usize] = desc;
+        let out = first + slot;
+        if entry == u32::MAX {
+            let mut mem = self.user_memory();
+            if uaccess::write_u32(&mut mem, uptr, out).is_err() {
+                return EFAULT;
+            }
+        }
+        let pid = self.current;
+        self.install(pid);
+        0
+    }
+
+    fn kill(&mut self, target: i32, sig: i32) -> Done {
+        if !(0..=64).contains(&sig) {
+            return Done::Return(EINVAL);
+        }
+        let pid = if target == 0 || target == -1 {
+            self.current
+        } else {
+            target.unsigned_abs()
+        };
+        match self.tasks.get(&pid).map(|t| t.state) {
+            None | Some(State::Zombie(_)) => Done::Return(ESRCH),
+            Some(_) if sig == 0 => Done::Return(0),
+            // Default action "ignore": SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
+            Some(_) if matches!(sig, 17 | 18 | 23 | 28) => Done::Return(0),
+            Some(_) => {
+                self.terminate(pid, Status::Signaled(sig));
+                if pid == self.current {
+                    Done::Ended
+                } else {
+                    Done::Return(0)
+                }
+            }
+        }
+    }
+}
