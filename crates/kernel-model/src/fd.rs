@@ -195,6 +195,13 @@ impl FdTable {
         i32::try_from(free).map_err(|_| Errno::EMFILE)
     }
 
+    /// The lowest free descriptor, if any is below the limit.
+    pub fn first_free(&self) -> Option<i32> {
+        (0..self.limit as usize)
+            .find(|&i| self.slots.get(i).is_none_or(Option::is_none))
+            .and_then(|i| i32::try_from(i).ok())
+    }
+
     /// Installs `file` at the lowest free descriptor.
     pub fn install(&mut self, file: FileRef, cloexec: bool) -> Result<i32, Errno> {
         self.install_from(0, file, cloexec)

@@ -8,12 +8,18 @@
 //! The machine layer (boot, entry stubs, processes) builds on it.
 
 pub mod abi;
+pub mod audit;
 pub mod console;
 pub mod errno;
 pub mod fd;
 pub mod machine;
+pub mod personality;
 pub mod pipe;
+pub mod random;
+pub mod strace;
 pub mod syscalls;
+#[cfg(test)]
+mod testutil;
 pub mod time;
 pub mod uaccess;
 pub mod uapi;

@@ -59,6 +59,15 @@ pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 pub const CHUNK: usize = 64 * 1024;
 const PAGE: u64 = 4096;
 
+/// The length of the next piece of a transfer of `left` bytes at guest
+/// address `addr`: at most [`CHUNK`] bytes and never across a page
+/// boundary, so a fault on a later page still lets the bytes of earlier
+/// pages count (Linux copies page by page and returns the partial count).
+pub fn user_chunk(addr: u64, left: u64) -> usize {
+    let to_page_end = PAGE - (addr % PAGE);
+    left.min(to_page_end).min(CHUNK as u64) as usize
+}
+
 /// Reads a NUL-terminated string of at most `max` bytes including the NUL
 /// (`strncpy_from_user` + `getname` semantics): `EFAULT` if a byte before
 /// the NUL is inaccessible, `ENAMETOOLONG` if no NUL is found within `max`

@@ -1,0 +1,640 @@
+//! The Linux personality: the shared kernel state system calls act on, and
+//! the dispatcher the machine layer calls for every system call.
+//!
+//! # Division of labour
+//! The machine layer (boot, entry stubs, processes, memory management)
+//! reads `orig_ax` and the argument registers from `pt_regs` (see
+//! [`crate::syscalls::regs`]) and calls [`Personality::syscall`] with the
+//! ABI, the number, the six arguments and a [`SyscallEnv`]: the calling
+//! task's [`TaskFiles`], its [`UserMemory`], its [`ProcessInfo`], the entry
+//! mechanism and the modeled cycle count. The answer is a [`Dispatch`]:
+//!
+//! - [`Dispatch::Return`]: store the value in `pt_regs->ax` and return.
+//! - [`Dispatch::ReturnSignal`]: the same, then deliver the signal (a write
+//!   to a pipe without readers: `-EPIPE` and `SIGPIPE`).
+//! - [`Dispatch::Block`]: nothing happened; run something else and issue the
+//!   same call again later (an empty pipe with writers, console input not
+//!   yet available, `myaudit` waiting for its watermark).
+//! - [`Dispatch::Sleep`]: return `ret` once the modeled clock reaches the
+//!   cycle given (`nanosleep`); the machine may idle forward to it.
+//! - [`Dispatch::Yield`]: return the value; the scheduler may switch tasks.
+//! - [`Dispatch::Machine`]: a call the machine layer owns (fork, clone,
+//!   execve, exit, wait4, brk, mmap, signals, ...). The table names the
+//!   operation with a [`MachineOp`]; the machine layer performs it and then
+//!   calls [`Personality::finish_machine_call`] so strace and the audit log
+//!   see it like any other call.
+//!
+//! The machine layer may also add or replace rows of either table with
+//! [`SyscallTable::register`](crate::syscalls::table::SyscallTable::register)
+//! (for instance to route a call it implements as `MachineOp::Custom`).
+
+use crate::abi::Abi;
+use crate::audit::{AuditConfig, AuditLog, EntryMechanism};
+use crate::console::Console;
+use crate::errno::Errno;
+use crate::fd::FdTable;
+use crate::random::Rng;
+use crate::strace::{self, Pending};
+use crate::syscalls::table::{Handler, MachineOp, Row, SyscallTable};
+use crate::time::Clock;
+use crate::uaccess::UserMemory;
+use crate::vfs::memfs::MemFsLimits;
+use crate::vfs::{Cred, Vfs};
+
+/// What the machine layer knows about the calling process.
+pub trait ProcessInfo {
+    /// Process id (thread-group id).
+    fn pid(&self) -> u32;
+    /// Thread id (the pid for single-threaded processes).
+    fn tid(&self) -> u32 {
+        self.pid()
+    }
+    /// Parent's pid.
+    fn ppid(&self) -> u32;
+    /// Real user id.
+    fn uid(&self) -> u32;
+    /// Effective user id.
+    fn euid(&self) -> u32 {
+        self.uid()
+    }
+    /// Real group id.
+    fn gid(&self) -> u32;
+    /// Effective group id.
+    fn egid(&self) -> u32 {
+        self.gid()
+    }
+    /// `comm`: the executable's name, NUL-padded to 16 bytes.
+    fn comm(&self) -> [u8; 16];
+    /// The executable's guest path, the target of `/proc/self/exe`.
+    fn exe(&self) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+/// A plain [`ProcessInfo`] for tests and simple embedders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimpleProcess {
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// Parent's pid.
+    pub ppid: u32,
+    /// Real and effective user id.
+    pub uid: u32,
+    /// Real and effective group id.
+    pub gid: u32,
+    /// Name.
+    pub comm: [u8; 16],
+    /// `/proc/self/exe` target.
+    pub exe: Option<Vec<u8>>,
+}
+
+impl SimpleProcess {
+    /// A root process `pid` (tid = pid, ppid 0) named `comm` (truncated
+    /// to 15 bytes, as `set_task_comm` does).
+    pub fn new(pid: u32, comm: &str) -> SimpleProcess {
+        SimpleProcess {
+            pid,
+            tid: pid,
+            ppid: 0,
+            uid: 0,
+            gid: 0,
+            comm: comm_bytes(comm.as_bytes()),
+            exe: None,
+        }
+    }
+}
+
+/// `comm` from a name: at most 15 bytes then NUL padding.
+pub fn comm_bytes(name: &[u8]) -> [u8; 16] {
+    let mut c = [0u8; 16];
+    for (d, s) in c.iter_mut().zip(name.iter().take(15)) {
+        *d = *s;
+    }
+    c
+}
+
+impl ProcessInfo for SimpleProcess {
+    fn pid(&self) -> u32 {
+        self.pid
+    }
+    fn tid(&self) -> u32 {
+        self.tid
+    }
+    fn ppid(&self) -> u32 {
+        self.ppid
+    }
+    fn uid(&self) -> u32 {
+        self.uid
+    }
+    fn gid(&self) -> u32 {
+        self.gid
+    }
+    fn comm(&self) -> [u8; 16] {
+        self.comm
+    }
+    fn exe(&self) -> Option<Vec<u8>> {
+        self.exe.clone()
+    }
+}
+
+/// The per-process state the personality layer keeps: the descriptor
+/// table (`files_struct`), the working directory and umask (`fs_struct`).
+#[derive(Clone, Debug)]
+pub struct TaskFiles {
+    /// Descriptors.
+    pub fds: FdTable,
+    /// Canonical absolute guest path of the working directory.
+    pub cwd: Vec<u8>,
+    /// File-creation mask.
+    pub umask: u32,
+}
+
+impl Default for TaskFiles {
+    fn default() -> TaskFiles {
+        TaskFiles::new()
+    }
+}
+
+impl TaskFiles {
+    /// A first process's state: fds 0-2 on the console, cwd `/`, umask 022.
+    pub fn new() -> TaskFiles {
+        TaskFiles {
+            fds: FdTable::with_console(),
+            cwd: b"/".to_vec(),
+            umask: 0o022,
+        }
+    }
+
+    /// The child's state after `fork`: shared descriptions, same cwd/umask.
+    pub fn fork(&self) -> TaskFiles {
+        TaskFiles {
+            fds: self.fds.fork(),
+            cwd: self.cwd.clone(),
+            umask: self.umask,
+        }
+    }
+
+    /// What `execve` does to it: close-on-exec descriptors are closed.
+    pub fn exec(&mut self) {
+        self.fds.exec();
+    }
+}
+
+/// Utsname strings returned by `uname`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Utsname {
+    /// `sysname` ("Linux").
+    pub sysname: String,
+    /// `nodename`.
+    pub nodename: String,
+    /// `release`.
+    pub release: String,
+    /// `version`.
+    pub version: String,
+    /// `machine`; `None` gives "x86_64" for the x86_64 ABI and "i686" for
+    /// the i386 ABI.
+    pub machine: Option<String>,
+    /// `domainname`.
+    pub domainname: String,
+}
+
+impl Default for Utsname {
+    fn default() -> Utsname {
+        Utsname {
+            sysname: "Linux".into(),
+            nodename: "sysgate".into(),
+            release: "6.1.0-sysgate".into(),
+            version: "#1 SMP PREEMPT_DYNAMIC sysgate".into(),
+            machine: None,
+            domainname: "(none)".into(),
+        }
+    }
+}
+
+/// Configuration of a [`Personality`].
+#[derive(Clone, Debug, Default)]
+pub struct PersonalityConfig {
+    /// The modeled clock (frequency and boot epoch).
+    pub clock: Clock,
+    /// Seed of the `getrandom` generator.
+    pub random_seed: u64,
+    /// `uname` strings.
+    pub uts: Utsname,
+    /// Limits of in-memory filesystems.
+    pub memfs: MemFsLimits,
+    /// Audit log configuration.
+    pub audit: AuditConfig,
+}
+
+/// A condition a blocked call waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Wait {
+    /// Data (or end of file) on pipe `id`.
+    PipeReadable(u64),
+    /// Room in pipe `id`.
+    PipeWritable(u64),
+    /// Console input.
+    ConsoleInput,
+    /// The audit buffer reaching its watermark (`myaudit`).
+    AuditWatermark,
+}
+
+/// Outcomes of a handler other than returning a value.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SysError {
+    /// Fail with this error (`-errno`).
+    Errno(Errno),
+    /// The call cannot proceed now: nothing was done; retry it later.
+    Block(Wait),
+    /// Return 0 at modeled cycle `until_cycle` (a sleep).
+    Sleep {
+        /// The cycle at which the sleep ends.
+        until_cycle: u64,
+    },
+    /// Fail with `errno` and deliver `signal` to the caller.
+    Signal {
+        /// The error returned.
+        errno: Errno,
+        /// The signal delivered.
+        signal: u32,
+    },
+    /// Return 0 and let the scheduler switch (`sched_yield`).
+    Yield,
+}
+
+impl From<Errno> for SysError {
+    fn from(e: Errno) -> SysError {
+        SysError::Errno(e)
+    }
+}
+
+impl From<crate::uaccess::Efault> for SysError {
+    fn from(_: crate::uaccess::Efault) -> SysError {
+        SysError::Errno(Errno::EFAULT)
+    }
+}
+
+/// What a handler returns.
+pub type SysResult = Result<i64, SysError>;
+
+/// What the machine layer must do after a call.
+#[derive(Debug)]
+pub enum Dispatch {
+    /// Return this value (negative errno on failure).
+    Return(i64),
+    /// Return `ret`, then deliver `signal` to the calling task.
+    ReturnSignal {
+        /// The return value.
+        ret: i64,
+        /// The signal number.
+        signal: u32,
+    },
+    /// Nothing was done; re-issue the same call when `Wait` may hold.
+    Block(Wait),
+    /// Return `ret` once the modeled cycle counter reaches `until_cycle`.
+    Sleep {
+        /// The cycle at which to return.
+        until_cycle: u64,
+        /// The value then returned.
+        ret: i64,
+    },
+    /// Return this value; the scheduler may switch tasks.
+    Yield(i64),
+    /// A call the machine layer performs.
+    Machine(MachineCall),
+}
+
+/// A call handed to the machine layer.
+#[derive(Debug)]
+pub struct MachineCall {
+    /// The operation, from the table row.
+    pub op: MachineOp,
+    /// The ABI.
+    pub abi: Abi,
+    /// The call number.
+    pub nr: u32,
+    /// The arguments (zero-extended from 32 bits for i386).
+    pub args: [u64; 6],
+    /// The entry mechanism.
+    pub mechanism: EntryMechanism,
+    /// Entry-time trace state (strings read at entry), when strace or the
+    /// audit log wants this call.
+    pub pending: Option<Pending>,
+}
+
+/// The calling task's side of a system call.
+pub struct SyscallEnv<'a> {
+    /// Its descriptors, cwd and umask.
+    pub task: &'a mut TaskFiles,
+    /// Its user memory.
+    pub mem: &'a mut dyn UserMemory,
+    /// Its identity.
+    pub process: &'a dyn ProcessInfo,
+    /// How the call entered the kernel.
+    pub mechanism: EntryMechanism,
+    /// The modeled cycle count now.
+    pub cycles: u64,
+}
+
+/// What a dispatched call produced.
+#[derive(Debug)]
+pub struct SyscallOutcome {
+    /// What the machine layer must do.
+    pub dispatch: Dispatch,
+    /// Serial of the audit record written for the call, if any (for
+    /// [`AuditLog::set_cycles`] once the exit path's cycles are known).
+    pub audit_serial: Option<u32>,
+}
+
+/// The context a handler runs in.
+pub struct Ctx<'a> {
+    /// The shared kernel state.
+    pub sys: &'a mut Personality,
+    /// The calling task's descriptors, cwd and umask.
+    pub task: &'a mut TaskFiles,
+    /// The calling task's memory.
+    pub mem: &'a mut dyn UserMemory,
+    /// The calling task's identity.
+    pub process: &'a dyn ProcessInfo,
+    /// The ABI of the call.
+    pub abi: Abi,
+    /// How the call entered.
+    pub mechanism: EntryMechanism,
+    /// The modeled cycle count.
+    pub cycles: u64,
+}
+
+impl Ctx<'_> {
+    /// Credentials for filesystem checks (effective ids).
+    pub fn cred(&self) -> Cred {
+        Cred {
+            uid: self.process.euid(),
+            gid: self.process.egid(),
+        }
+    }
+
+    /// Credentials for `access` (real ids).
+    pub fn real_cred(&self) -> Cred {
+        Cred {
+            uid: self.process.uid(),
+            gid: self.process.gid(),
+        }
+    }
+}
+
+/// A sink for strace lines (without trailing newline).
+pub type StraceSink = Box<dyn FnMut(&str) + Send>;
+
+/// The Linux personality: shared state and the two system-call tables.
+pub struct Personality {
+    /// The filesystem namespace.
+    pub vfs: Vfs,
+    /// The console.
+    pub console: Console,
+    /// The audit log.
+    pub audit: AuditLog,
+    /// The modeled clock.
+    pub clock: Clock,
+    /// The `getrandom` source.
+    pub random: Rng,
+    /// `uname` strings.
+    pub uts: Utsname,
+    /// The x86_64 table.
+    pub table64: SyscallTable,
+    /// The i386 table.
+    pub table32: SyscallTable,
+    /// Where strace lines go, if tracing.
+    strace: Option<StraceSink>,
+    /// Pad strace lines so `=` sits in column 40, as strace does.
+    pub strace_aligned: bool,
+    next_pipe: u64,
+}
+
+impl std::fmt::Debug for Personality {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Personality")
+            .field("vfs", &self.vfs)
+            .field("clock", &self.clock)
+            .field("uts", &self.uts)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Personality {
+    /// A personality with the default configuration and `console`.
+    pub fn new(console: Console) -> Personality {
+        Personality::with_config(PersonalityConfig::default(), console)
+    }
+
+    /// A personality configured by `config`.
+    pub fn with_config(config: PersonalityConfig, console: Console) -> Personality {
+        Personality {
+            vfs: Vfs::new(config.memfs),
+            console,
+            audit: AuditLog::new(config.audit),
+            clock: config.clock,
+            random: Rng::new(config.random_seed),
+            uts: config.uts,
+            table64: SyscallTable::new(Abi::X86_64),
+            table32: SyscallTable::new(Abi::I386),
+            strace: None,
+            strace_aligned: false,
+            next_pipe: 1,
+        }
+    }
+
+    /// Sends strace lines to `sink` (`None` stops tracing).
+    pub fn set_strace(&mut self, sink: Option<StraceSink>) {
+        self.strace = sink;
+    }
+
+    /// The table of `abi`.
+    pub fn table(&self, abi: Abi) -> &SyscallTable {
+        match abi {
+            Abi::X86_64 => &self.table64,
+            Abi::I386 => &self.table32,
+        }
+    }
+
+    /// The table of `abi`, for registering rows.
+    pub fn table_mut(&mut self, abi: Abi) -> &mut SyscallTable {
+        match abi {
+            Abi::X86_64 => &mut self.table64,
+            Abi::I386 => &mut self.table32,
+        }
+    }
+
+    /// A fresh pipe identifier.
+    pub(crate) fn new_pipe_id(&mut self) -> u64 {
+        let id = self.next_pipe;
+        self.next_pipe += 1;
+        id
+    }
+
+    /// Performs system call `nr` of `abi` with `args` for the task in `env`.
+    ///
+    /// The number is interpreted as Linux does: x86_64 takes the low 32
+    /// bits as a signed `int` (`do_syscall_64(regs, int nr)`, Linux ≥ 5.x:
+    /// upper bits of `rax` are ignored, negative numbers are `ENOSYS`);
+    /// i386 takes the low 32 bits unsigned. `nr >= NR_syscalls` or a number
+    /// without a row gives `-ENOSYS` (`sys_ni_syscall`). i386 arguments are
+    /// truncated to 32 bits.
+    pub fn syscall(
+        &mut self,
+        abi: Abi,
+        nr: u64,
+        args: [u64; 6],
+        env: SyscallEnv<'_>,
+    ) -> SyscallOutcome {
+        let args = match abi {
+            Abi::X86_64 => args,
+            Abi::I386 => args.map(|a| a & 0xffff_ffff),
+        };
+        let nr32 = match abi {
+            Abi::X86_64 => u32::try_from(nr as u32 as i32).ok(),
+            Abi::I386 => Some(nr as u32),
+        };
+        let row: Option<Row> = nr32.and_then(|n| self.table(abi).row(n).copied());
+        let name = match (&row, nr32) {
+            (Some(r), _) => Some(r.name),
+            (None, Some(n)) => abi.syscall_name(n),
+            (None, None) => None,
+        };
+        let audit_wanted = name.is_some_and(|n| self.audit.wants(n));
+        let pending = (self.strace.is_some() || audit_wanted).then(|| {
+            strace::capture_entry(abi, nr32.unwrap_or(u32::MAX), row.as_ref(), &args, env.mem)
+        });
+        self.vfs.set_time(self.clock.realtime(env.cycles));
+        let result = match row.map(|r| r.handler) {
+            None => Err(SysError::Errno(Errno::ENOSYS)),
+            Some(Handler::Machine(op)) => {
+                let call = MachineCall {
+                    op,
+                    abi,
+                    nr: nr32.unwrap_or(u32::MAX),
+                    args,
+                    mechanism: env.mechanism,
+                    pending,
+                };
+                return SyscallOutcome {
+                    dispatch: Dispatch::Machine(call),
+                    audit_serial: None,
+                };
+            }
+            Some(Handler::Kernel(f)) => {
+                let mut ctx = Ctx {
+                    sys: self,
+                    task: env.task,
+                    mem: &mut *env.mem,
+                    process: env.process,
+                    abi,
+                    mechanism: env.mechanism,
+                    cycles: env.cycles,
+                };
+                f(&mut ctx, &args)
+            }
+        };
+        let (dispatch, ret) = match result {
+            Ok(v) => (Dispatch::Return(v), v),
+            Err(SysError::Errno(e)) => (Dispatch::Return(e.to_return()), e.to_return()),
+            Err(SysError::Block(w)) => {
+                return SyscallOutcome {
+                    dispatch: Dispatch::Block(w),
+                    audit_serial: None,
+                };
+            }
+            Err(SysError::Sleep { until_cycle }) => (
+                Dispatch::Sleep {
+                    until_cycle,
+                    ret: 0,
+                },
+                0,
+            ),
+            Err(SysError::Signal { errno, signal }) => (
+                Dispatch::ReturnSignal {
+                    ret: errno.to_return(),
+                    signal,
+                },
+                errno.to_return(),
+            ),
+            Err(SysError::Yield) => (Dispatch::Yield(0), 0),
+        };
+        let serial = match pending {
+            Some(p) => self.finish_trace(
+                p,
+                Some(ret),
+                env.mem,
+                env.process,
+                env.mechanism,
+                env.cycles,
+            ),
+            None => None,
+        };
+        SyscallOutcome {
+            dispatch,
+            audit_serial: serial,
+        }
+    }
+
+    /// Records a call the machine layer performed (strace line, audit
+    /// record). `ret` is `None` for calls that do not return (`exit`,
+    /// `exit_group`, a successful `execve` seen from the old image is
+    /// `Some(0)`). `mem` should be the caller's memory after the call;
+    /// `cycles` the modeled time of completion. Returns the audit serial.
+    pub fn finish_machine_call(
+        &mut self,
+        call: MachineCall,
+        ret: Option<i64>,
+        mem: &mut dyn UserMemory,
+        process: &dyn ProcessInfo,
+        cycles: u64,
+    ) -> Option<u32> {
+        let pending = call.pending?;
+        self.finish_trace(pending, ret, mem, process, call.mechanism, cycles)
+    }
+
+    fn finish_trace(
+        &mut self,
+        pending: Pending,
+        ret: Option<i64>,
+        mem: &mut dyn UserMemory,
+        process: &dyn ProcessInfo,
+        mechanism: EntryMechanism,
+        cycles: u64,
+    ) -> Option<u32> {
+        let done = pending.finish(ret, mem);
+        if let Some(sink) = &mut self.strace {
+            sink(&done.line(self.strace_aligned));
+        }
+        if !self.audit.wants(&done.name) {
+            return None;
+        }
+        let ts = self.clock.realtime(cycles);
+        self.audit.record_call(&done, ts, process, mechanism)
+    }
+
+    /// Performs a call directly (as if from the host), for tests and tools:
+    /// a convenience over [`Personality::syscall`] with mechanism `Direct`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn call(
+        &mut self,
+        abi: Abi,
+        nr: u32,
+        args: [u64; 6],
+        task: &mut TaskFiles,
+        mem: &mut dyn UserMemory,
+        process: &dyn ProcessInfo,
+        cycles: u64,
+    ) -> Dispatch {
+        let env = SyscallEnv {
+            task,
+            mem,
+            process,
+            mechanism: EntryMechanism::Direct,
+            cycles,
+        };
+        self.syscall(abi, u64::from(nr), args, env).dispatch
+    }
+}
