@@ -3,6 +3,8 @@
 //! - `sysgate run [options] -- PROGRAM [ARGS...]` boots a kernel model and
 //!   runs a guest ELF (a path, or the name of a built-in guest), passing its
 //!   output through and exiting with its status (128 + signal when killed).
+//! - `sysgate trace [options] -- PROGRAM` runs a guest and writes one JSON
+//!   event per transition and system call (and instruction, on request).
 //! - `sysgate compare [--mech LIST] [PROGRAM]` runs one guest under each
 //!   mechanism and prints a table of system calls, instructions and modeled
 //!   cycles.
@@ -21,6 +23,7 @@ use sysgate::cpu::{Exit, Limit, Vcpu, Vendor};
 use sysgate::demo;
 use sysgate::kernel::audit::AuditFilter;
 use sysgate::kernel::console::Console;
+use sysgate::kernel::machine::trace::Recorder;
 use sysgate::kernel::machine::{Config, Flavor, Machine, Status, Vsyscall32};
 
 #[derive(Parser)]
@@ -80,6 +83,12 @@ struct RunOpts {
     /// start the guest there.
     #[arg(long, value_name = "DIR")]
     root: Option<std::path::PathBuf>,
+    /// Write one JSON event per transition and system call to FILE.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
+    /// With --trace (or `sysgate trace`): one event per instruction too.
+    #[arg(long)]
+    trace_instructions: bool,
     /// Print instructions, cycles and system calls to stderr at the end.
     #[arg(long)]
     stats: bool,
@@ -92,6 +101,15 @@ struct RunOpts {
 enum Command {
     /// Run a guest program under the kernel model.
     Run {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// The program (a path or a built-in guest name) and its arguments.
+        #[arg(required = true, trailing_var_arg = true)]
+        program: Vec<String>,
+    },
+    /// Run a guest and write one JSON event per transition, system call (and
+    /// with --trace-instructions, instruction) to stderr or --trace FILE.
+    Trace {
         #[command(flatten)]
         opts: RunOpts,
         /// The program (a path or a built-in guest name) and its arguments.
@@ -170,7 +188,8 @@ fn install_guests(m: &mut Machine) -> Result<(), Fail> {
     Ok(())
 }
 
-fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
+fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fail> {
+    let tracing = tracing || opts.trace.is_some();
     let flavor = match opts.kernel {
         KernelArg::X86_64 => Flavor::X86_64,
         KernelArg::I386 => Flavor::I386,
@@ -213,7 +232,19 @@ fn run(opts: &RunOpts, program: &[String]) -> Result<ExitCode, Fail> {
     let args: Vec<&str> = program.iter().map(String::as_str).collect();
     m.spawn(&elf, &args, &["PATH=/bin", "HOME=/"])?;
     let t = Instant::now();
-    let result = m.run(opts.limit);
+    let result = if tracing {
+        let mut rec = Recorder::new(opts.trace_instructions);
+        let r = m.run_with(opts.limit, &mut rec);
+        let text: String = rec.events.iter().map(|e| e.to_json() + "\n").collect();
+        match &opts.trace {
+            Some(path) => std::fs::write(path, text)
+                .map_err(|e| Fail(format!("cannot write {}: {e}", path.display())))?,
+            None => eprint!("{text}"),
+        }
+        r
+    } else {
+        m.run(opts.limit)
+    };
     let secs = t.elapsed().as_secs_f64();
     if let Some(path) = &opts.audit {
         std::fs::write(path, m.personality.audit.to_jsonl())
@@ -398,7 +429,8 @@ fn demo_cmd(iterations: u32) -> Result<ExitCode, Fail> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match &cli.command {
-        Command::Run { opts, program } => run(opts, program),
+        Command::Run { opts, program } => run(opts, program, false),
+        Command::Trace { opts, program } => run(opts, program, true),
         Command::Compare {
             mech,
             iterations,

@@ -16,11 +16,12 @@ pub mod layout;
 pub mod loader;
 pub mod paging;
 pub(crate) mod process;
+pub mod trace;
 pub mod vdso;
 
 use std::collections::BTreeMap;
 
-use sysgate_cpu::{Exit, Limit, Rflags, Vcpu, Vendor};
+use sysgate_cpu::{Exit, Limit, NoTracer, Rflags, Tracer, Vcpu, Vendor};
 use sysgate_mmu::PhysMem;
 
 use crate::abi::Abi;
@@ -157,6 +158,21 @@ impl Status {
             Status::Exited(c) => ((c as u32) & 0xFF) << 8,
             Status::Signaled(s) => s as u32 & 0x7F,
         }
+    }
+}
+
+/// Receives what a running machine does: the CPU's [`Tracer`] hooks plus
+/// every system call the dispatcher handled.
+pub trait Observer: Tracer {
+    /// A system call completed (or ended its process).
+    fn syscall(&mut self, _cycle: u64, _e: &SyscallEvent) {}
+}
+
+impl Observer for NoTracer {}
+
+impl Observer for trace::Recorder {
+    fn syscall(&mut self, cycle: u64, e: &SyscallEvent) {
+        trace::Recorder::syscall(self, cycle, e);
     }
 }
 
@@ -398,32 +414,49 @@ impl Machine {
     /// Runs until every process has ended; returns the first process's
     /// status.
     pub fn run(&mut self, max_instructions: u64) -> Result<Status, KernelError> {
+        self.run_with(max_instructions, &mut NoTracer)
+    }
+
+    /// [`Machine::run`], reporting instructions, transitions and system
+    /// calls to `observer`.
+    pub fn run_with<T: Observer>(
+        &mut self,
+        max_instructions: u64,
+        observer: &mut T,
+    ) -> Result<Status, KernelError> {
         let start = self.vcpu.cpu.instructions;
         loop {
             let used = self.vcpu.cpu.instructions - start;
             if used >= max_instructions {
                 return Err(KernelError::Limit);
             }
-            match self.vcpu.run(Limit::instructions(max_instructions - used)) {
+            let exit = self
+                .vcpu
+                .run_traced(Limit::instructions(max_instructions - used), observer);
+            let seen = self.events.len();
+            let outcome = match exit {
                 Exit::IoOut { port, value, .. }
                     if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 =>
                 {
-                    if let Some(status) = self.hypercall(value)? {
-                        return Ok(status);
-                    }
+                    self.hypercall(value)?
                 }
                 Exit::Exception(e) if self.vcpu.cpu.cpl() == 3 => {
-                    if let Some(status) = self.kill_current(signal_for_vector(e.vector()))? {
-                        return Ok(status);
-                    }
+                    self.kill_current(signal_for_vector(e.vector()))?
                 }
                 Exit::InstructionLimit => return Err(KernelError::Limit),
+                Exit::TripleFault => return Err(KernelError::TripleFault),
                 other => {
                     return Err(KernelError::Oops(format!(
                         "unexpected exit {other:?} at {:#x}",
                         self.vcpu.cpu.rip
                     )));
                 }
+            };
+            for e in &self.events[seen..] {
+                observer.syscall(self.vcpu.cpu.cycles, e);
+            }
+            if let Some(status) = outcome {
+                return Ok(status);
             }
         }
     }
