@@ -24,4 +24,10 @@ pub use sysgate_guest_bins as guests;
 pub use sysgate_kernel_model as kernel;
 pub use sysgate_mmu as mmu;
 
+pub mod builder;
 pub mod demo;
+
+pub use builder::{BuildError, MachineBuilder};
+pub use sysgate_kernel_model::machine::{
+    Config, Flavor, Machine, Mechanism, Status, Step, Vsyscall32,
+};

@@ -118,6 +118,10 @@ pub enum KernelError {
     /// The instruction budget ran out.
     #[error("instruction limit reached")]
     Limit,
+    /// A host breakpoint ([`Vcpu::add_breakpoint`]) was reached before the
+    /// instruction at this CS offset; run again to continue.
+    #[error("breakpoint at {0:#x}")]
+    Breakpoint(u64),
 }
 
 impl From<iced_x86::IcedError> for KernelError {
@@ -174,6 +178,17 @@ impl Observer for trace::Recorder {
     fn syscall(&mut self, cycle: u64, e: &SyscallEvent) {
         trace::Recorder::syscall(self, cycle, e);
     }
+}
+
+/// What [`Machine::step`] did.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The CPU's account: the instruction, its cycles, its transition.
+    pub event: sysgate_cpu::StepEvent,
+    /// The system call the step completed, when it was the hypercall.
+    pub syscall: Option<SyscallEvent>,
+    /// Set when the last process ended.
+    pub finished: Option<Status>,
 }
 
 /// One system call as the machine saw it.
@@ -445,6 +460,7 @@ impl Machine {
                 }
                 Exit::InstructionLimit => return Err(KernelError::Limit),
                 Exit::TripleFault => return Err(KernelError::TripleFault),
+                Exit::Breakpoint(ip) => return Err(KernelError::Breakpoint(ip)),
                 other => {
                     return Err(KernelError::Oops(format!(
                         "unexpected exit {other:?} at {:#x}",
@@ -459,6 +475,30 @@ impl Machine {
                 return Ok(status);
             }
         }
+    }
+
+    /// Executes one instruction (handling the hypercall if it was one) and
+    /// says what happened.
+    pub fn step(&mut self) -> Result<Step, KernelError> {
+        let seen = self.events.len();
+        let event = self.vcpu.step();
+        let mut finished = None;
+        match event.exit {
+            None | Some(Exit::InstructionLimit) => {}
+            Some(Exit::IoOut { port, value, .. }) if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 => {
+                finished = self.hypercall(value)?;
+            }
+            Some(Exit::Exception(e)) if self.vcpu.cpu.cpl() == 3 => {
+                finished = self.kill_current(signal_for_vector(e.vector()))?;
+            }
+            Some(Exit::TripleFault) => return Err(KernelError::TripleFault),
+            Some(other) => return Err(KernelError::Oops(format!("unexpected exit {other:?}"))),
+        }
+        Ok(Step {
+            event,
+            syscall: self.events.get(seen).cloned(),
+            finished,
+        })
     }
 
     pub(crate) fn kread(&self, va: u64, size: u8) -> u64 {
