@@ -6,16 +6,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut m = sysgate::MachineBuilder::new()
         .guest("hello-syscall64")
         .build()?;
-    let mut in_call = false;
     loop {
         let step = m.step()?;
         if let Some(t) = step.event.transition {
-            in_call = t.cpl_after == 0;
             println!(
                 "{:>6} cycles  {:?}: CPL {} -> {}, {:#x} -> {:#x}",
                 m.vcpu.cpu.cycles, t.kind, t.cpl_before, t.cpl_after, t.from.offset, t.to.offset
             );
-            if !in_call {
+            if t.cpl_after == 3 {
                 break;
             }
         }
