@@ -215,7 +215,7 @@ impl AuditRecord {
 
 /// Size of the seed's `struct syscall_buf` on x86_64: u32 serial, (pad),
 /// u64 ts_sec, u64 ts_micro, u32 syscall, u32 status, pid_t pid, uid_t uid,
-/// u8 comm[16] — 56 bytes with natural alignment.
+/// `u8 comm[16]` — 56 bytes with natural alignment.
 pub const SEED_RECORD_SIZE: usize = 56;
 
 /// Encodes a record in the seed's `struct syscall_buf` layout, which

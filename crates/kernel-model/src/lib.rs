@@ -1,11 +1,24 @@
 //! The Linux-like kernel model: boot, entry stubs, system-call tables,
 //! dispatcher, processes, VFS, ELF loader, vDSO and the audit log.
 //!
-//! This crate holds the *Linux personality layer*: everything about system
-//! calls that needs no CPU — error numbers ([`errno`]), the user-memory
-//! boundary ([`uaccess`]), the modeled clock ([`time`]) and the system-call
-//! number tables generated from the kernel's UAPI headers ([`syscalls`]).
-//! The machine layer (boot, entry stubs, processes) builds on it.
+//! Two layers:
+//!
+//! - The *Linux personality layer*, pure Rust and independent of the CPU:
+//!   [`personality::Personality`] owns the shared state — the filesystem
+//!   namespace ([`vfs`]: in-memory by default, confined host mounts), the
+//!   [`console`], the [`audit`] log, the modeled clock ([`time`]), the
+//!   seeded random source ([`random`]) — and one system-call table per ABI
+//!   ([`syscalls::table`]) whose rows drive dispatch, names, arity and
+//!   [`strace`] output. Per-process state is a [`personality::TaskFiles`]
+//!   (descriptor table over shared open files, [`fd`], [`pipe`]; cwd;
+//!   umask). Guest memory is reached only through [`uaccess::UserMemory`];
+//!   errors are Linux [`errno`] values; `pt_regs` in both layouts is in
+//!   [`syscalls::regs`].
+//! - The *machine layer* ([`machine`]): boot, GDT/IDT, entry stubs in x86
+//!   code, page tables, processes and scheduling, ELF loading, vDSO. It
+//!   reads `pt_regs`, calls [`personality::Personality::syscall`], and
+//!   performs the calls the tables mark as its own
+//!   ([`syscalls::table::MachineOp`]).
 
 pub mod abi;
 pub mod audit;

@@ -9,7 +9,7 @@
 //! stack of the directories walked (so `..` after a symlink climbs from
 //! where the symlink led, and `..` at the guest root stays there), mount
 //! points are crossed by guest path, symlinks are followed up to
-//! [`MAXSYMLINKS`](crate::uapi::MAXSYMLINKS) times (`ELOOP` beyond), a
+//! [`MAXSYMLINKS`](crate::uapi) times (`ELOOP` beyond), a
 //! trailing `/` requires a directory, components longer than `NAME_MAX`
 //! give `ENAMETOOLONG`.
 //!
@@ -38,7 +38,6 @@ pub mod stat;
 mod walk;
 
 use std::path::Path;
-use std::sync::Arc;
 
 use self::hostfs::{HostFs, HostRel};
 use self::memfs::{MemFs, MemFsLimits, MemInodeRef};
@@ -490,9 +489,6 @@ impl Vfs {
         Ok(a)
     }
 }
-
-/// Shared ownership of a file opened through the VFS.
-pub type VfsFileRef = Arc<VfsFile>;
 
 #[cfg(test)]
 mod tests;

@@ -422,3 +422,52 @@ fn truncate_family_and_umask() {
         assert_eq!(t.task.umask, 0o777);
     }
 }
+
+#[test]
+fn host_mount_through_system_calls() {
+    let dir = std::env::temp_dir().join(format!("sysgate-sys-host-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mnt/sub")).unwrap();
+    std::fs::write(dir.join("secret"), "SECRET").unwrap();
+    std::fs::write(dir.join("mnt/data"), "host data").unwrap();
+    std::os::unix::fs::symlink("../secret", dir.join("mnt/esc")).unwrap();
+    std::os::unix::fs::symlink("/data", dir.join("mnt/sub/abs")).unwrap();
+    let mut t = T::new(Abi::X86_64);
+    t.sys
+        .vfs
+        .mount_host("/host", &dir.join("mnt"), false)
+        .unwrap();
+    let fd = t.open("/host/data", O_RDONLY) as u64;
+    assert_eq!(t.ok("read", &[fd, BUF, 100]), 9);
+    assert_eq!(t.read(BUF, 9), b"host data");
+    let abs = t.open("/host/sub/abs", O_RDONLY) as u64;
+    assert_eq!(t.ok("read", &[abs, BUF, 100]), 9);
+    for (path, errno) in [
+        ("/host/esc", Errno::EXDEV),
+        ("/host/../secret", Errno::ENOENT),
+        ("/host/sub/../../secret", Errno::ENOENT),
+        ("/host/sub/../esc", Errno::EXDEV),
+    ] {
+        let p = t.s(path);
+        t.err("open", &[p, fl(O_RDONLY)], errno);
+    }
+    let dfd = t.open("/host/sub", O_RDONLY | O_DIRECTORY) as u64;
+    let up = t.s("../../secret");
+    t.err("openat", &[dfd, up, fl(O_RDONLY)], Errno::ENOENT);
+    let data = t.s("/host/data");
+    t.err("open", &[data, fl(O_WRONLY)], Errno::EROFS);
+    t.err("unlink", &[data], Errno::EROFS);
+    let host = t.s("/host");
+    t.ok("chdir", &[host]);
+    let rel = t.s("data");
+    t.ok("stat", &[rel, BUF]);
+    assert_eq!(t.u64_at(BUF + 48), 9);
+    let d = t.open("/host", O_RDONLY | O_DIRECTORY) as u64;
+    let n = t.ok("getdents64", &[d, BUF, 4096]) as usize;
+    let listing = t.read(BUF, n);
+    for name in [&b"data"[..], b"esc", b"sub"] {
+        assert!(listing.windows(name.len()).any(|w| w == name));
+    }
+    assert_eq!(std::fs::read(dir.join("secret")).unwrap(), b"SECRET");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
