@@ -415,6 +415,10 @@ impl Vfs {
         if nw.node.is_some() || nw.dot.is_some() {
             return Err(Errno::EEXIST);
         }
+        if nw.must_be_dir {
+            // filename_create: a trailing slash only creates directories.
+            return Err(Errno::ENOENT);
+        }
         let ndir = nw.dir()?.clone();
         if ndir.mount != node.mount {
             return Err(Errno::EXDEV);
@@ -447,6 +451,9 @@ impl Vfs {
         let w = self.walk(base, path, false, cred)?;
         if w.node.is_some() || w.dot.is_some() {
             return Err(Errno::EEXIST);
+        }
+        if w.must_be_dir {
+            return Err(Errno::ENOENT);
         }
         self.may_modify_dir(&w, cred)?;
         let dir = w.dir()?.clone();

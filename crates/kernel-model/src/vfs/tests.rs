@@ -331,6 +331,11 @@ fn truncate_link_and_memfs_mounts() {
         v.link(b"/", b"/a", b"/", b"/hd", false, &ROOT).unwrap_err(),
         Errno::EPERM
     );
+    assert_eq!(
+        v.link(b"/", b"/hard", b"/", b"/h2/", false, &ROOT),
+        Err(Errno::ENOENT)
+    );
+    assert_eq!(v.symlink(b"/x", b"/", b"/s2/", &ROOT), Err(Errno::ENOENT));
     v.mount_memfs("/mnt").unwrap();
     v.write_file(b"/mnt/x", b"in mount", 0o644).unwrap();
     assert_eq!(
