@@ -140,3 +140,62 @@ fn compat_mechanisms_missing_on_a_vendor_kill_with_sigill() {
         );
     }
 }
+
+#[test]
+fn the_same_32_bit_program_leaves_the_same_audit_records_under_every_mechanism() {
+    // A 32-bit program calling through __kernel_vsyscall with int80,
+    // sysenter (Intel) and syscall (AMD): the output and the audit records
+    // agree apart from the mechanism, the timestamps and the cycles.
+    let g = guests::build("hello-vsyscall-32").expect("guest");
+    let mut runs = Vec::new();
+    for (vendor, vs) in [
+        (Vendor::Intel, Vsyscall32::Int80),
+        (Vendor::Intel, Vsyscall32::Sysenter),
+        (Vendor::Amd, Vsyscall32::Syscall),
+    ] {
+        let mut m = Machine::new(Config {
+            flavor: Flavor::X86_64,
+            vendor,
+            vsyscall32: Some(vs),
+            ..Config::default()
+        })
+        .expect("boots");
+        m.personality
+            .audit
+            .set_filter(sysgate::kernel::audit::AuditFilter::All);
+        m.spawn(&g.elf, &["hello-vsyscall-32"], &[]).expect("loads");
+        assert_eq!(m.run(1_000_000).expect("runs"), Status::Exited(0));
+        assert_eq!(m.stdout(), b"Hello, world!\n");
+        let recs: Vec<_> = m
+            .personality
+            .audit
+            .records()
+            .map(|r| {
+                (
+                    r.serial,
+                    r.nr,
+                    r.name.clone(),
+                    r.args.clone(),
+                    r.ret,
+                    r.pid,
+                    r.uid,
+                    r.comm,
+                    r.result.clone(),
+                )
+            })
+            .collect();
+        let mechs: Vec<_> = m.personality.audit.records().map(|r| r.mechanism).collect();
+        runs.push((recs, mechs));
+    }
+    assert!(
+        runs[0].0.iter().any(|r| r.2 == "write" && r.4 == 14),
+        "{:?}",
+        runs[0].0
+    );
+    assert_eq!(runs[0].0, runs[1].0);
+    assert_eq!(runs[0].0, runs[2].0);
+    use sysgate::kernel::audit::EntryMechanism as E;
+    assert!(runs[0].1.iter().all(|m| *m == E::Int80));
+    assert!(runs[1].1.iter().all(|m| *m == E::Sysenter));
+    assert!(runs[2].1.iter().all(|m| *m == E::SyscallCompat));
+}
