@@ -485,7 +485,9 @@ impl Machine {
         let mut finished = None;
         match event.exit {
             None | Some(Exit::InstructionLimit) => {}
-            Some(Exit::IoOut { port, value, .. }) if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 => {
+            Some(Exit::IoOut { port, value, .. })
+                if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 =>
+            {
                 finished = self.hypercall(value)?;
             }
             Some(Exit::Exception(e)) if self.vcpu.cpu.cpl() == 3 => {
