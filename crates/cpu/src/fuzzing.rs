@@ -4,23 +4,31 @@
 //! [`execute`] builds a small machine for one [`Setup`] — real mode,
 //! virtual-8086 mode, 16-bit and 32-bit protected mode, or 64-bit mode, at
 //! CPL 0 or CPL 3 — loads the bytes as code and runs at most
-//! [`INSTRUCTION_LIMIT`] instructions. The run loop returns exceptions
-//! rather than delivering them; the harness then resumes at the next byte
-//! after the faulting instruction's first byte (at most [`MAX_RESUMES`]
-//! times), so one input exercises many instructions. HLT and I/O exits are
-//! resumed too.
+//! [`INSTRUCTION_LIMIT`] instructions (delivered exceptions count as
+//! instructions). Exceptions either end the run (`Vcpu::exception_bitmap`
+//! all ones), and the harness resumes one byte after the start of the
+//! faulting instruction (at most [`MAX_RESUMES`] times), or
+//! ([`Setup::deliver`]) are delivered through the IDT/IVT to tiny ring-0
+//! stubs that do the same by adjusting the saved instruction pointer and
+//! returning with IRET. Either way one input exercises many instructions.
+//! HLT and I/O exits are resumed too. If the limit strikes inside a stub,
+//! the harness lets the stub return before it compares.
 //!
 //! Every setup with CPL 3 uses paging (32-bit paging, PAE paging or 4-level
 //! paging, see [`Setup::ALL`]), with the descriptor tables, the TSS and the
 //! paging structures on supervisor-only pages, and no path to ring 0: no
 //! gate or conforming segment in the GDT, IDT gates of DPL 0, SYSCALL
 //! disabled (EFER.SCE = 0), SYSENTER disabled (IA32_SYSENTER_CS = 0), IOPL
-//! 0, a TSS whose previous-task link is null. Whatever the bytes do, CPL 3
-//! code must leave the [`Privileged`] state unchanged; [`Outcome`] says
-//! whether it did. At CPL 0 anything may change; only panics matter there.
+//! 0, a TSS whose previous-task link is null. The only way into ring 0 is
+//! exception delivery, into the stubs, which return to ring 3. Whatever the
+//! bytes do, CPL-3 code must leave the [`Privileged`] state unchanged;
+//! [`Outcome`] says whether it did. At CPL 0 anything may change; only
+//! panics matter there.
 //!
 //! [`check`] runs every setup and panics if privileged state changed at
-//! CPL 3: it is what the cargo-fuzz target and the `fuzz_harness` test call.
+//! CPL 3; [`check_selected`] does so for the setup the first input byte
+//! selects (the cargo-fuzz target). The `fuzz_harness` test calls
+//! [`execute`].
 //! Nothing reachable from guest bytes may panic anywhere in the crate.
 //!
 //! Physical memory layout (2 MiB of RAM, identity-mapped where paging is on):
@@ -32,6 +40,7 @@
 //! | `0x02000..0x03000`  | IDT                                      | S    |
 //! | `0x03000..0x04000`  | TSS (`0x3000`), LDT (`0x3800`)           | S    |
 //! | `0x04000..0x0C000`  | paging structures                        | S    |
+//! | `0x0C000..0x0D000`  | ring-0 exception stubs                   | S    |
 //! | `0x10000..0x12000`  | code ([`CODE_MAX`] bytes at most)        | U    |
 //! | `0x20000..0x30000`  | data                                     | U    |
 //! | `0x30000..0x38000`  | stack                                    | U    |
@@ -48,7 +57,8 @@
 
 use sysgate_mmu::{PTE_A, PTE_D, PTE_P, PTE_PS, PTE_RW, PTE_US, PTE_XD};
 
-use crate::run::{Exit, Limit, Vcpu};
+use crate::exception::Exception;
+use crate::run::{Exit, Limit, Tracer, Vcpu};
 use crate::state::{Cpu, Cr0, Cr4, DescriptorTable, Efer, Msrs, Rflags, SegReg, Segment};
 use crate::vendor::Vendor;
 
@@ -74,8 +84,10 @@ const PAE_PDPT: u64 = 0x8000;
 const PD32: u64 = 0x9000;
 const PT32: u64 = 0xA000;
 /// The pages whose contents are privileged (descriptor tables, TSS, LDT,
-/// paging structures).
-const PRIVILEGED_PAGES: std::ops::Range<u64> = 0x1000..0xC000;
+/// paging structures, exception stubs).
+const PRIVILEGED_PAGES: std::ops::Range<u64> = 0x1000..0xD000;
+/// Ring-0 exception stubs (see [`write_stubs`]).
+const STUBS: u64 = 0xC000;
 const CODE: u64 = 0x1_0000;
 const DATA: u64 = 0x2_0000;
 const STACK_TOP: u64 = 0x3_7FF0;
@@ -105,47 +117,37 @@ pub struct Setup {
     pub mode: CodeMode,
     /// Privilege level (0 or 3).
     pub cpl: u8,
+    /// Exceptions are delivered through the IDT (or IVT) to ring-0 stubs
+    /// that step the saved instruction pointer past one byte and return
+    /// (`Vcpu::exception_bitmap` = 0); otherwise each one ends the run
+    /// and the harness resumes one byte further itself.
+    pub deliver: bool,
 }
 
 impl Setup {
+    const fn new(mode: CodeMode, cpl: u8, deliver: bool) -> Setup {
+        Setup { mode, cpl, deliver }
+    }
+
     /// Every setup: real mode (CPL 0, no paging); virtual-8086 mode (CPL 3,
     /// 32-bit paging); 16-bit protected mode (CPL 0 without paging, CPL 3
     /// with PAE paging); 32-bit protected mode (CPL 0 without paging, CPL 3
     /// with 32-bit paging and CR4.PSE); 64-bit mode (4-level paging, which
-    /// IA-32e mode requires, at CPL 0 and CPL 3).
-    pub const ALL: [Setup; 8] = [
-        Setup {
-            mode: CodeMode::Real,
-            cpl: 0,
-        },
-        Setup {
-            mode: CodeMode::Real,
-            cpl: 3,
-        },
-        Setup {
-            mode: CodeMode::Protected16,
-            cpl: 0,
-        },
-        Setup {
-            mode: CodeMode::Protected16,
-            cpl: 3,
-        },
-        Setup {
-            mode: CodeMode::Protected32,
-            cpl: 0,
-        },
-        Setup {
-            mode: CodeMode::Protected32,
-            cpl: 3,
-        },
-        Setup {
-            mode: CodeMode::Long64,
-            cpl: 0,
-        },
-        Setup {
-            mode: CodeMode::Long64,
-            cpl: 3,
-        },
+    /// IA-32e mode requires, at CPL 0 and CPL 3). CPL-3 setups deliver
+    /// exceptions (so ring transitions through the IDT and back by IRET
+    /// are exercised); CPL-0 setups come both ways.
+    pub const ALL: [Setup; 11] = [
+        Setup::new(CodeMode::Real, 0, false),
+        Setup::new(CodeMode::Real, 0, true),
+        Setup::new(CodeMode::Real, 3, true),
+        Setup::new(CodeMode::Protected16, 0, false),
+        Setup::new(CodeMode::Protected16, 3, true),
+        Setup::new(CodeMode::Protected32, 0, false),
+        Setup::new(CodeMode::Protected32, 0, true),
+        Setup::new(CodeMode::Protected32, 3, true),
+        Setup::new(CodeMode::Long64, 0, false),
+        Setup::new(CodeMode::Long64, 0, true),
+        Setup::new(CodeMode::Long64, 3, true),
     ];
 
     /// The code size in bits (16, 32 or 64), for assemblers.
@@ -171,7 +173,8 @@ pub struct Privileged {
     pub efer: u64,
     /// CR8.
     pub cr8: u64,
-    /// DR0-DR7.
+    /// DR0-DR7, with DR6 (and its alias slot DR4) read as 0: the
+    /// processor itself records debug-exception causes there.
     pub dr: [u64; 8],
     /// GDTR.
     pub gdtr: DescriptorTable,
@@ -205,7 +208,12 @@ impl Privileged {
             cr4: cpu.ctrl.cr4,
             efer: cpu.ctrl.efer,
             cr8: cpu.cr8,
-            dr: cpu.dr,
+            dr: {
+                let mut dr = cpu.dr;
+                dr[4] = 0;
+                dr[6] = 0;
+                dr
+            },
             gdtr: cpu.gdtr,
             idtr: cpu.idtr,
             ldtr: cpu.ldtr,
@@ -247,6 +255,23 @@ impl Privileged {
     }
 }
 
+/// Steps allowed after the instruction limit for a ring-0 stub to return.
+const SETTLE_STEPS: u32 = 32;
+
+/// Counts exceptions as the run loop raises them.
+#[derive(Default)]
+struct Watch {
+    exceptions: u32,
+}
+
+impl Tracer for Watch {
+    const PER_INSTRUCTION: bool = false;
+
+    fn exception(&mut self, _cpu: &Cpu, _e: Exception) {
+        self.exceptions = self.exceptions.wrapping_add(1);
+    }
+}
+
 /// What [`execute`] observed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Outcome {
@@ -254,7 +279,7 @@ pub struct Outcome {
     pub setup: Setup,
     /// Instructions retired.
     pub instructions: u64,
-    /// Exceptions raised (each one resumed at the next byte).
+    /// Exceptions raised (delivered, or resumed one byte further).
     pub exceptions: u32,
     /// The last exit of the run loop.
     pub last_exit: Exit,
@@ -283,28 +308,35 @@ pub fn execute(code: &[u8], setup: Setup) -> Outcome {
     let code = &code[..code.len().min(CODE_MAX)];
     vcpu.cpu.mmu.phys.write(CODE, code);
     let before = Privileged::capture(&vcpu.cpu);
+    let mut watch = Watch::default();
     let mut done = 0u64;
-    let mut exceptions = 0u32;
+    let mut resumes = 0u32;
     let mut last_exit = Exit::InstructionLimit;
-    // Each round retires an instruction or counts an exception, so the
-    // loop is bounded; the extra bound is a guard against run-loop bugs.
+    // Each round retires an instruction, delivers an exception or counts
+    // a resume, so `done` grows; the bound on rounds is a guard against
+    // run-loop bugs.
     for round in 0..INSTRUCTION_LIMIT + u64::from(MAX_RESUMES) + 2 {
         if done >= INSTRUCTION_LIMIT {
             break;
         }
         let start = vcpu.cpu.instructions;
+        let raised = watch.exceptions;
         // The first few instructions go through `step`, which has its own
         // bookkeeping; the rest through `run`.
         last_exit = if round < 4 {
-            vcpu.step().exit.unwrap_or(Exit::InstructionLimit)
+            vcpu.step_traced(&mut watch)
+                .exit
+                .unwrap_or(Exit::InstructionLimit)
         } else {
-            vcpu.run(Limit::instructions(INSTRUCTION_LIMIT - done))
+            vcpu.run_traced(Limit::instructions(INSTRUCTION_LIMIT - done), &mut watch)
         };
-        done = done.saturating_add(vcpu.cpu.instructions.wrapping_sub(start));
+        done = done
+            .saturating_add(vcpu.cpu.instructions.wrapping_sub(start))
+            .saturating_add(u64::from(watch.exceptions.wrapping_sub(raised)));
         match last_exit {
             Exit::Exception(_) => {
-                exceptions += 1;
-                if exceptions > MAX_RESUMES {
+                resumes += 1;
+                if resumes > MAX_RESUMES {
                     break;
                 }
                 // Skip one byte and carry on.
@@ -317,11 +349,21 @@ pub fn execute(code: &[u8], setup: Setup) -> Outcome {
             _ => break,
         }
     }
+    // The limit may strike inside a ring-0 stub: let it return (a few
+    // instructions) before comparing.
+    for _ in 0..SETTLE_STEPS {
+        if !(setup.deliver && vcpu.cpu.cpl() != setup.cpl) {
+            break;
+        }
+        if vcpu.step_traced(&mut watch).exit.is_some() {
+            break;
+        }
+    }
     let after = Privileged::capture(&vcpu.cpu);
     Outcome {
         setup,
         instructions: done,
-        exceptions,
+        exceptions: watch.exceptions,
         last_exit,
         changed: before.diff(&after),
     }
@@ -516,10 +558,12 @@ fn system_desc(base: u64, limit: u32, ty: u8) -> [u64; 2] {
 /// Builds the machine for `setup` (see the module documentation).
 fn machine(setup: Setup) -> Vcpu {
     let mut vcpu = Vcpu::new(RAM, Vendor::Intel);
+    vcpu.exception_bitmap = if setup.deliver { 0 } else { u32::MAX };
     let c = &mut vcpu.cpu;
     let long = setup.mode == CodeMode::Long64;
     let user = setup.cpl == 3;
-    write_tables(c, long);
+    let sixteen = matches!(setup.mode, CodeMode::Real | CodeMode::Protected16);
+    write_tables(c, long, sixteen);
     // Paging: CPL-3 setups and 64-bit mode.
     let paging = user || long;
     let (cr3, cr4) = match setup.mode {
@@ -591,7 +635,6 @@ fn machine(setup: Setup) -> Vcpu {
         (CodeMode::Long64, false) => (0x10, 0x18),
         (CodeMode::Long64, true) => (0x30 | 3, 0x28 | 3),
     };
-    let sixteen = matches!(setup.mode, CodeMode::Real | CodeMode::Protected16);
     if setup.mode == CodeMode::Real {
         let dpl = if user { 3 << 5 } else { 0 };
         let code_seg = (CODE >> 4) as u16;
@@ -651,8 +694,62 @@ fn machine(setup: Setup) -> Vcpu {
     vcpu
 }
 
-/// Writes the GDT, LDT, TSS, IDT and all paging structures.
-fn write_tables(c: &mut Cpu, long: bool) {
+/// 64-bit stub: `push rax; mov rax, [rsp+8]; inc rax; shl rax, 16;
+/// sar rax, 16; mov [rsp+8], rax; pop rax; iretq` (the next RIP is made
+/// canonical, so the IRETQ cannot fault).
+const STUB64: u64 = STUBS;
+/// The same after `add rsp, 8` (drops the error code).
+const STUB64_ERR: u64 = STUBS + 0x40;
+/// 32-bit stub for 32-bit code: `add dword [esp], 1; iretd` (a flat
+/// 4-GiB code segment cannot be overrun).
+const STUB32: u64 = STUBS + 0x80;
+/// The same after `add esp, 4`.
+const STUB32_ERR: u64 = STUBS + 0xA0;
+/// 32-bit stub for 16-bit code: `inc word [esp]; mov word [esp+2], 0;
+/// iretd` (the next IP wraps at 64 KiB, so the IRETD cannot exceed a
+/// 64-KiB segment limit).
+const STUB32_IP16: u64 = STUBS + 0xC0;
+/// The same after `add esp, 4`.
+const STUB32_IP16_ERR: u64 = STUBS + 0xE0;
+/// Real-mode stub: `push bp; mov bp, sp; inc word [bp+2]; pop bp; iret`.
+const STUB16: u64 = STUBS + 0x100;
+
+/// Writes the ring-0 exception stubs. Each steps the saved instruction
+/// pointer one byte further (within what the IRET back accepts) and
+/// returns, so execution resumes after the first byte of a faulting
+/// instruction (or one byte into the next instruction after a trap)
+/// whether the exception was delivered or returned to the host.
+fn write_stubs(phys: &mut sysgate_mmu::PhysMem) {
+    const BODY64: [u8; 25] = [
+        0x50, 0x48, 0x8B, 0x44, 0x24, 0x08, 0x48, 0xFF, 0xC0, 0x48, 0xC1, 0xE0, 0x10, 0x48, 0xC1,
+        0xF8, 0x10, 0x48, 0x89, 0x44, 0x24, 0x08, 0x58, 0x48, 0xCF,
+    ];
+    phys.write(STUB64, &BODY64);
+    phys.write(STUB64_ERR, &[0x48, 0x83, 0xC4, 0x08]);
+    phys.write(STUB64_ERR + 4, &BODY64);
+    phys.write(STUB32, &[0x83, 0x04, 0x24, 0x01, 0xCF]);
+    phys.write(
+        STUB32_ERR,
+        &[0x83, 0xC4, 0x04, 0x83, 0x04, 0x24, 0x01, 0xCF],
+    );
+    const BODY_IP16: [u8; 12] = [
+        0x66, 0xFF, 0x04, 0x24, 0x66, 0xC7, 0x44, 0x24, 0x02, 0x00, 0x00, 0xCF,
+    ];
+    phys.write(STUB32_IP16, &BODY_IP16);
+    phys.write(STUB32_IP16_ERR, &[0x83, 0xC4, 0x04]);
+    phys.write(STUB32_IP16_ERR + 3, &BODY_IP16);
+    phys.write(STUB16, &[0x55, 0x89, 0xE5, 0xFF, 0x46, 0x02, 0x5D, 0xCF]);
+}
+
+/// Vectors whose exception pushes an error code (SDM Vol. 3 Table 6-1):
+/// #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC, #SX.
+const fn has_error_code(v: u64) -> bool {
+    matches!(v, 8 | 10..=14 | 17 | 21 | 29 | 30)
+}
+
+/// Writes the GDT, LDT, TSS, IDT, IVT, exception stubs and all paging
+/// structures; `sixteen` selects the IDT stubs for 16-bit code.
+fn write_tables(c: &mut Cpu, long: bool, sixteen: bool) {
     let phys = &mut c.mmu.phys;
     for (i, d) in GDT_ENTRIES.iter().enumerate() {
         if let Some(d) = d {
@@ -680,17 +777,28 @@ fn write_tables(c: &mut Cpu, long: bool) {
         phys.write_u32(TSS + 8, 0x18); // SS0
         phys.write_u16(TSS + 0x66, 0x68);
     }
-    // IDT: interrupt gates of DPL 0 to the start of the code, so INT n
-    // from CPL 3 raises #GP.
+    // Exception stubs, the IDT (interrupt gates of DPL 0, so INT n from
+    // CPL 3 raises #GP) and the real-mode IVT all lead to them.
+    write_stubs(phys);
     for v in 0..256u64 {
+        let err = has_error_code(v);
         if long {
-            let lo = (CODE & 0xFFFF) | (0x10 << 16) | (0x8E << 40) | ((CODE >> 16) << 48);
+            let target = if err { STUB64_ERR } else { STUB64 };
+            let lo = (target & 0xFFFF) | (0x10 << 16) | (0x8E << 40) | ((target >> 16) << 48);
             phys.write_u64(IDT + v * 16, lo);
-            phys.write_u64(IDT + v * 16 + 8, CODE >> 32);
+            phys.write_u64(IDT + v * 16 + 8, target >> 32);
         } else {
-            let lo = (CODE & 0xFFFF) | (0x38 << 16) | (0x8E << 40) | ((CODE >> 16) << 48);
+            let target = match (sixteen, err) {
+                (true, true) => STUB32_IP16_ERR,
+                (true, false) => STUB32_IP16,
+                (false, true) => STUB32_ERR,
+                (false, false) => STUB32,
+            };
+            let lo = (target & 0xFFFF) | (0x38 << 16) | (0x8E << 40) | ((target >> 16) << 48);
             phys.write_u64(IDT + v * 8, lo);
         }
+        // IVT entry: offset STUB16, segment 0.
+        phys.write_u32(v * 4, STUB16 as u32);
     }
     // Paging structures. Leaf permissions by physical page.
     let leaf = |page: u64| -> Option<u64> {

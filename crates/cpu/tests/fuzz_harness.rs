@@ -17,7 +17,7 @@ use sysgate_cpu::Exit;
 use sysgate_cpu::fuzzing::{CodeMode, Outcome, Setup, execute};
 
 /// Random inputs of each kind in a plain `cargo test` run.
-const DEFAULT_CASES: u64 = 2_000;
+const DEFAULT_CASES: u64 = 1_000;
 
 /// SplitMix64.
 struct Rng(u64);
@@ -601,6 +601,7 @@ fn privileged_operations_fault_at_cpl3() {
     let setup = Setup {
         mode: CodeMode::Long64,
         cpl: 3,
+        deliver: true,
     };
     for (name, f) in snippets64 {
         let code = assemble(64, |a| {
@@ -655,7 +656,11 @@ fn privileged_operations_fault_at_cpl3() {
         (16, CodeMode::Real, snippets16),
         (16, CodeMode::Protected16, snippets16),
     ] {
-        let setup = Setup { mode, cpl: 3 };
+        let setup = Setup {
+            mode,
+            cpl: 3,
+            deliver: true,
+        };
         for (name, f) in list {
             let code = assemble(bits, f);
             let out = run_checked(&code, setup);
@@ -679,10 +684,16 @@ fn privileged_operations_fault_at_cpl3() {
 /// are reported as privileged changes (not violations).
 #[test]
 fn privileged_changes_are_detected_at_cpl0() {
-    let setup = Setup {
-        mode: CodeMode::Long64,
-        cpl: 0,
-    };
+    for deliver in [false, true] {
+        check_cpl0_detection(Setup {
+            mode: CodeMode::Long64,
+            cpl: 0,
+            deliver,
+        });
+    }
+}
+
+fn check_cpl0_detection(setup: Setup) {
     let code = assemble(64, |a| {
         a.mov(rax, cr0)?;
         a.xor(eax, 1 << 18)?; // CR0.AM
@@ -735,14 +746,27 @@ fn regressions() {
         a.mov(ecx, 4)?;
         a.rep().stosb()
     });
-    for cpl in [0, 3] {
-        run_checked(
-            &code,
-            Setup {
-                mode: CodeMode::Long64,
-                cpl,
-            },
-        );
+    for setup in Setup::ALL
+        .into_iter()
+        .filter(|s| s.mode == CodeMode::Long64)
+    {
+        run_checked(&code, setup);
+    }
+}
+
+/// Exceptions are delivered through the IDT to the ring-0 stubs and come
+/// back, in every setup that delivers.
+#[test]
+fn delivered_exceptions_return_to_the_code() {
+    // UD2 twice (each delivery resumes one byte further, in the middle of
+    // the UD2), then NOPs up to the instruction limit.
+    let mut code = vec![0x0F, 0x0B, 0x0F, 0x0B];
+    code.extend(std::iter::repeat_n(0x90u8, 1500));
+    for setup in Setup::ALL.into_iter().filter(|s| s.deliver) {
+        let out = run_checked(&code, setup);
+        assert!(out.exceptions >= 1, "{setup:?}: {out:?}");
+        assert_eq!(out.last_exit, Exit::InstructionLimit, "{setup:?}: {out:?}");
+        assert!(!out.privileged_changed(), "{setup:?}: {:?}", out.changed);
     }
 }
 
