@@ -409,6 +409,8 @@ pub struct Personality {
     strace: Option<StraceSink>,
     /// Pad strace lines so `=` sits in column 40, as strace does.
     pub strace_aligned: bool,
+    /// Prefix strace lines with `[pid N] ` as `strace -f` does.
+    pub strace_pids: bool,
     next_pipe: u64,
 }
 
@@ -441,6 +443,7 @@ impl Personality {
             table32: SyscallTable::new(Abi::I386),
             strace: None,
             strace_aligned: false,
+            strace_pids: false,
             next_pipe: 1,
         }
     }
@@ -606,7 +609,12 @@ impl Personality {
     ) -> Option<u32> {
         let done = pending.finish(ret, mem);
         if let Some(sink) = &mut self.strace {
-            sink(&done.line(self.strace_aligned));
+            let line = done.line(self.strace_aligned);
+            if self.strace_pids {
+                sink(&format!("[pid {:>5}] {line}", process.pid()));
+            } else {
+                sink(&line);
+            }
         }
         if !self.audit.wants(&done.name) {
             return None;

@@ -111,6 +111,14 @@ fn aligned_lines_match_strace_columns() {
 }
 
 #[test]
+fn pid_prefix_like_strace_f() {
+    let mut t = T::new(Abi::X86_64);
+    t.sys.strace_pids = true;
+    t.call("getpid", &[]);
+    assert_eq!(t.last_line(), "[pid    42] getpid() = 42");
+}
+
+#[test]
 fn unknown_and_unimplemented_calls() {
     let mut t = T::new(Abi::X86_64);
     t.dispatch_nr(400, &[1, 2, 3, 4, 5, 6]);
