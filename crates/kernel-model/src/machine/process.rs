@@ -220,6 +220,7 @@ impl Machine {
             if bits == 32 {
                 mm.map(phys, &mut self.frames, VDSO32_BASE, self.vdso_pa, Prot::RX)?;
                 auxv.insert(0, (at::SYSINFO, self.vdso.kernel_vsyscall));
+                auxv.insert(1, (at::SYSINFO_EHDR, self.vdso.base));
             }
             let top = if bits == 64 {
                 STACK_TOP_64

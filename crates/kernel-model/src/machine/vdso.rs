@@ -8,6 +8,10 @@
 //! default, `int $0x80`, and all three come back at `int80_landing_pad`,
 //! which restores the registers and returns.
 //!
+//! The page is a real ELF image: AT_SYSINFO_EHDR points at its header, and
+//! its dynamic symbol table exports `__kernel_vsyscall` and
+//! `int80_landing_pad` (AT_SYSINFO points at the former).
+//!
 //! The legacy vsyscall page at 0xffffffffff600000 holds the three x86_64
 //! entries (gettimeofday at +0, time at +0x400, getcpu at +0x800), each
 //! `mov rax, nr; syscall; ret` as in vsyscall=emulate's fallback.
@@ -26,10 +30,15 @@ pub enum Vsyscall32 {
     Syscall,
 }
 
-/// The assembled 32-bit trampoline.
+/// Offset of the code inside the vDSO image.
+const TEXT: u64 = 0x400;
+
+/// The 32-bit vDSO: one page holding a real ELF image (ET_DYN, with a
+/// dynamic symbol table exporting `__kernel_vsyscall`, so loaders that
+/// parse AT_SYSINFO_EHDR find it) and the trampoline code.
 #[derive(Clone, Debug)]
 pub struct Vdso32 {
-    /// The code, placed at `base`.
+    /// The page, placed at `base`.
     pub code: Vec<u8>,
     /// Virtual address of the page.
     pub base: u64,
@@ -74,16 +83,107 @@ pub fn vdso32(base: u64, mech: Vsyscall32) -> Result<Vdso32, IcedError> {
     a.pop(ecx)?;
     a.ret()?;
     let r = a.assemble_options(
-        base,
+        base + TEXT,
         iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
     )?;
+    let kernel_vsyscall = r.label_ip(&start)?;
+    let landing_pad = r.label_ip(&landing)?;
+    let entry_insn = r.label_ip(&entry)?;
+    let text = r.inner.code_buffer;
+    let mut page = elf32_image(&[
+        (
+            "__kernel_vsyscall",
+            kernel_vsyscall - base,
+            (landing_pad - kernel_vsyscall) as u32 + 4,
+        ),
+        ("int80_landing_pad", landing_pad - base, 4),
+    ]);
+    let at = TEXT as usize;
+    page[at..at + text.len()].copy_from_slice(&text);
     Ok(Vdso32 {
-        kernel_vsyscall: r.label_ip(&start)?,
-        landing_pad: r.label_ip(&landing)?,
-        entry_insn: r.label_ip(&entry)?,
-        code: r.inner.code_buffer,
+        kernel_vsyscall,
+        landing_pad,
+        entry_insn,
+        code: page,
         base,
     })
+}
+
+/// A one-page ELF32 ET_DYN image (linked at 0) with PT_LOAD and
+/// PT_DYNAMIC and a SysV hash table over `syms` (name, offset, size).
+fn elf32_image(syms: &[(&str, u64, u32)]) -> Vec<u8> {
+    const HASH: usize = 0x100;
+    const DYNSYM: usize = 0x140;
+    const DYNSTR: usize = 0x200;
+    const DYNAMIC: usize = 0x300;
+    let mut p = vec![0u8; 0x1000];
+    fn put(p: &mut [u8], at: usize, v: &[u8]) {
+        p[at..at + v.len()].copy_from_slice(v);
+    }
+    let w16 = |v: u16| v.to_le_bytes();
+    let w32 = |v: u32| v.to_le_bytes();
+    // ELF header.
+    put(&mut p, 0, b"\x7fELF\x01\x01\x01");
+    put(&mut p, 16, &w16(3)); // ET_DYN
+    put(&mut p, 18, &w16(3)); // EM_386
+    put(&mut p, 20, &w32(1));
+    put(&mut p, 24, &w32(TEXT as u32)); // e_entry
+    put(&mut p, 28, &w32(52)); // e_phoff
+    put(&mut p, 40, &w16(52)); // e_ehsize
+    put(&mut p, 42, &w16(32)); // e_phentsize
+    put(&mut p, 44, &w16(2)); // e_phnum
+    put(&mut p, 46, &w16(40)); // e_shentsize
+    // PT_LOAD: the whole page, R+X.
+    let ph = 52;
+    for (k, v) in [1u32, 0, 0, 0, 0x1000, 0x1000, 5, 0x1000]
+        .iter()
+        .enumerate()
+    {
+        put(&mut p, ph + 4 * k, &w32(*v));
+    }
+    // PT_DYNAMIC.
+    let ph2 = ph + 32;
+    let d = DYNAMIC as u32;
+    for (k, v) in [2u32, d, d, d, 48, 48, 4, 4].iter().enumerate() {
+        put(&mut p, ph2 + 4 * k, &w32(*v));
+    }
+    // Strings and symbols (index 0 is the null symbol).
+    let mut strtab = vec![0u8];
+    let n = syms.len() as u32 + 1;
+    for (k, (name, off, size)) in syms.iter().enumerate() {
+        let name_at = strtab.len() as u32;
+        strtab.extend_from_slice(name.as_bytes());
+        strtab.push(0);
+        let at = DYNSYM + 16 * (k + 1);
+        put(&mut p, at, &w32(name_at));
+        put(&mut p, at + 4, &w32(*off as u32));
+        put(&mut p, at + 8, &w32(*size));
+        p[at + 12] = 0x12; // STB_GLOBAL, STT_FUNC
+        put(&mut p, at + 14, &w16(1)); // defined (not SHN_UNDEF)
+    }
+    put(&mut p, DYNSTR, &strtab);
+    // SysV hash: one bucket chaining every symbol.
+    put(&mut p, HASH, &w32(1));
+    put(&mut p, HASH + 4, &w32(n));
+    put(&mut p, HASH + 8, &w32(if n > 1 { 1 } else { 0 }));
+    for k in 1..n {
+        let next = if k + 1 < n { k + 1 } else { 0 };
+        put(&mut p, HASH + 12 + 4 * k as usize, &w32(next));
+    }
+    // DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_NULL.
+    let dynamic = [
+        (4u32, HASH as u32),
+        (5, DYNSTR as u32),
+        (6, DYNSYM as u32),
+        (10, strtab.len() as u32),
+        (11, 16),
+        (0, 0),
+    ];
+    for (k, (tag, val)) in dynamic.iter().enumerate() {
+        put(&mut p, DYNAMIC + 8 * k, &w32(*tag));
+        put(&mut p, DYNAMIC + 8 * k + 4, &w32(*val));
+    }
+    p
 }
 
 /// The legacy vsyscall page contents (x86_64 numbers: gettimeofday 96,
@@ -99,4 +199,25 @@ pub fn vsyscall_page(base: u64) -> Result<Vec<u8>, IcedError> {
         page[off as usize..off as usize + code.len()].copy_from_slice(&code);
     }
     Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_vdso_is_an_elf_image_exporting_kernel_vsyscall() {
+        let v = vdso32(0xF7FF_0000, Vsyscall32::Sysenter).unwrap();
+        assert_eq!(&v.code[..4], b"\x7fELF");
+        assert_eq!(v.code.len(), 0x1000);
+        // The first symbol is __kernel_vsyscall at its address.
+        let sym = 0x150;
+        let value = u32::from_le_bytes(v.code[sym + 4..sym + 8].try_into().unwrap()) as u64;
+        assert_eq!(v.base + value, v.kernel_vsyscall);
+        let name_at = 0x200 + u32::from_le_bytes(v.code[sym..sym + 4].try_into().unwrap()) as usize;
+        assert_eq!(&v.code[name_at..name_at + 17], b"__kernel_vsyscall");
+        // The code starts with push ecx; push edx; push ebp.
+        let off = (v.kernel_vsyscall - v.base) as usize;
+        assert_eq!(&v.code[off..off + 3], &[0x51, 0x52, 0x55]);
+    }
 }
