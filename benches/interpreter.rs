@@ -1,6 +1,9 @@
 //! Raw interpreter throughput: guest instructions per second on an integer
 //! compute loop, with cycle counting on (it is always on).
 
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sysgate::cpu::{Exit, Limit};
 use sysgate::demo;
