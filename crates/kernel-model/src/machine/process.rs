@@ -409,7 +409,9 @@ impl Machine {
                 let ret = match done {
                     Done::Return(r) => Some(r),
                     Done::Block => return Ok(Done::Block),
-                    Done::Replaced | Done::Ended => None,
+                    // A successful execve returns 0 (strace shows `= 0`).
+                    Done::Replaced => Some(0),
+                    Done::Ended => None,
                 };
                 let cycles = self.vcpu.cpu.cycles;
                 if let Some(t) = self.tasks.get(&pid) {
