@@ -5,7 +5,7 @@
 //! virtual-8086 mode, 16-bit and 32-bit protected mode, or 64-bit mode, at
 //! CPL 0 or CPL 3 — loads the bytes as code and runs at most
 //! [`INSTRUCTION_LIMIT`] instructions (delivered exceptions count as
-//! instructions). Exceptions either end the run (`Vcpu::exception_bitmap`
+//! instructions) and [`CYCLE_LIMIT`] modeled cycles. Exceptions either end the run (`Vcpu::exception_bitmap`
 //! all ones), and the harness resumes one byte after the start of the
 //! faulting instruction (at most [`MAX_RESUMES`] times), or
 //! ([`Setup::deliver`]) are delivered through the IDT/IVT to tiny ring-0
@@ -64,6 +64,10 @@ use crate::vendor::Vendor;
 
 /// Instructions executed per setup, at most.
 pub const INSTRUCTION_LIMIT: u64 = 1_000;
+/// Modeled cycles per setup, at most: bounds long REP string runs (each
+/// pass of up to 64 Ki iterations counts as one instruction) so that no
+/// input takes long; ordinary code stays far below it.
+pub const CYCLE_LIMIT: u64 = 2_000_000;
 /// How often the harness resumes after an exception, at most.
 pub const MAX_RESUMES: u32 = 64;
 /// Longest code accepted; longer inputs are truncated.
@@ -312,6 +316,7 @@ pub fn execute(code: &[u8], setup: Setup) -> Outcome {
     let mut done = 0u64;
     let mut resumes = 0u32;
     let mut last_exit = Exit::InstructionLimit;
+    let cycle_end = vcpu.cpu.cycles.saturating_add(CYCLE_LIMIT);
     // Each round retires an instruction, delivers an exception or counts
     // a resume, so `done` grows; the bound on rounds is a guard against
     // run-loop bugs.
@@ -328,7 +333,11 @@ pub fn execute(code: &[u8], setup: Setup) -> Outcome {
                 .exit
                 .unwrap_or(Exit::InstructionLimit)
         } else {
-            vcpu.run_traced(Limit::instructions(INSTRUCTION_LIMIT - done), &mut watch)
+            let limit = Limit {
+                instructions: INSTRUCTION_LIMIT - done,
+                cycles: cycle_end,
+            };
+            vcpu.run_traced(limit, &mut watch)
         };
         done = done
             .saturating_add(vcpu.cpu.instructions.wrapping_sub(start))

@@ -770,6 +770,35 @@ fn delivered_exceptions_return_to_the_code() {
     }
 }
 
+/// Inputs that once took long: a REP LODSD whose ECX a LOOPE wrapped to
+/// about 2^32 (each pass of 64 Ki iterations counts as one instruction);
+/// the harness's cycle limit ends it.
+#[test]
+fn long_repeats_are_bounded() {
+    // The input libFuzzer reported (without its setup-selector byte).
+    let mut code = vec![0xE1, 0xE1, 0x00];
+    code.extend([0xE1; 35]);
+    code.extend([
+        0x24, 0x1E, 0xF3, 0xAD, 0, 0, 0, 0, 0, 0, 0xED, 0xE1, 0x2F, 0xF1, 0x31, 0xF1,
+    ]);
+    let setup = Setup {
+        mode: CodeMode::Protected32,
+        cpl: 0,
+        deliver: false,
+    };
+    let out = run_checked(&code, setup);
+    assert_eq!(out.last_exit, Exit::CycleLimit, "{out:?}");
+    // REP LODSD with ECX = 2^32 - 1 directly, in every setup.
+    for setup in Setup::ALL {
+        let bits = setup.bits();
+        let code = assemble(bits, |a| {
+            a.mov(ecx, -1i32)?;
+            a.rep().lodsd()
+        });
+        run_checked(&code, setup);
+    }
+}
+
 #[test]
 fn every_setup_runs_plain_code() {
     // NOPs run to the instruction limit in every setup.
