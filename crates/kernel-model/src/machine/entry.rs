@@ -51,58 +51,87 @@ pub mod percpu {
     pub const USER_RSP: u64 = 0x10;
 }
 
-/// Byte offsets of the 64-bit `struct pt_regs` fields.
+/// Byte offsets of the 64-bit `struct pt_regs` fields, as `u64` for
+/// address arithmetic (the layout itself is defined once, in
+/// [`crate::syscalls::regs::off64`]).
 pub mod regs64 {
+    use crate::syscalls::regs::off64 as o;
     /// r15.
-    pub const R15: u64 = 0;
+    pub const R15: u64 = o::R15 as u64;
     /// bp.
-    pub const BP: u64 = 32;
+    pub const BP: u64 = o::BP as u64;
     /// bx.
-    pub const BX: u64 = 40;
+    pub const BX: u64 = o::BX as u64;
     /// r11.
-    pub const R11: u64 = 48;
+    pub const R11: u64 = o::R11 as u64;
+    /// r10.
+    pub const R10: u64 = o::R10 as u64;
+    /// r9.
+    pub const R9: u64 = o::R9 as u64;
+    /// r8.
+    pub const R8: u64 = o::R8 as u64;
     /// ax.
-    pub const AX: u64 = 80;
+    pub const AX: u64 = o::AX as u64;
     /// cx.
-    pub const CX: u64 = 88;
+    pub const CX: u64 = o::CX as u64;
+    /// dx.
+    pub const DX: u64 = o::DX as u64;
+    /// si.
+    pub const SI: u64 = o::SI as u64;
+    /// di.
+    pub const DI: u64 = o::DI as u64;
     /// orig_ax.
-    pub const ORIG_AX: u64 = 120;
+    pub const ORIG_AX: u64 = o::ORIG_AX as u64;
     /// ip.
-    pub const IP: u64 = 128;
+    pub const IP: u64 = o::IP as u64;
     /// cs.
-    pub const CS: u64 = 136;
+    pub const CS: u64 = o::CS as u64;
     /// flags.
-    pub const FLAGS: u64 = 144;
+    pub const FLAGS: u64 = o::FLAGS as u64;
     /// sp.
-    pub const SP: u64 = 152;
+    pub const SP: u64 = o::SP as u64;
     /// ss.
-    pub const SS: u64 = 160;
+    pub const SS: u64 = o::SS as u64;
     /// sizeof(struct pt_regs).
-    pub const SIZE: u64 = 168;
+    pub const SIZE: u64 = crate::syscalls::regs::PtRegs64::SIZE as u64;
 }
 
-/// Byte offsets of the i386 `struct pt_regs` fields.
+/// Byte offsets of the i386 `struct pt_regs` fields, as `u64` (defined once
+/// in [`crate::syscalls::regs::off32`]).
 pub mod regs32 {
+    use crate::syscalls::regs::off32 as o;
     /// bx.
-    pub const BX: u64 = 0;
+    pub const BX: u64 = o::BX as u64;
+    /// cx.
+    pub const CX: u64 = o::CX as u64;
+    /// dx.
+    pub const DX: u64 = o::DX as u64;
+    /// si.
+    pub const SI: u64 = o::SI as u64;
+    /// di.
+    pub const DI: u64 = o::DI as u64;
     /// bp.
-    pub const BP: u64 = 20;
+    pub const BP: u64 = o::BP as u64;
     /// ax.
-    pub const AX: u64 = 24;
+    pub const AX: u64 = o::AX as u64;
+    /// ds.
+    pub const DS: u64 = o::DS as u64;
+    /// es.
+    pub const ES: u64 = o::ES as u64;
     /// orig_ax.
-    pub const ORIG_AX: u64 = 44;
+    pub const ORIG_AX: u64 = o::ORIG_AX as u64;
     /// ip.
-    pub const IP: u64 = 48;
+    pub const IP: u64 = o::IP as u64;
     /// cs.
-    pub const CS: u64 = 52;
+    pub const CS: u64 = o::CS as u64;
     /// flags.
-    pub const FLAGS: u64 = 56;
+    pub const FLAGS: u64 = o::FLAGS as u64;
     /// sp.
-    pub const SP: u64 = 60;
+    pub const SP: u64 = o::SP as u64;
     /// ss.
-    pub const SS: u64 = 64;
+    pub const SS: u64 = o::SS as u64;
     /// sizeof(struct pt_regs).
-    pub const SIZE: u64 = 68;
+    pub const SIZE: u64 = crate::syscalls::regs::PtRegs32::SIZE as u64;
 }
 
 /// Vectors whose exceptions push an error code (SDM Vol. 3 Table 6-1).

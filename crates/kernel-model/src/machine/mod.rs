@@ -542,10 +542,13 @@ impl Machine {
         let w = if wide { 8 } else { 4 };
         let l = regs::layout(wide);
         let mut args = [0u64; 6];
+        use entry::{regs32 as r32, regs64 as r64};
+        // The argument registers of each ABI: rdi, rsi, rdx, r10, r8, r9 /
+        // ebx, ecx, edx, esi, edi, ebp.
         let offs: [u64; 6] = match (abi, wide) {
-            (Abi::X86_64, _) => [112, 104, 96, 56, 72, 64],
-            (Abi::I386, true) => [40, 88, 96, 104, 112, 32],
-            (Abi::I386, false) => [0, 4, 8, 12, 16, 20],
+            (Abi::X86_64, _) => [r64::DI, r64::SI, r64::DX, r64::R10, r64::R8, r64::R9],
+            (Abi::I386, true) => [r64::BX, r64::CX, r64::DX, r64::SI, r64::DI, r64::BP],
+            (Abi::I386, false) => [r32::BX, r32::CX, r32::DX, r32::SI, r32::DI, r32::BP],
         };
         for (a, o) in args.iter_mut().zip(offs) {
             *a = self.kread(regs + o, w);

@@ -815,8 +815,8 @@ impl Machine {
         };
         if !wide {
             // i386 pt_regs: ds, es = __USER_DS; fs, gs = 0.
-            self.kwrite(call.regs + 28, 4, ds as u64);
-            self.kwrite(call.regs + 32, 4, ds as u64);
+            self.kwrite(call.regs + super::entry::regs32::DS, 4, ds as u64);
+            self.kwrite(call.regs + super::entry::regs32::ES, 4, ds as u64);
         }
         self.kwrite(call.regs + l.ip, w, image.entry);
         self.kwrite(call.regs + l.cs, w, cs as u64);
