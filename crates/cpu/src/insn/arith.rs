@@ -9,15 +9,15 @@ use crate::exception::Exception;
 use crate::flags::{self, CF, STATUS, ZF, mask};
 use crate::state::Cpu;
 
-const ADD: u8 = 0;
-const OR: u8 = 1;
-const ADC: u8 = 2;
-const SBB: u8 = 3;
-const AND: u8 = 4;
-const SUB: u8 = 5;
-const XOR: u8 = 6;
-const CMP: u8 = 7;
-const TEST: u8 = 8;
+pub(super) const ADD: u8 = 0;
+pub(super) const OR: u8 = 1;
+pub(super) const ADC: u8 = 2;
+pub(super) const SBB: u8 = 3;
+pub(super) const AND: u8 = 4;
+pub(super) const SUB: u8 = 5;
+pub(super) const XOR: u8 = 6;
+pub(super) const CMP: u8 = 7;
+pub(super) const TEST: u8 = 8;
 
 pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     use Mnemonic::*;
@@ -43,8 +43,10 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     })
 }
 
+/// The result and status flags of ALU operation `OP` (shared with the
+/// specialized handlers in `fast`).
 #[inline(always)]
-fn compute<const OP: u8>(c: &Cpu, a: u64, b: u64, size: u8) -> (u64, u64) {
+pub(super) fn compute<const OP: u8>(c: &Cpu, a: u64, b: u64, size: u8) -> (u64, u64) {
     let cf = c.rflags & CF;
     match OP {
         ADD => flags::add(a, b, 0, size),

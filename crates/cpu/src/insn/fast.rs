@@ -16,15 +16,7 @@ use crate::exception::Exception;
 use crate::flags::{self, CF, STATUS, mask};
 use crate::state::Cpu;
 
-const ADD: u8 = 0;
-const OR: u8 = 1;
-const ADC: u8 = 2;
-const SBB: u8 = 3;
-const AND: u8 = 4;
-const SUB: u8 = 5;
-const XOR: u8 = 6;
-const CMP: u8 = 7;
-const TEST: u8 = 8;
+use super::arith::{ADC, ADD, AND, CMP, OR, SBB, SUB, TEST, XOR};
 
 /// The slot of operand `n` when it is a 32 or 64-bit GPR.
 fn wide_reg(ins: &Instruction, n: u32) -> Option<u8> {
@@ -151,16 +143,7 @@ fn write<const SIZE: u8>(c: &mut Cpu, r: usize, v: u64) {
 
 #[inline(always)]
 fn compute<const OP: u8, const SIZE: u8>(c: &mut Cpu, a: u64, b: u64) -> u64 {
-    let cf = c.rflags & CF;
-    let (r, f) = match OP {
-        ADD => flags::add(a, b, 0, SIZE),
-        ADC => flags::add(a, b, cf, SIZE),
-        SUB | CMP => flags::sub(a, b, 0, SIZE),
-        SBB => flags::sub(a, b, cf, SIZE),
-        AND | TEST => (a & b, flags::logic(a & b, SIZE)),
-        OR => (a | b, flags::logic(a | b, SIZE)),
-        _ => (a ^ b, flags::logic(a ^ b, SIZE)),
-    };
+    let (r, f) = super::arith::compute::<OP>(c, a, b, SIZE);
     set_flags(c, STATUS, f);
     r
 }
