@@ -214,6 +214,9 @@ fn tables(v: &mut Vcpu, wide: bool) {
         limit: 0x67,
         attr: 0x8B,
     };
+    // No I/O permission bitmap: its base lies beyond the TSS limit (as
+    // Linux sets it), so IN/OUT above IOPL always fault.
+    c.mmu.phys.write_u16(TSS + 0x66, 0x68);
 }
 
 /// Loads CS and the data segment registers from the GDT.

@@ -139,12 +139,36 @@ fn cpuid(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     Ok(())
 }
 
-/// I/O permission: in protected mode CPL must be <= IOPL (the TSS I/O
-/// permission bitmap is consulted otherwise; without a TSS bitmap the
-/// access faults, SDM Vol. 1 §19.5).
-fn io_allowed(c: &Cpu) -> Result<(), Exception> {
-    if c.ctrl.cr0 & 1 != 0 && (c.cpl() > c.iopl() || c.rflags & Rflags::VM.bits() != 0) {
-        return Err(Exception::GP(0));
+/// I/O permission (SDM Vol. 1 §19.5): in protected mode with CPL > IOPL,
+/// and always in virtual-8086 mode, the access is allowed only when every
+/// bit for `port..port + size` in the TSS I/O permission bitmap is clear.
+/// The bitmap starts at the 16-bit offset stored at TSS byte 0x66; bits
+/// beyond the TSS limit count as set. A TSS that is not a 32/64-bit TSS
+/// (or no TSS at all) denies the access.
+fn io_allowed(c: &mut Cpu, port: u16, size: u8) -> Result<(), Exception> {
+    let v86 = c.rflags & Rflags::VM.bits() != 0;
+    if c.ctrl.cr0 & 1 == 0 || (!v86 && c.cpl() <= c.iopl()) {
+        return Ok(());
+    }
+    let deny = Exception::GP(0);
+    // Only 32-bit (and 64-bit) TSSs have a bitmap (types 9 and 0xB).
+    if c.tr.attr & 0xD != 0x9 || c.tr.limit < 0x67 {
+        return Err(deny);
+    }
+    let lin = |c: &Cpu, off: u64| c.tr.base.wrapping_add(off);
+    let base = c.system_read(lin(c, 0x66), 2).map_err(|_| deny)?;
+    let first = base + port as u64 / 8;
+    let last = base + (port as u64 + size as u64 - 1) / 8;
+    if last > c.tr.limit as u64 {
+        return Err(deny);
+    }
+    let mut bits = 0u64;
+    for (k, off) in (first..=last).enumerate() {
+        bits |= c.system_read(lin(c, off), 1).map_err(|_| deny)? << (8 * k);
+    }
+    let mask = ((1u64 << size) - 1) << (port % 8);
+    if bits & mask != 0 {
+        return Err(deny);
     }
     Ok(())
 }
@@ -160,9 +184,9 @@ fn port_of(c: &Cpu, i: &Insn, n: u32) -> u16 {
 /// IN: no device model answers, so the data read is all ones; the run loop
 /// exits so the host can supply a value.
 fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    io_allowed(c)?;
     let port = port_of(c, i, 1);
     let size = i.size;
+    io_allowed(c, port, size)?;
     c.wr(0, size, u64::MAX);
     c.request = Request::Exit(Exit::IoIn { port, size });
     Ok(())
@@ -170,10 +194,84 @@ fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// OUT: the run loop exits with the port and value.
 fn port_out(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    io_allowed(c)?;
     let port = port_of(c, i, 0);
     let size = i.size1;
+    io_allowed(c, port, size)?;
     let value = c.rd(0, size) as u32;
     c.request = Request::Exit(Exit::IoOut { port, size, value });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::exception::Exception;
+    use crate::run::Exit;
+    use crate::state::Segment;
+    use crate::testutil::{machine, run};
+
+    /// A 64-bit machine at CPL 3 (IOPL 0) with a 64-bit TSS at 0x6000 whose
+    /// I/O bitmap (at TSS offset 0x68) allows only ports 0x80-0x83.
+    fn with_bitmap() -> crate::run::Vcpu {
+        let mut v = machine(64);
+        v.cpu.set_flat_mode(64, 3);
+        let tss = 0x6000u64;
+        v.cpu.tr = Segment {
+            selector: 0x40,
+            base: tss,
+            limit: 0x68 + 0x2000,
+            attr: 0x8B,
+        };
+        v.cpu.mmu.phys.write_u16(tss + 0x66, 0x68);
+        let bitmap = vec![0xFFu8; 0x2000];
+        v.cpu.mmu.phys.write(tss + 0x68, &bitmap);
+        v.cpu.mmu.phys.write_u8(tss + 0x68 + 0x10, 0xF0); // ports 0x80-0x83 allowed
+        v
+    }
+
+    #[test]
+    fn the_tss_io_bitmap_grants_ports_above_iopl() {
+        let mut v = with_bitmap();
+        // out 0x80, al
+        assert_eq!(
+            run(&mut v, &[0xE6, 0x80]),
+            Exit::IoOut {
+                port: 0x80,
+                size: 1,
+                value: 0
+            }
+        );
+        let mut v = with_bitmap();
+        // out 0x82, eax: ports 0x82..0x85 — 0x84 is denied.
+        assert_eq!(
+            run(&mut v, &[0xE7, 0x82]),
+            Exit::Exception(Exception::GP(0))
+        );
+        let mut v = with_bitmap();
+        // in al, 0x60: denied.
+        assert_eq!(
+            run(&mut v, &[0xE4, 0x60]),
+            Exit::Exception(Exception::GP(0))
+        );
+        assert_eq!(v.cpu.rip, crate::testutil::CODE);
+    }
+
+    #[test]
+    fn a_bitmap_beyond_the_tss_limit_denies() {
+        let mut v = with_bitmap();
+        v.cpu.tr.limit = 0x68 + 0x10 - 1; // the byte for port 0x80 is outside
+        assert_eq!(
+            run(&mut v, &[0xE6, 0x80]),
+            Exit::Exception(Exception::GP(0))
+        );
+        // IOPL 3 needs no bitmap.
+        let mut v = with_bitmap();
+        v.cpu.rflags |= 3 << 12;
+        assert_eq!(
+            run(&mut v, &[0xE4, 0x60]),
+            Exit::IoIn {
+                port: 0x60,
+                size: 1
+            }
+        );
+    }
 }
