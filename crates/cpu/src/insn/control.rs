@@ -42,7 +42,15 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Jmp if near => jmp_rel,
         Jmp if !far => jmp_indirect,
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
-            jcc
+            // In 64-bit code a target that is canonical at decode time needs
+            // no check when taken (there is no CS limit), so the condition
+            // can be fixed in the handler too.
+            let target_ok = ins.code_size() == iced_x86::CodeSize::Code64
+                && crate::memory::is_canonical(ins.near_branch_target());
+            match (target_ok, ins.condition_code() as usize) {
+                (true, cc @ 1..=16) => JCC64[cc - 1],
+                _ => jcc,
+            }
         }
         // The mnemonic names the counter (iced's code names carry the
         // operand size, e.g. `Jecxz_rel8_16` is JECXZ in 16-bit code).
@@ -87,6 +95,34 @@ fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let t = c.get(i, 0, size)?;
     c.branch(t)
 }
+
+/// Jcc in 64-bit code with a canonical target, one handler per condition.
+fn jcc64<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if condition(CC, c.rflags) {
+        c.rip = i.imm;
+    }
+    Ok(())
+}
+
+/// [`jcc64`] for each condition code nibble.
+const JCC64: [Handler; 16] = [
+    jcc64::<0>,
+    jcc64::<1>,
+    jcc64::<2>,
+    jcc64::<3>,
+    jcc64::<4>,
+    jcc64::<5>,
+    jcc64::<6>,
+    jcc64::<7>,
+    jcc64::<8>,
+    jcc64::<9>,
+    jcc64::<10>,
+    jcc64::<11>,
+    jcc64::<12>,
+    jcc64::<13>,
+    jcc64::<14>,
+    jcc64::<15>,
+];
 
 fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if condition(cc(i), c.rflags) {
