@@ -89,6 +89,33 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
                 }
             });
         }
+        Shl | Sal | Shr | Sar | Rol | Ror
+            if wide_reg(ins, 0).is_some() && ins.op1_kind() == OpKind::Immediate8 =>
+        {
+            let wide = ins.op0_register().is_gpr64();
+            use super::shift::{ROL, ROR, SAR, SHL, SHR};
+            return Some(match (ins.mnemonic(), wide) {
+                (Shl | Sal, true) => shift_ri::<SHL, 8>,
+                (Shl | Sal, false) => shift_ri::<SHL, 4>,
+                (Shr, true) => shift_ri::<SHR, 8>,
+                (Shr, false) => shift_ri::<SHR, 4>,
+                (Sar, true) => shift_ri::<SAR, 8>,
+                (Sar, false) => shift_ri::<SAR, 4>,
+                (Rol, true) => shift_ri::<ROL, 8>,
+                (Rol, false) => shift_ri::<ROL, 4>,
+                (Ror, true) => shift_ri::<ROR, 8>,
+                _ => shift_ri::<ROR, 4>,
+            });
+        }
+        Imul if wide_reg(ins, 0).is_some() && wide_reg(ins, 1).is_some() => {
+            let wide = ins.op0_register().is_gpr64();
+            return Some(match (ins.op_count(), wide) {
+                (3, true) => imul_rr::<true, 8>,
+                (3, false) => imul_rr::<true, 4>,
+                (_, true) => imul_rr::<false, 8>,
+                _ => imul_rr::<false, 4>,
+            });
+        }
         Inc | Dec => {
             wide_reg(ins, 0)?;
             let wide = ins.op0_register().is_gpr64();
@@ -178,6 +205,42 @@ fn alu_rm<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
     if OP != CMP && OP != TEST {
         write::<SIZE>(c, d, r);
     }
+    Ok(())
+}
+
+/// Shift or rotate of a full-width register by an immediate count (the
+/// shift family's `compute` does the work, so the semantics are shared).
+fn shift_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let d = slot(i, 0);
+    let count = (i.imm & super::shift::count_mask(SIZE)) as u32;
+    let a = c.gpr[d & 15] & mask(SIZE);
+    if count == 0 {
+        // No flags change; the register is still written (zero-extends).
+        write::<SIZE>(c, d, a);
+        return Ok(());
+    }
+    let (r, which, f) = super::shift::compute::<OP>(a, count, SIZE, c.rflags & CF);
+    write::<SIZE>(c, d, r);
+    set_flags(c, which, f);
+    Ok(())
+}
+
+/// IMUL r, r (two operands) and IMUL r, r, imm (`THREE`), full width.
+fn imul_rr<const THREE: bool, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let d = slot(i, 0);
+    let src = c.gpr[slot(i, 1) & 15] & mask(SIZE);
+    let other = if THREE {
+        i.imm & mask(SIZE)
+    } else {
+        c.gpr[d & 15] & mask(SIZE)
+    };
+    let (_, lo, wide) = super::muldiv::multiply::<true>(src, other, SIZE);
+    write::<SIZE>(c, d, lo);
+    set_flags(
+        c,
+        super::muldiv::MUL_FLAGS,
+        super::muldiv::mul_flags(lo, SIZE, wide),
+    );
     Ok(())
 }
 

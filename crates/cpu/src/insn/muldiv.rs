@@ -51,12 +51,12 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 }
 
 /// The flags MUL/IMUL write.
-const MUL_FLAGS: u64 = CF | OF | SF | ZF | PF | AF;
+pub(super) const MUL_FLAGS: u64 = CF | OF | SF | ZF | PF | AF;
 
 /// The flags of a multiplication with truncated result `lo` (already
 /// masked to `size`) and overflow indication `wide`.
 #[inline(always)]
-fn mul_flags(lo: u64, size: u8, wide: bool) -> u64 {
+pub(super) fn mul_flags(lo: u64, size: u8, wide: bool) -> u64 {
     let co = if wide { CF | OF } else { 0 };
     co | szp(lo, size)
 }

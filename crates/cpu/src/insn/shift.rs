@@ -73,11 +73,11 @@ use crate::memory::Dest;
 use crate::state::Cpu;
 use crate::vendor::Vendor;
 
-const SHL: u8 = 0;
-const SHR: u8 = 1;
-const SAR: u8 = 2;
-const ROL: u8 = 3;
-const ROR: u8 = 4;
+pub(super) const SHL: u8 = 0;
+pub(super) const SHR: u8 = 1;
+pub(super) const SAR: u8 = 2;
+pub(super) const ROL: u8 = 3;
+pub(super) const ROR: u8 = 4;
 const RCL: u8 = 5;
 const RCR: u8 = 6;
 
@@ -99,7 +99,7 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 
 /// The count mask: 5 bits, 6 for 64-bit operands.
 #[inline(always)]
-const fn count_mask(size: u8) -> u64 {
+pub(super) const fn count_mask(size: u8) -> u64 {
     if size == 8 { 0x3F } else { 0x1F }
 }
 
