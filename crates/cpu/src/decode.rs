@@ -449,7 +449,6 @@ fn decode_block(
     let mut insns = Vec::new();
     let mut phys2 = None;
     let mut offset = 0usize;
-    let mut block_cycles = 0u32;
     let mut ins = Instruction::default();
     while offset < in_page {
         decoder.decode_out(&mut ins);
@@ -473,11 +472,7 @@ fn decode_block(
             ins.set_len(1);
         }
         let stop = ends_block(&ins) || ins.code() == Code::INVALID;
-        let cycles = model.cost(&ins);
-        let mut insn = Insn::new(ins, bits, cycles);
-        insn.cum = block_cycles;
-        block_cycles = block_cycles.saturating_add(cycles);
-        insns.push(insn);
+        insns.push(Insn::new(ins, bits, 0));
         offset = end;
         if crosses {
             if let Ok(pa2) = next {
@@ -488,6 +483,14 @@ fn decode_block(
         if stop || insns.len() >= MAX_BLOCK_INSNS {
             break;
         }
+    }
+    // The block's costs: a small dependency-aware schedule (cycles.rs).
+    let block: Vec<Instruction> = insns.iter().map(|i| i.ins).collect();
+    let mut cum = 0u32;
+    for (insn, cycles) in insns.iter_mut().zip(model.schedule(&block)) {
+        insn.cycles = cycles;
+        insn.cum = cum;
+        cum = cum.saturating_add(cycles);
     }
     cpu.mmu.phys.mark_code(pa);
     if let Some(p2) = phys2 {

@@ -22,9 +22,9 @@
 use std::collections::BTreeSet;
 
 use iced_x86::{Instruction, Mnemonic};
-use sysgate_mmu::AccessKind;
+use sysgate_mmu::{Access, AccessKind};
 
-use crate::cycles::CycleModel;
+use crate::cycles::{CycleModel, TransitionEvent};
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
 use crate::exception::Exception;
 use crate::interrupt::{self, Raised};
@@ -202,6 +202,71 @@ pub struct Vcpu {
     /// RFLAGS.RF = 1 has completed (also moved back per event), or
     /// `u64::MAX`.
     rf_until: u64,
+    /// Page walks seen and owed.
+    walks: Walks,
+    /// Where a run that stopped inside a block (instruction limit,
+    /// breakpoint) left off, so that the next run continues that block
+    /// with its costs instead of decoding a new block there: block costs
+    /// depend on the whole block (cycles.rs), and how the host splits a
+    /// run must not change the count.
+    resume: Option<Resume>,
+}
+
+/// Page walks of the guest: charged when the block that caused them ends
+/// (or raises an exception), so a run stopped inside a block leaves them
+/// for the rest of the block, and the count does not depend on how the
+/// host splits runs.
+#[derive(Clone, Copy, Debug, Default)]
+struct Walks {
+    /// The MMU's page-walk count already accounted for.
+    seen: u64,
+    /// Walks not charged yet.
+    owed: u64,
+}
+
+impl Walks {
+    /// Counts the page walks the MMU did since the last look as owed.
+    fn fold(&mut self, cpu: &Cpu) {
+        let walks = cpu.mmu.stats().walks;
+        self.owed = self.owed.wrapping_add(walks.wrapping_sub(self.seen));
+        self.seen = walks;
+    }
+
+    /// Charges the walks owed ([`CycleModel::walk_cycles`] each).
+    #[inline(always)]
+    fn charge(&mut self, cpu: &mut Cpu, model: &CycleModel) {
+        if cpu.mmu.stats().walks != self.seen || self.owed != 0 {
+            self.charge_slow(cpu, model);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn charge_slow(&mut self, cpu: &mut Cpu, model: &CycleModel) {
+        self.fold(cpu);
+        let cost = self.owed.wrapping_mul(model.walk_cycles() as u64);
+        self.owed = 0;
+        cpu.cycles = cpu.cycles.wrapping_add(cost);
+    }
+
+    /// Forgets walks done outside guest execution (by the host, or by the
+    /// decoder reading ahead) since `before`.
+    #[inline(always)]
+    fn exclude_since(&mut self, cpu: &Cpu, before: u64) {
+        let after = cpu.mmu.stats().walks;
+        self.seen = self.seen.wrapping_add(after.wrapping_sub(before));
+    }
+}
+
+/// A place inside a decoded block where execution continues.
+#[derive(Clone, Copy, Debug)]
+struct Resume {
+    /// The block.
+    id: u32,
+    /// The index of the next instruction in it.
+    index: usize,
+    /// Its CS offset.
+    rip: u64,
 }
 
 impl Vcpu {
@@ -222,6 +287,8 @@ impl Vcpu {
             shutdown: false,
             run_end: 0,
             rf_until: u64::MAX,
+            walks: Walks::default(),
+            resume: None,
         }
     }
 
@@ -275,11 +342,15 @@ impl Vcpu {
 
     /// Runs until an exit, calling `tracer` for every instruction.
     pub fn run_traced<T: Tracer>(&mut self, limit: Limit, tracer: &mut T) -> Exit {
-        if self.breakpoints.is_empty() {
+        // Page walks the host caused between runs are not charged.
+        self.walks.seen = self.cpu.mmu.stats().walks;
+        let exit = if self.breakpoints.is_empty() {
             self.run_loop::<T, false>(limit, tracer)
         } else {
             self.run_loop::<T, true>(limit, tracer)
-        }
+        };
+        self.walks.fold(&self.cpu);
+        exit
     }
 
     /// Executes exactly one instruction; when it faults and the exception
@@ -293,11 +364,13 @@ impl Vcpu {
     pub fn step_traced<T: Tracer>(&mut self, tracer: &mut T) -> StepEvent {
         let ip = self.cpu.rip;
         let before = self.cpu.cycles;
+        self.walks.seen = self.cpu.mmu.stats().walks;
         // Decoded before it runs: a transition may change the mode and CS.
         let instruction = self.last_instruction(ip);
         let saved = std::mem::take(&mut self.breakpoints);
         self.last_transition = None;
         let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
+        self.walks.fold(&self.cpu);
         self.breakpoints = saved;
         StepEvent {
             ip,
@@ -309,14 +382,43 @@ impl Vcpu {
     }
 
     fn last_instruction(&mut self, ip: u64) -> Option<Instruction> {
+        if let Some(r) = self.resume
+            && let Some(i) = self.resumable(r)
+        {
+            return self.cache.blocks[r.id as usize].insns.get(i).map(|i| i.ins);
+        }
         let lin = self.cpu.fetch_linear(ip);
         let loc = self.cpu.translate(lin, 1, AccessKind::Execute).ok()?;
         let bits = self.cpu.code_bits();
+        let walks = self.cpu.mmu.stats().walks;
         let id = self
             .cache
-            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits)
-            .ok()?;
-        self.cache.blocks[id as usize].insns.first().map(|i| i.ins)
+            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits);
+        // Walks the decoder does to read ahead into the next page depend on
+        // the decode cache, not on the guest: they are not charged.
+        self.walks.exclude_since(&self.cpu, walks);
+        self.cache.blocks[id.ok()? as usize]
+            .insns
+            .first()
+            .map(|i| i.ins)
+    }
+
+    /// The index at which `r` continues its block, when the block is still
+    /// there, holds the instruction at RIP for the current code size and
+    /// mapping (checked without side effects on the TLB).
+    #[cold]
+    #[inline(never)]
+    fn resumable(&mut self, r: Resume) -> Option<usize> {
+        let b = self.cache.blocks.get(r.id as usize)?;
+        let insn = b.insns.get(r.index)?;
+        if r.rip != self.cpu.rip || insn.ip() != r.rip || b.bits != self.cpu.code_bits() {
+            return None;
+        }
+        let lin = self.cpu.fetch_linear(r.rip);
+        let acc = Access::fetch(self.cpu.cpl() == 3);
+        let pa = self.cpu.mmu.peek(&self.cpu.ctrl, lin, acc).ok()?;
+        let want = b.phys.wrapping_add(r.rip.wrapping_sub(b.ip));
+        (pa == want && self.cache.still_valid(&mut self.cpu, r.id)).then_some(r.index)
     }
 
     #[inline(always)]
@@ -363,9 +465,14 @@ impl Vcpu {
                 }
             }
         }
+        let walks = self.cpu.mmu.stats().walks;
         let id = self
             .cache
-            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits)?;
+            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits);
+        // Walks the decoder does to read ahead into the next page depend on
+        // the decode cache, not on the guest: they are not charged.
+        self.walks.exclude_since(&self.cpu, walks);
+        let id = id?;
         if prev != NO_BLOCK {
             self.cache.blocks[prev as usize].succ[exit_slot] = id;
         }
@@ -410,10 +517,19 @@ impl Vcpu {
                 return Exit::CycleLimit;
             }
             self.sync_code_writes();
-            let id = match self.next_block(prev, exit_slot) {
-                Ok(id) => id,
+            // A run that stopped inside a block continues it.
+            let resumed = match self.resume.take() {
+                Some(r) => self.resumable(r).map(|i| (r.id, i)),
+                None => None,
+            };
+            let (id, first) = match resumed.map_or_else(
+                || self.next_block(prev, exit_slot).map(|id| (id, 0)),
+                Ok,
+            ) {
+                Ok(x) => x,
                 Err(e) => {
                     // Instruction fetch faulted: RIP is the fetch address.
+                    self.walks.charge(&mut self.cpu, &self.model);
                     tracer.exception(&self.cpu, e);
                     match deliver_exception(&mut self.cpu, &self.model, e, tracer) {
                         Ok(t) => self.last_transition = t,
@@ -433,7 +549,8 @@ impl Vcpu {
             self.cpu.host.validate(mmu_epoch, mark_epoch);
             let remaining = end - self.cpu.instructions;
             let block = &self.cache.blocks[id as usize];
-            let n = (block.insns.len() as u64).min(remaining) as usize;
+            let insns = &block.insns[first..];
+            let n = (insns.len() as u64).min(remaining) as usize;
             let generation = self.cache.generation;
             // Cycles and instructions are charged once per block (each
             // instruction carries the cycles of those before it in the
@@ -441,15 +558,21 @@ impl Vcpu {
             // Handlers that charge extra cycles (repeated string
             // iterations) add them to `block_cycles`.
             let base_insns = self.cpu.instructions;
-            self.cpu.block_cycles = self.cpu.cycles;
+            self.cpu.block_cycles = self.cpu.cycles.wrapping_sub(insns[0].cum as u64);
             let mut executed = n;
-            for (k, insn) in block.insns[..n].iter().enumerate() {
+            for (k, insn) in insns[..n].iter().enumerate() {
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
                     && base_insns + k as u64 != start
                 {
-                    self.cpu.cycles = self.cpu.block_cycles + insn.cum as u64;
+                    self.cpu.cycles = self.cpu.block_cycles.wrapping_add(insn.cum as u64);
                     self.cpu.instructions = base_insns + k as u64;
+                    self.resume = Some(Resume {
+                        id,
+                        index: first + k,
+                        rip: insn.ip(),
+                    });
+                    self.walks.fold(&self.cpu);
                     return Exit::Breakpoint(insn.ip());
                 }
                 tracer.instruction(&self.cpu, insn);
@@ -465,10 +588,11 @@ impl Vcpu {
                     } else {
                         self.cpu.rip = insn.ip();
                     }
-                    self.cpu.cycles = self.cpu.block_cycles + charged;
+                    self.cpu.cycles = self.cpu.block_cycles.wrapping_add(charged);
                     self.cpu.instructions = base_insns + retired;
                     self.cpu.request = Request::None;
                     self.cpu.transition = None;
+                    self.walks.charge(&mut self.cpu, &self.model);
                     tracer.exception(&self.cpu, e);
                     match deliver_exception(&mut self.cpu, &self.model, e, tracer) {
                         Ok(t) => self.last_transition = t,
@@ -482,7 +606,10 @@ impl Vcpu {
                     continue 'blocks;
                 }
                 if T::PER_INSTRUCTION {
-                    self.cpu.cycles = self.cpu.block_cycles + (insn.cum + insn.cycles) as u64;
+                    self.cpu.cycles = self
+                        .cpu
+                        .block_cycles
+                        .wrapping_add((insn.cum + insn.cycles) as u64);
                     self.cpu.instructions = base_insns + k as u64 + 1;
                     tracer.retired(&self.cpu, insn);
                 }
@@ -491,11 +618,20 @@ impl Vcpu {
                     break;
                 }
             }
-            if let Some(last) = block.insns[..executed].last() {
-                self.cpu.cycles = self.cpu.block_cycles + (last.cum + last.cycles) as u64;
+            let cut = executed == n && n < insns.len();
+            if let Some(last) = insns[..executed].last() {
+                self.cpu.cycles = self
+                    .cpu
+                    .block_cycles
+                    .wrapping_add((last.cum + last.cycles) as u64);
+                // Page walks (TLB misses) of the block and of its fetch.
+                if !cut {
+                    self.walks.charge(&mut self.cpu, &self.model);
+                }
                 // Only a block's last instruction can record a transition.
                 if let Some(mut t) = self.cpu.transition.take() {
-                    t.cycles = last.cycles as u64;
+                    t.cycles =
+                        last.cycles as u64 + charge_gate(&mut self.cpu, &self.model, &t, last);
                     tracer.transition(&self.cpu, &t);
                     self.last_transition = Some(t);
                 }
@@ -503,6 +639,15 @@ impl Vcpu {
             self.cpu.instructions = base_insns + executed as u64;
             exit_slot = usize::from(self.cpu.rip != block.end_ip);
             prev = id;
+            if cut {
+                // Stopped inside the block by the instruction budget.
+                self.resume = Some(Resume {
+                    id,
+                    index: first + n,
+                    rip: self.cpu.rip,
+                });
+                prev = NO_BLOCK;
+            }
             let request = std::mem::take(&mut self.cpu.request);
             if !matches!(request, Request::None) {
                 match self.handle_request(request) {
@@ -561,6 +706,23 @@ impl Vcpu {
         }
         Ok(self.run_end.min(self.rf_until))
     }
+}
+
+/// Far transfers through a call gate and far returns to an outer level
+/// cost the profile's transition figure in total, not the plain far
+/// transfer's decoded cost: charges the difference (a cold path: only
+/// such transfers record these transitions) and returns it.
+#[cold]
+#[inline(never)]
+fn charge_gate(cpu: &mut Cpu, model: &CycleModel, t: &Transition, last: &Insn) -> u64 {
+    let event = match t.kind {
+        TransitionKind::FarCall => TransitionEvent::CallGate,
+        TransitionKind::FarRet => TransitionEvent::FarReturnOuter,
+        _ => return 0,
+    };
+    let extra = (model.transition_cycles(event) as u64).saturating_sub(last.cycles as u64);
+    cpu.cycles += extra;
+    extra
 }
 
 /// Delivers exception `e`, raised by the instruction at (or, for traps,

@@ -2025,24 +2025,36 @@ fn cpuid_leaves() {
 
 #[test]
 fn rdtsc_reads_the_modeled_cycle_counter() {
-    // Three NOPs of one cycle each (Skylake table) precede the RDTSC.
-    let v = ok(64, &[0x90, 0x90, 0x90, 0x0F, 0x31], |c| {
-        c.gpr[RAX] = u64::MAX;
-        c.gpr[RDX] = u64::MAX;
-    });
+    // RDTSC reads the cycles charged to the instructions before it in its
+    // block (crates/cpu/src/cycles.rs, `skylake`; the HLT that ends each
+    // block here is serializing): three dependent ADD RAX, RAX (latency 1)
+    // are charged one cycle each.
+    let v = ok(
+        64,
+        &[
+            0x48, 0x01, 0xC0, 0x48, 0x01, 0xC0, 0x48, 0x01, 0xC0, 0x0F, 0x31,
+        ],
+        |c| {
+            c.gpr[RAX] = u64::MAX;
+            c.gpr[RDX] = u64::MAX;
+        },
+    );
     assert_eq!((v.cpu.gpr[RAX], v.cpu.gpr[RDX]), (3, 0));
-    // Two reads 26 cycles apart: RDTSC (25) and MOV (1).
+    // Two reads in one block: the first RDTSC is charged its latency (18)
+    // and the MOV that waits for its EAX 1.
     let v = ok(32, &[0x0F, 0x31, 0x89, 0xC3, 0x0F, 0x31], |_| {});
-    assert_eq!(v.cpu.gpr[RAX] - v.cpu.gpr[RBX], 26);
-    // Across a block boundary (JMP ends the block): NOP 1 + JMP 1.
+    assert_eq!(v.cpu.gpr[RAX] - v.cpu.gpr[RBX], 19);
+    // Across a block boundary (JMP ends the block): the NOP; JMP block
+    // costs the one-cycle minimum.
     let v = ok(64, &[0x90, 0xEB, 0x00, 0x0F, 0x31], |_| {});
-    assert_eq!(v.cpu.gpr[RAX], 2);
-    // After REP STOSB of 10 bytes: 1 cycle plus 9 extra iterations.
+    assert_eq!(v.cpu.gpr[RAX], 1);
+    // After REP STOSB of 10 bytes: 2 cycles (the latency of STOSB, whose
+    // RDI result the next execution waits for) plus 9 extra iterations.
     let v = ok(64, &[0xF3, 0xAA, 0x0F, 0x31], |c| {
         c.gpr[RCX] = 10;
         c.gpr[RDI] = DATA;
     });
-    assert_eq!(v.cpu.gpr[RAX], 10);
+    assert_eq!(v.cpu.gpr[RAX], 11);
     // The counter straddles EDX:EAX.
     let v = ok(32, &[0x0F, 0x31], |c| c.cycles = 0x1_2345_6789);
     assert_eq!((v.cpu.gpr[RDX], v.cpu.gpr[RAX]), (1, 0x2345_6789));
