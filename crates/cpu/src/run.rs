@@ -522,10 +522,9 @@ impl Vcpu {
                 Some(r) => self.resumable(r).map(|i| (r.id, i)),
                 None => None,
             };
-            let (id, first) = match resumed.map_or_else(
-                || self.next_block(prev, exit_slot).map(|id| (id, 0)),
-                Ok,
-            ) {
+            let (id, first) = match resumed
+                .map_or_else(|| self.next_block(prev, exit_slot).map(|id| (id, 0)), Ok)
+            {
                 Ok(x) => x,
                 Err(e) => {
                     // Instruction fetch faulted: RIP is the fetch address.
