@@ -6,8 +6,10 @@
 //! - `sysgate trace [options] -- PROGRAM` runs a guest and writes one JSON
 //!   event per transition and system call (and instruction, on request).
 //! - `sysgate compare [--mech LIST] [PROGRAM]` runs one guest under each
-//!   mechanism and prints a table of system calls, instructions and modeled
-//!   cycles.
+//!   mechanism and prints a table of system calls, instructions, modeled
+//!   cycles, the average modeled cycles per returning system call by phase
+//!   (user stub, hardware entry, entry stub, handler, exit stub, hardware
+//!   exit) and host time per system call.
 //! - `sysgate guests` lists the built-in guests.
 //! - `sysgate demo` runs the built-in CPU compute loop (no kernel) and
 //!   reports interpreter speed.
@@ -24,7 +26,9 @@ use sysgate::demo;
 use sysgate::kernel::audit::AuditFilter;
 use sysgate::kernel::console::Console;
 use sysgate::kernel::machine::trace::Recorder;
-use sysgate::kernel::machine::{Config, Flavor, Machine, Status, Vsyscall32};
+use sysgate::kernel::machine::{
+    Config, Flavor, Machine, PhaseCycles, Status, SyscallEvent, Vsyscall32,
+};
 
 #[derive(Parser)]
 #[command(
@@ -336,9 +340,41 @@ fn rows_for(mech: MechArg) -> Vec<Row> {
     }
 }
 
+/// Average modeled cycles by phase over the calls that returned to user
+/// mode, and how many there were.
+fn phase_averages(events: &[SyscallEvent]) -> (PhaseCycles, u64) {
+    let mut sum = PhaseCycles::default();
+    let mut n = 0u64;
+    for e in events
+        .iter()
+        .filter(|e| e.ret.is_some() && e.cycles.hw_exit > 0)
+    {
+        let c = &e.cycles;
+        sum.user_stub += c.user_stub;
+        sum.hw_entry += c.hw_entry;
+        sum.entry_stub += c.entry_stub;
+        sum.handler += c.handler;
+        sum.exit_stub += c.exit_stub;
+        sum.hw_exit += c.hw_exit;
+        n += 1;
+    }
+    let avg = |v: u64| (v + n / 2) / n.max(1);
+    (
+        PhaseCycles {
+            user_stub: avg(sum.user_stub),
+            hw_entry: avg(sum.hw_entry),
+            entry_stub: avg(sum.entry_stub),
+            handler: avg(sum.handler),
+            exit_stub: avg(sum.exit_stub),
+            hw_exit: avg(sum.hw_exit),
+        },
+        n,
+    )
+}
+
 fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<ExitCode, Fail> {
     println!(
-        "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10}",
+        "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10} {:>10} {:>9} {:>11} {:>8} {:>10} {:>8} {:>11}",
         "mechanism",
         "kernel",
         "vendor",
@@ -346,7 +382,14 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
         "instructions",
         "cycles",
         "cycles/syscall",
-        "host ms"
+        "host-ms",
+        "user-stub",
+        "hw-entry",
+        "entry-stub",
+        "handler",
+        "exit-stub",
+        "hw-exit",
+        "ns/syscall"
     );
     for &mech in mechs {
         for row in rows_for(mech) {
@@ -375,9 +418,10 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
                 )));
             }
             let n = m.events.len() as u64;
+            let (p, _) = phase_averages(&m.events);
             let c = &m.vcpu.cpu;
             println!(
-                "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10.2}",
+                "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10.2} {:>10} {:>9} {:>11} {:>8} {:>10} {:>8} {:>11.1}",
                 row.label,
                 match row.flavor {
                     Flavor::X86_64 => "x86_64",
@@ -388,7 +432,14 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
                 c.instructions,
                 c.cycles,
                 c.cycles / n.max(1),
-                ms
+                ms,
+                p.user_stub,
+                p.hw_entry,
+                p.entry_stub,
+                p.handler,
+                p.exit_stub,
+                p.hw_exit,
+                ms * 1e6 / n.max(1) as f64
             );
         }
     }

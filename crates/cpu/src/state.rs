@@ -507,6 +507,16 @@ impl Cpu {
         self.ctrl.cr0 & Cr0::PE.bits() != 0 && self.rflags & Rflags::VM.bits() == 0
     }
 
+    /// [`Cpu::cycles`] when the basic block being executed (or, between
+    /// runs, the last one executed) began, plus any cycles its instructions
+    /// charged beyond their decoded cost. In a [`crate::Tracer`]'s
+    /// `transition` hook, `cycles - transition.cycles - block_start_cycles()`
+    /// is what the instructions of the block before the transition cost.
+    #[inline]
+    pub fn block_start_cycles(&self) -> u64 {
+        self.block_cycles
+    }
+
     /// The current privilege level.
     #[inline]
     pub fn cpl(&self) -> u8 {

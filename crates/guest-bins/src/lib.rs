@@ -288,6 +288,18 @@ pub fn getpid_loop(arch: Arch, mechanism: Mechanism, n: u32) -> Option<Guest> {
     programs::getpid_loop(entry.info, n).ok()
 }
 
+/// The ELF of a program that calls `write(1, buf, len)` `n` times, `buf`
+/// holding `len` zero bytes, for an arch and mechanism (`None` where the
+/// combination does not exist): it prints `n * len` zero bytes and exits
+/// with 0, or with 1 as soon as a write returns anything but `len`. Only
+/// the image is returned (the expected output can be large): run it with a
+/// console that discards output for benchmarks.
+pub fn write_loop(arch: Arch, mechanism: Mechanism, n: u32, len: u32) -> Option<Vec<u8>> {
+    let name = programs::variant_name("hello", arch, mechanism)?;
+    let entry = programs::REGISTRY.iter().find(|e| e.info.name == name)?;
+    programs::write_loop(entry.info, n, len).ok()
+}
+
 #[cfg(test)]
 pub(crate) mod testutil {
     use std::path::PathBuf;

@@ -319,6 +319,37 @@ pub(crate) fn getpid_loop(info: GuestInfo, n: u32) -> Result<Guest, Error> {
     Ok(guest(info, elf, Expected::new("", Exited(0))))
 }
 
+/// `n` calls of `write(1, buf, len)` with `buf` holding `len` zero bytes
+/// (in .bss); exits with 0, or with 1 as soon as a write returns anything
+/// but `len`. The counter lives in R12 (64-bit code) or ESI (32-bit code),
+/// which no mechanism clobbers and `write` does not take.
+pub(crate) fn write_loop(info: GuestInfo, n: u32, len: u32) -> Result<Vec<u8>, Error> {
+    assemble(&info, &|b| {
+        let buf = b.buffer(u64::from(len.max(1)));
+        let counter = match info.arch {
+            X86_64 => R::R12,
+            I386 => R::Si,
+        };
+        let mut fail = b.label();
+        if n > 0 {
+            let mut top = b.label();
+            b.mov_imm(counter, i64::from(n))?;
+            b.bind(&mut top)?;
+            b.sys(
+                nr::WRITE,
+                &[Arg::Imm(1), Arg::Addr(buf), Arg::Imm(i64::from(len))],
+            )?;
+            b.cmp32_imm(R::Ax, len as i32)?;
+            b.a.jne(fail)?;
+            b.dec(counter)?;
+            b.a.jne(top)?;
+        }
+        b.exit(0)?;
+        b.bind(&mut fail)?;
+        b.exit(1)
+    })
+}
+
 // ----- the seeds' programs --------------------------------------------------------------
 
 /// The path the seeds' open/close example uses (relative to the cwd).

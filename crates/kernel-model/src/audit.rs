@@ -461,6 +461,18 @@ impl AuditLog {
 
     /// Fills in the cycles of record `serial`; false if it is gone.
     pub fn set_cycles(&mut self, serial: u32, cycles: PhaseCycles) -> bool {
+        // Records are held in serial order with consecutive serials, so
+        // the record is found by its distance from the oldest one.
+        let at = self
+            .records
+            .front()
+            .map(|f| serial.wrapping_sub(f.serial) as usize);
+        if let Some(r) = at.and_then(|k| self.records.get_mut(k))
+            && r.serial == serial
+        {
+            r.cycles = cycles;
+            return true;
+        }
         match self.records.iter_mut().find(|r| r.serial == serial) {
             Some(r) => {
                 r.cycles = cycles;

@@ -346,6 +346,27 @@ pub struct SyscallOutcome {
     /// Serial of the audit record written for the call, if any (for
     /// [`AuditLog::set_cycles`] once the exit path's cycles are known).
     pub audit_serial: Option<u32>,
+    /// Bytes the handler copied between user and kernel memory (what
+    /// `copy_from_user`/`copy_to_user` moved; strace's and the audit log's
+    /// own reads are not counted), for the handler's modeled cost.
+    pub copied: u64,
+}
+
+/// Counts the bytes a handler moves through a [`UserMemory`].
+struct CountingMemory<'a> {
+    inner: &'a mut dyn UserMemory,
+    bytes: u64,
+}
+
+impl UserMemory for CountingMemory<'_> {
+    fn read(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), crate::uaccess::Efault> {
+        self.bytes = self.bytes.saturating_add(buf.len() as u64);
+        self.inner.read(addr, buf)
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), crate::uaccess::Efault> {
+        self.bytes = self.bytes.saturating_add(data.len() as u64);
+        self.inner.write(addr, data)
+    }
 }
 
 /// The context a handler runs in.
@@ -510,6 +531,7 @@ impl Personality {
             strace::capture_entry(abi, nr32.unwrap_or(u32::MAX), row.as_ref(), &args, env.mem)
         });
         self.vfs.set_time(self.clock.realtime(env.cycles));
+        let mut copied = 0;
         let result = match row.map(|r| r.handler) {
             None => Err(SysError::Errno(Errno::ENOSYS)),
             Some(Handler::Machine(op)) => {
@@ -524,19 +546,26 @@ impl Personality {
                 return SyscallOutcome {
                     dispatch: Dispatch::Machine(call),
                     audit_serial: None,
+                    copied: 0,
                 };
             }
             Some(Handler::Kernel(f)) => {
+                let mut mem = CountingMemory {
+                    inner: &mut *env.mem,
+                    bytes: 0,
+                };
                 let mut ctx = Ctx {
                     sys: self,
                     task: env.task,
-                    mem: &mut *env.mem,
+                    mem: &mut mem,
                     process: env.process,
                     abi,
                     mechanism: env.mechanism,
                     cycles: env.cycles,
                 };
-                f(&mut ctx, &args)
+                let r = f(&mut ctx, &args);
+                copied = mem.bytes;
+                r
             }
         };
         let (dispatch, ret) = match result {
@@ -546,6 +575,7 @@ impl Personality {
                 return SyscallOutcome {
                     dispatch: Dispatch::Block(w),
                     audit_serial: None,
+                    copied,
                 };
             }
             Err(SysError::Sleep { until_cycle }) => (
@@ -578,6 +608,7 @@ impl Personality {
         SyscallOutcome {
             dispatch,
             audit_serial: serial,
+            copied,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod frames;
 pub mod layout;
 pub mod loader;
 pub mod paging;
+pub mod phases;
 pub(crate) mod process;
 pub mod trace;
 pub mod vdso;
@@ -22,6 +23,8 @@ pub mod vdso;
 use std::collections::BTreeMap;
 
 use sysgate_cpu::{Exit, Limit, NoTracer, Rflags, Tracer, Vcpu, Vendor};
+
+pub use phases::PhaseCycles;
 use sysgate_mmu::PhysMem;
 
 use crate::abi::Abi;
@@ -168,8 +171,16 @@ impl Status {
 /// Receives what a running machine does: the CPU's [`Tracer`] hooks plus
 /// every system call the dispatcher handled.
 pub trait Observer: Tracer {
-    /// A system call completed (or ended its process).
+    /// A system call completed (or ended its process). Its
+    /// [`SyscallEvent::cycles`] hold the phases up to the handler; the exit
+    /// phases follow in [`Observer::syscall_returned`].
     fn syscall(&mut self, _cycle: u64, _e: &SyscallEvent) {}
+
+    /// A system call's hardware exit (SYSRET, SYSEXIT, IRET) returned to
+    /// user mode, `cycle` being the cycle count after it: every phase of
+    /// [`SyscallEvent::cycles`] is known. Reported when the run loop next
+    /// returns to the machine (at the next hypercall or the end of the run).
+    fn syscall_returned(&mut self, _cycle: u64, _e: &SyscallEvent) {}
 }
 
 impl Observer for NoTracer {}
@@ -207,6 +218,10 @@ pub struct SyscallEvent {
     /// The result (negative errno on failure), None when it did not return
     /// (exit, a successful execve).
     pub ret: Option<i64>,
+    /// Modeled cycles by phase (see [`phases`]): complete once the call
+    /// returned to user mode; up to the handler for a call that did not
+    /// return or has not yet.
+    pub cycles: PhaseCycles,
 }
 
 /// A system call in flight: where its `pt_regs` are and how to read them.
@@ -241,6 +256,7 @@ pub struct Machine {
     pub(crate) next_kstack: u64,
     /// Every system call, in order.
     pub events: Vec<SyscallEvent>,
+    pub(crate) phases: phases::PhaseTracker,
     captured: Option<Captured>,
 }
 
@@ -342,6 +358,11 @@ impl Machine {
         // The built-in guests live in /bin, as the guest programs expect.
         let _ = personality.vfs.mkdir_all(b"/bin", 0o755);
         let _ = personality.vfs.mkdir_all(b"/tmp", 0o1777);
+        let user32_cs = match flavor {
+            Flavor::X86_64 => layout::gdt64::USER32_CS,
+            Flavor::I386 => layout::gdt32::USER_CS,
+        };
+        let phases = phases::PhaseTracker::new(vdso.kernel_vsyscall, vdso.entry_insn, user32_cs);
         Ok(Machine {
             vcpu,
             personality,
@@ -357,6 +378,7 @@ impl Machine {
             free_kstacks: Vec::new(),
             next_kstack: KSTACK_REGION + KSTACK_SIZE,
             events: Vec::new(),
+            phases,
             captured: None,
         })
     }
@@ -445,9 +467,15 @@ impl Machine {
             if used >= max_instructions {
                 return Err(KernelError::Limit);
             }
-            let exit = self
-                .vcpu
-                .run_traced(Limit::instructions(max_instructions - used), observer);
+            self.phases.switch_to(self.current);
+            let exit = self.vcpu.run_traced(
+                Limit::instructions(max_instructions - used),
+                &mut phases::Watch {
+                    inner: &mut *observer,
+                    phases: &mut self.phases,
+                },
+            );
+            self.stopped(observer);
             let seen = self.events.len();
             let outcome = match exit {
                 Exit::IoOut { port, value, .. }
@@ -468,6 +496,7 @@ impl Machine {
                     )));
                 }
             };
+            self.resuming();
             for e in &self.events[seen..] {
                 observer.syscall(self.vcpu.cpu.cycles, e);
             }
@@ -477,11 +506,47 @@ impl Machine {
         }
     }
 
+    /// After the run loop returned: keeps the user stub's start if the run
+    /// stopped inside it, and completes the calls that returned to user
+    /// mode (their events, audit records and the observer).
+    #[inline]
+    fn stopped<T: Observer>(&mut self, observer: &mut T) {
+        self.phases.stopped(&self.vcpu.cpu);
+        if !self.phases.returned.is_empty() {
+            self.complete_returned(observer);
+        }
+    }
+
+    #[inline(never)]
+    fn complete_returned<T: Observer>(&mut self, observer: &mut T) {
+        for r in std::mem::take(&mut self.phases.returned) {
+            if let Some(s) = r.call.serial {
+                self.personality.audit.set_cycles(s, r.call.phases);
+            }
+            if let Some(e) = r.call.event.and_then(|k| self.events.get_mut(k)) {
+                e.cycles = r.call.phases;
+                observer.syscall_returned(r.cycle, e);
+            }
+        }
+    }
+
+    /// The machine is about to resume the CPU (after a hypercall).
+    #[inline]
+    fn resuming(&mut self) {
+        self.phases.switch_to(self.current);
+        self.phases.resuming(self.vcpu.cpu.cycles);
+    }
+
     /// Executes one instruction (handling the hypercall if it was one) and
     /// says what happened.
     pub fn step(&mut self) -> Result<Step, KernelError> {
+        self.phases.switch_to(self.current);
+        let event = self.vcpu.step_traced(&mut phases::Watch {
+            inner: &mut NoTracer,
+            phases: &mut self.phases,
+        });
+        self.stopped(&mut NoTracer);
         let seen = self.events.len();
-        let event = self.vcpu.step();
         let mut finished = None;
         match event.exit {
             None | Some(Exit::InstructionLimit) => {}
@@ -496,6 +561,7 @@ impl Machine {
             Some(Exit::TripleFault) => return Err(KernelError::TripleFault),
             Some(other) => return Err(KernelError::Oops(format!("unexpected exit {other:?}"))),
         }
+        self.resuming();
         Ok(Step {
             event,
             syscall: self.events.get(seen).cloned(),
@@ -527,6 +593,7 @@ impl Machine {
     fn hypercall(&mut self, nr: u32) -> Result<Option<Status>, KernelError> {
         let regs = self.vcpu.cpu.gpr[4];
         if nr == hc::EXCEPTION {
+            self.phases.not_a_call();
             let vector = self.vcpu.cpu.gpr[3] as u8;
             return self.exception(regs, vector);
         }
@@ -539,6 +606,7 @@ impl Machine {
             hc::SYSENTER_32 => (Abi::I386, Mechanism::Sysenter, false),
             _ => return Err(KernelError::Oops(format!("unknown hypercall {nr}"))),
         };
+        self.phases.hypercall(self.vcpu.cpu.cycles);
         let w = if wide { 8 } else { 4 };
         let l = regs::layout(wide);
         let mut args = [0u64; 6];

@@ -19,7 +19,7 @@ use super::loader::{self, LoadError, at};
 use super::paging::{AddressSpace, Prot};
 use super::{
     Call, KSTACK_SIZE, KernelError, Machine, Mechanism, STACK_PAGES, STACK_TOP_32, STACK_TOP_64,
-    Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, regs,
+    Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, phases, regs,
 };
 use crate::abi::Abi;
 use crate::audit::EntryMechanism;
@@ -387,10 +387,17 @@ impl Machine {
         let out = self
             .personality
             .syscall(call.abi, call.nr as u64, call.args, env);
+        // The handler's modeled cost (an estimate, see `phases`), on the
+        // CPU's clock and in the call's handler phase.
+        let cost = phases::handler_cycles(out.copied);
+        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
+        self.phases.switch_to(pid);
+        self.phases.charge_handler(cost);
+        let serial = out.audit_serial;
         let done = match out.dispatch {
             Dispatch::Return(r) | Dispatch::Yield(r) => Done::Return(r),
             Dispatch::ReturnSignal { ret, signal } => {
-                self.record(call, Some(ret));
+                self.record(call, Some(ret), serial);
                 self.complete(call, ret);
                 self.terminate(pid, Status::Signaled(signal as i32));
                 return Ok(Done::Ended);
@@ -414,6 +421,7 @@ impl Machine {
                     Done::Ended => None,
                 };
                 let cycles = self.vcpu.cpu.cycles;
+                let mut serial = None;
                 if let Some(t) = self.tasks.get(&pid) {
                     let info = Info {
                         pid,
@@ -425,20 +433,28 @@ impl Machine {
                         mm: &t.mm,
                         phys: &mut self.vcpu.cpu.mmu.phys,
                     };
-                    self.personality
+                    serial = self
+                        .personality
                         .finish_machine_call(mc, ret, &mut mem, &info, cycles);
                 }
-                self.record(call, ret);
+                self.phases.switch_to(pid);
+                self.record(call, ret, serial);
                 return Ok(done);
             }
         };
         if let Done::Return(r) = done {
-            self.record(call, Some(r));
+            self.record(call, Some(r), serial);
         }
         Ok(done)
     }
 
-    fn record(&mut self, call: &Call, ret: Option<i64>) {
+    /// Records the current task's call as an event (and its phases so far
+    /// in its audit record, if it has one).
+    fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
+        let cycles = self.phases.recorded(self.events.len(), serial);
+        if let Some(s) = serial {
+            self.personality.audit.set_cycles(s, cycles);
+        }
         self.events.push(SyscallEvent {
             pid: self.current,
             abi: call.abi,
@@ -446,6 +462,7 @@ impl Machine {
             nr: call.nr,
             args: call.args,
             ret,
+            cycles,
         });
     }
 
@@ -485,6 +502,7 @@ impl Machine {
     }
 
     fn reap(&mut self, pid: u32) {
+        self.phases.forget(pid);
         if let Some(t) = self.tasks.remove(&pid) {
             self.free_kstacks
                 .push(t.kstack_top.wrapping_sub(self.kernel_base()));
