@@ -58,15 +58,16 @@
 //!   before they complete;
 //! * instructions retire in order when complete.
 //!
-//! The block is scheduled twice in a row (the second copy depending on the
-//! first), and the block's cost is the retire time of the second copy's
-//! last instruction minus that of the first copy: the steady-state cost
-//! per execution of a block that runs in a loop or among similar code,
-//! which counts loop-carried dependency chains and throughput limits but
-//! not latencies that overlap with the next iteration. Each instruction is
-//! charged the increase of the (rounded-up) retire time it causes, so the
-//! charges of a block add up to its cost and RDTSC reads the count of the
-//! instructions retired before it. A block costs at least one cycle.
+//! The block is scheduled four times in a row, each copy depending on the
+//! one before, and the block's cost is the mean advance of the in-order
+//! retire time per copy after the first, rounded to the nearest cycle
+//! (at least one): the steady-state cost per execution of a block that
+//! runs in a loop or among similar code, which counts loop-carried
+//! dependency chains and throughput limits but not latencies that overlap
+//! with the next iteration. The cost is spread over the instructions in
+//! proportion to how far each advanced the retire time in the last copy,
+//! so the charges of a block add up to its cost and RDTSC reads the count
+//! of the instructions retired before it in its block.
 //!
 //! Not modeled: dependencies across blocks other than the block with
 //! itself (a chain from one block into a different one is cut), memory
@@ -401,6 +402,9 @@ impl Default for CycleModel {
 /// Time units per cycle in the block schedule.
 const T: u64 = 12;
 
+/// Copies of a block scheduled back to back to find its steady state.
+const COPIES: usize = 4;
+
 /// Register-set bit of the flags in the schedule (bits 0-15 are GPRs).
 const FLAGS: u32 = 1 << 16;
 
@@ -551,22 +555,39 @@ impl CycleModel {
         };
         let per_uop = T / self.width.max(1) as u64;
         let load = self.load_latency() as u64 * T;
+        // Copy 1 starts cold; copies 2 to COPIES run on its results.
+        let mut after = [0u64; COPIES];
+        for a in after.iter_mut().take(COPIES - 1) {
+            for op in &ops {
+                st.step(op, per_uop, load);
+            }
+            *a = st.retire;
+        }
+        let before_last = st.retire;
+        let mut retire = Vec::with_capacity(ops.len());
         for op in &ops {
             st.step(op, per_uop, load);
+            retire.push(st.retire - before_last);
         }
-        let first = st.retire.div_ceil(T);
-        let mut prev = first;
+        after[COPIES - 1] = st.retire;
+        // The block's cost: the mean retire-time advance per copy after
+        // the first, rounded to the nearest cycle, at least one.
+        let span = after[COPIES - 1] - after[0];
+        let per = (COPIES as u64 - 1) * T;
+        let cost = ((span + per / 2) / per).max(1);
+        // Spread it over the instructions in proportion to how far each
+        // advanced the last copy's retire time.
+        let total = retire.last().copied().unwrap_or(0);
         let mut out = Vec::with_capacity(ops.len());
-        for op in &ops {
-            st.step(op, per_uop, load);
-            let now = st.retire.div_ceil(T);
-            out.push((now - prev) as u32);
-            prev = now;
-        }
-        if prev == first
-            && let Some(last) = out.last_mut()
-        {
-            *last = 1;
+        let mut prev = 0u64;
+        for (k, r) in retire.iter().enumerate() {
+            let upto = if total == 0 {
+                if k + 1 == retire.len() { cost } else { 0 }
+            } else {
+                (r * cost * 2 + total) / (2 * total)
+            };
+            out.push((upto - prev) as u32);
+            prev = upto;
         }
         out
     }
@@ -845,12 +866,14 @@ mod tests {
         let chain = decode(64, &[0x48, 0x01, 0xD8, 0x48, 0x01, 0xC8, 0x48, 0x01, 0xD0]);
         assert_eq!(m.schedule(&chain), vec![1, 1, 1]);
         // Three independent adds (add rax, rbx; add rcx, rbx; add rdx,
-        // rbx), each depending only on its own copy-1 result. Same-form
+        // rbx), each depending only on its own previous copy. Same-form
         // adds issue at most every 3/12 cycle (reciprocal throughput
-        // 0.25), so copy 1 completes at 1, 1+3/12, 1+6/12 (retire 1.5,
-        // rounded up 2) and copy 2 at 2, 2+3/12, 2+6/12: charges 0, 1, 0.
+        // 0.25), so each copy issues them at t, t+3/12, t+6/12 with t one
+        // cycle after the previous copy's: the block costs 1. In the last
+        // copy the three advance the retire time by 6/12, 3/12 and 3/12:
+        // rounded, the cycle goes to the first.
         let indep = decode(64, &[0x48, 0x01, 0xD8, 0x48, 0x01, 0xD9, 0x48, 0x01, 0xDA]);
-        assert_eq!(m.schedule(&indep), vec![0, 1, 0]);
+        assert_eq!(m.schedule(&indep), vec![1, 0, 0]);
         // SYSCALL alone (serializing): its calibrated cost.
         assert_eq!(m.schedule(&decode(64, &[0x0F, 0x05])), vec![38]);
         // NOP alone: the minimum of one cycle per block.

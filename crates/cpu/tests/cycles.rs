@@ -361,6 +361,10 @@ fn loop_cycles(model: CycleModel, body: &[u8], n: u64) -> u64 {
     code.extend_from_slice(&[0xFF, 0xC9, 0x75, back as u8, 0xF4]); // dec ecx; jnz; hlt
     v.cpu.mmu.phys.write(CODE, &code);
     v.cpu.gpr[1] = n;
+    v.cpu.gpr[3] = 7; // a divisor
+    v.cpu.gpr[4] = 0x8_0000;
+    v.cpu.gpr[6] = 0x2_0000;
+    v.cpu.gpr[7] = 0x2_0000;
     v.cpu.rip = CODE;
     assert_eq!(v.run(Limit::NONE), Exit::Hlt);
     v.cpu.cycles
@@ -413,4 +417,26 @@ fn a_load_feeding_a_chain_overlaps_with_the_next_iteration() {
     // mov rax, [rax]: pointer chasing pays the load latency every time.
     let c = loop_cycles(m, &[0x48, 0x8B, 0x00], n);
     assert!(c >= m.load_latency() as u64 * n, "{c}");
+}
+
+/// For `scripts/gen_cycle_error.py`: prints the model's cycles per
+/// iteration of each loop body in `SYSGATE_LOOP_BODIES` (hex encodings,
+/// separated by commas) under the profile `SYSGATE_PROFILE`.
+#[test]
+#[ignore = "a measurement helper run by scripts/gen_cycle_error.py"]
+fn print_loop_cycles() {
+    let model = std::env::var("SYSGATE_PROFILE")
+        .ok()
+        .and_then(|p| CycleModel::by_name(&p))
+        .unwrap_or_default();
+    let bodies = std::env::var("SYSGATE_LOOP_BODIES").unwrap_or_default();
+    let n = 1000;
+    for hex in bodies.split(',').filter(|h| !h.is_empty()) {
+        let body: Vec<u8> = (0..hex.len() / 2)
+            .map(|k| u8::from_str_radix(&hex[2 * k..2 * k + 2], 16).expect("hex"))
+            .collect();
+        // The difference of two loop lengths drops the prologue and HLT.
+        let c = loop_cycles(model, &body, 2 * n) - loop_cycles(model, &body, n);
+        println!("loop {hex} {:.3}", c as f64 / n as f64);
+    }
 }
