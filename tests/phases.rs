@@ -162,7 +162,6 @@ fn stepped_round_trips(m: &mut Machine) -> Vec<(u64, u64, u64)> {
     let mut start = None;
     let mut hw_entry = 0;
     for _ in 0..1_000_000 {
-        let before = m.vcpu.cpu.cycles;
         let ip = m.vcpu.cpu.rip;
         let cpl = m.vcpu.cpu.cpl();
         let s = m.step().expect("steps");
@@ -170,15 +169,17 @@ fn stepped_round_trips(m: &mut Machine) -> Vec<(u64, u64, u64)> {
             let (is_entry, is_exit) = kinds(t);
             if is_entry {
                 let in_vdso = (VDSO..VDSO + 0x1000).contains(&ip);
+                // Page walks the block caused are charged when it ends,
+                // before its transition: they are the user code's.
                 start = Some(if in_vdso {
                     after_call.expect("the vDSO is reached by a call")
                 } else {
-                    before
+                    m.vcpu.cpu.cycles - t.cycles
                 });
-                hw_entry = s.event.cycles;
+                hw_entry = t.cycles;
             }
             if is_exit && let Some(st) = start.take() {
-                out.push((m.vcpu.cpu.cycles - st, hw_entry, s.event.cycles));
+                out.push((m.vcpu.cpu.cycles - st, hw_entry, t.cycles));
             }
         }
         let is_call = s
@@ -308,10 +309,11 @@ fn identical_phases_across_runs() {
         let mut b = getpid_machine(p, 20);
         b.run(1_000_000).unwrap();
         assert_eq!(a.events, b.events, "{}", p.label);
-        // Every getpid of a loop costs the same.
+        // Once the first calls' page walks have filled the TLB, every
+        // getpid of a loop costs the same.
         let calls = getpids(&a);
         assert!(
-            calls.windows(2).all(|w| w[0].cycles == w[1].cycles),
+            calls[10..].windows(2).all(|w| w[0].cycles == w[1].cycles),
             "{}",
             p.label
         );
@@ -384,7 +386,7 @@ fn the_handler_estimate_is_on_the_cpus_clock() {
     a.run(1_000_000).unwrap();
     let mut b = getpid_machine(p, 5);
     b.run(1_000_000).unwrap();
-    let trip = getpids(&b)[0].cycles.total();
+    let trip = getpids(&b)[4].cycles.total();
     let delta = b.vcpu.cpu.cycles - a.vcpu.cpu.cycles;
     assert!(delta >= trip, "{delta} < {trip}");
     assert!(delta < trip + 50, "{delta} vs {trip}");
@@ -512,17 +514,19 @@ fn compare_prints_the_phase_columns() {
         .iter()
         .map(|w| header.iter().position(|h| h == w).expect(w))
         .collect();
-    let per_call = header.iter().position(|h| *h == "cycles/syscall").unwrap();
+    let syscalls = header.iter().position(|h| *h == "syscalls").unwrap();
+    let cycles = header.iter().position(|h| *h == "cycles").unwrap();
     let mut rows = 0;
     for line in lines {
         let cols: Vec<&str> = line.split_whitespace().collect();
         let phases: Vec<u64> = at.iter().map(|&k| cols[k].parse().unwrap()).collect();
         assert!(phases[1..].iter().all(|&v| v > 0), "{line}");
-        // The phases of a round trip never exceed the cycles per call
-        // (which add the guest's loop and its exit).
+        // The phases of the returning calls never exceed the run's cycles
+        // (which add the guest's loop and its exit_group).
         let sum: u64 = phases.iter().sum();
-        let whole: u64 = cols[per_call].parse().unwrap();
-        assert!(sum <= whole, "{line}");
+        let calls: u64 = cols[syscalls].parse().unwrap();
+        let whole: u64 = cols[cycles].parse().unwrap();
+        assert!(sum * (calls - 1) <= whole, "{line}");
         let vdso = matches!(cols[0], "syscall32" | "sysenter");
         assert_eq!(phases[0] > 0, vdso, "{line}");
         rows += 1;
