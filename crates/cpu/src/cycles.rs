@@ -312,7 +312,6 @@ pub struct TransitionCost {
 
 const X86_LOL: &str = "x86.lol, \"kernel entry\" (2019), Skylake, hardware-only round trip \
                        with an empty handler";
-const SPLIT_2_1: &str = "entry:return split 2:1 is an estimate";
 const LLVM_PLACEHOLDER: &str = "estimate: LLVM's scheduling model has no data and charges its \
                                 WriteSystem placeholder latency of 100";
 const ZEN2_NONE: &str = "estimate: no hardware-only Zen 2 measurement is known; the Skylake \
@@ -384,9 +383,6 @@ static ZEN2_TRANSITIONS: [TransitionCost; 13] = [
     est(E::MovCr, 100, LLVM_PLACEHOLDER),
     est(E::Exception, INT_DELIVERY_CYCLES, ZEN2_NONE),
 ];
-
-/// The SPLIT note, for documentation of the calibrated rows.
-pub const CALIBRATION_SPLIT_NOTE: &str = SPLIT_2_1;
 
 /// A named cycle-cost profile.
 #[derive(Clone, Copy, Debug)]
