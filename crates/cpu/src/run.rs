@@ -210,6 +210,11 @@ pub struct Vcpu {
     /// depend on the whole block (cycles.rs), and how the host splits a
     /// run must not change the count.
     resume: Option<Resume>,
+    /// The block the last run ended with (on an exit an instruction
+    /// requested, such as a hypercall's OUT) and the exit it took, so the
+    /// next run finds its first block through that block's successor link
+    /// instead of the block map. The link is validated like any other.
+    chain: (u32, usize),
 }
 
 /// Page walks of the guest: charged when the block that caused them ends
@@ -289,6 +294,7 @@ impl Vcpu {
             rf_until: u64::MAX,
             walks: Walks::default(),
             resume: None,
+            chain: (NO_BLOCK, 0),
         }
     }
 
@@ -504,8 +510,10 @@ impl Vcpu {
             u64::MAX
         };
         let mut end = self.run_end.min(self.rf_until);
-        let mut prev = NO_BLOCK;
-        let mut exit_slot = 0usize;
+        let (mut prev, mut exit_slot) = std::mem::replace(&mut self.chain, (NO_BLOCK, 0));
+        if prev as usize >= self.cache.blocks.len() {
+            prev = NO_BLOCK;
+        }
         'blocks: loop {
             if self.cpu.instructions >= end {
                 match self.budget_reached() {
@@ -651,7 +659,10 @@ impl Vcpu {
             if !matches!(request, Request::None) {
                 match self.handle_request(request) {
                     Ok(e) => end = e,
-                    Err(x) => return x,
+                    Err(x) => {
+                        self.chain = (prev, exit_slot);
+                        return x;
+                    }
                 }
             }
         }

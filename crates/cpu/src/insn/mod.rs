@@ -19,6 +19,7 @@ mod control;
 mod data;
 mod fast;
 mod fastcall;
+mod faststack;
 mod interrupt;
 mod muldiv;
 mod seg;
@@ -40,6 +41,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
     // handlers and leaves everything else to the generic families.
     let families: &[fn(&Instruction) -> Option<Handler>] = &[
         fast::lookup,
+        faststack::lookup,
         data::lookup,
         arith::lookup,
         shift::lookup,
