@@ -89,8 +89,14 @@ impl Clock {
         let f = self.freq();
         let sec = cycles / f;
         let rem = cycles % f;
-        // rem < f, so rem * 1e9 fits in u128 and the quotient is < 1e9.
-        let nsec = (u128::from(rem) * u128::from(NSEC_PER_SEC) / u128::from(f)) as u32;
+        // rem < f, so rem * 1e9 fits in u128 and the quotient is < 1e9;
+        // below 2^34 Hz it fits in u64 (2^34 * 1e9 < 2^64), which spares
+        // every system call a 128-bit division.
+        let nsec = if f < 1 << 34 {
+            (rem * NSEC_PER_SEC / f) as u32
+        } else {
+            (u128::from(rem) * u128::from(NSEC_PER_SEC) / u128::from(f)) as u32
+        };
         Timespec {
             sec: i64::try_from(sec).unwrap_or(i64::MAX),
             nsec,

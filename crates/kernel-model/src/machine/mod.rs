@@ -519,7 +519,9 @@ impl Machine {
 
     #[inline(never)]
     fn complete_returned<T: Observer>(&mut self, observer: &mut T) {
-        for r in std::mem::take(&mut self.phases.returned) {
+        // By index, keeping the vector's allocation for the next calls.
+        for k in 0..self.phases.returned.len() {
+            let r = self.phases.returned[k];
             if let Some(s) = r.call.serial {
                 self.personality.audit.set_cycles(s, r.call.phases);
             }
@@ -528,6 +530,7 @@ impl Machine {
                 observer.syscall_returned(r.cycle, e);
             }
         }
+        self.phases.returned.clear();
     }
 
     /// The machine is about to resume the CPU (after a hypercall).
@@ -609,6 +612,8 @@ impl Machine {
         self.phases.hypercall(self.vcpu.cpu.cycles);
         let w = if wide { 8 } else { 4 };
         let l = regs::layout(wide);
+        // One copy of pt_regs out of guest memory, then field by field.
+        let pt = self.read_pt_regs(regs, wide);
         let mut args = [0u64; 6];
         use entry::{regs32 as r32, regs64 as r64};
         // The argument registers of each ABI: rdi, rsi, rdx, r10, r8, r9 /
@@ -619,16 +624,16 @@ impl Machine {
             (Abi::I386, false) => [r32::BX, r32::CX, r32::DX, r32::SI, r32::DI, r32::BP],
         };
         for (a, o) in args.iter_mut().zip(offs) {
-            *a = self.kread(regs + o, w);
+            *a = pt.get(o);
             if abi == Abi::I386 {
                 *a &= 0xFFFF_FFFF;
             }
         }
-        let nr_sys = self.kread(regs + l.orig_ax, w) as u32;
+        let nr_sys = pt.get(l.orig_ax) as u32;
         if matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat) {
             // do_fast_syscall_32: the sixth argument (the caller's EBP) is
             // on the user stack; the return goes to the vDSO landing pad.
-            let usp = self.kread(regs + l.sp, w) & 0xFFFF_FFFF;
+            let usp = pt.get(l.sp) & 0xFFFF_FFFF;
             let mut b = [0u8; 4];
             if self.user_memory().read(usp, &mut b).is_err() {
                 self.kwrite(regs + l.ax, w, (-14i64) as u64);
@@ -665,10 +670,27 @@ impl Machine {
         self.vcpu.cpu.gpr[0] = self.fast_return_ok(call) as u64;
     }
 
+    /// A copy of the `pt_regs` at kernel address `va` (64-bit layout when
+    /// `wide`).
+    fn read_pt_regs(&self, va: u64, wide: bool) -> regs::Copy {
+        let mut c = regs::Copy {
+            bytes: [0; entry::regs64::SIZE as usize],
+            wide,
+        };
+        let size = if wide {
+            entry::regs64::SIZE
+        } else {
+            entry::regs32::SIZE
+        } as usize;
+        let pa = va.wrapping_sub(self.kernel_base());
+        self.vcpu.cpu.mmu.phys.read(pa, &mut c.bytes[..size]);
+        c
+    }
+
     pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
-        let w = if call.wide { 8 } else { 4 };
         let l = regs::layout(call.wide);
-        let get = |o: u64| self.kread(call.regs + o, w);
+        let pt = self.read_pt_regs(call.regs, call.wide);
+        let get = |o: u64| pt.get(o);
         let (ip, flags) = (get(l.ip), get(l.flags));
         let (cs, ss) = (get(l.cs) as u16, get(l.ss) as u16);
         let slow = Rflags::RF.bits() | Rflags::TF.bits() | Rflags::VM.bits();
@@ -735,6 +757,32 @@ pub(crate) mod regs {
         pub sp: u64,
         pub ss: u64,
         pub bp: u64,
+    }
+
+    /// A copy of a `pt_regs` read out of guest memory.
+    pub(crate) struct Copy {
+        pub bytes: [u8; regs64::SIZE as usize],
+        pub wide: bool,
+    }
+
+    impl Copy {
+        /// The field at byte offset `off` (8 bytes in the 64-bit layout, 4
+        /// in the i386 one); 0 past the end.
+        #[inline]
+        pub(crate) fn get(&self, off: u64) -> u64 {
+            let off = off as usize;
+            if self.wide {
+                self.bytes
+                    .get(off..off + 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_le_bytes)
+            } else {
+                self.bytes
+                    .get(off..off + 4)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
+            }
+        }
     }
 
     pub(crate) const fn layout(wide: bool) -> Layout {

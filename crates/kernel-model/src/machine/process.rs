@@ -119,14 +119,14 @@ impl Task {
 }
 
 /// The identity a task shows the personality layer.
-struct Info {
+struct Info<'a> {
     pid: u32,
     ppid: u32,
     comm: [u8; 16],
-    exe: Vec<u8>,
+    exe: &'a [u8],
 }
 
-impl ProcessInfo for Info {
+impl ProcessInfo for Info<'_> {
     fn pid(&self) -> u32 {
         self.pid
     }
@@ -143,7 +143,7 @@ impl ProcessInfo for Info {
         self.comm
     }
     fn exe(&self) -> Option<Vec<u8>> {
-        Some(self.exe.clone())
+        Some(self.exe.to_vec())
     }
 }
 
@@ -370,7 +370,7 @@ impl Machine {
             pid,
             ppid: task.ppid,
             comm: task.comm,
-            exe: task.exe.clone(),
+            exe: &task.exe,
         };
         let cycles = self.vcpu.cpu.cycles;
         let mut mem = TaskMemory {
@@ -427,7 +427,7 @@ impl Machine {
                         pid,
                         ppid: t.ppid,
                         comm: t.comm,
-                        exe: t.exe.clone(),
+                        exe: &t.exe,
                     };
                     let mut mem = TaskMemory {
                         mm: &t.mm,
