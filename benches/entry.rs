@@ -7,8 +7,9 @@
 //!   reports the sum of their phases ([`PhaseCycles::total`]: user stub,
 //!   hardware entry, entry stub, handler estimate, exit stub, hardware
 //!   exit), so the guest's own loop instructions and its start and exit
-//!   are not counted. The count is deterministic: criterion's spread is
-//!   only the first calls' page walks.
+//!   are not counted (the phases come through an [`Observer`]). The count
+//!   is deterministic: criterion's spread is only the first calls' page
+//!   walks.
 //! - `entry-host/*`: **host time per emulated system call** (wall clock):
 //!   each sample boots a machine outside the timed region and times
 //!   [`Machine::run`] of a guest making `iters` calls (the few guest
@@ -28,11 +29,14 @@ use std::time::{Duration, Instant};
 
 use criterion::measurement::{Measurement, ValueFormatter};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use sysgate::cpu::Tracer;
 use sysgate::cpu::Vendor;
 use sysgate::guests::{self, Arch, Mechanism as GuestMech};
 use sysgate::kernel::audit::AuditFilter;
 use sysgate::kernel::console::Console;
-use sysgate::kernel::machine::{Config, Flavor, Machine, PhaseCycles, Status, Vsyscall32};
+use sysgate::kernel::machine::{
+    Config, Flavor, Machine, Observer, Status, SyscallEvent, Vsyscall32,
+};
 
 /// One entry path: how a guest of an arch enters a kernel flavor.
 struct Path {
@@ -138,8 +142,25 @@ fn machine(p: &Path, call: Call, n: u64) -> Machine {
     m.personality
         .audit
         .set_filter(AuditFilter::names::<[&str; 0], &str>([]));
+    // Events are not kept (memory would grow with every call); the phases
+    // reach the cycles measurement through an observer.
+    m.keep_events = false;
     m.spawn(&elf, &["bench"], &[]).expect("loads");
     m
+}
+
+/// Sums the phases of every call that returned to user mode.
+#[derive(Default)]
+struct PhaseSum(u64);
+
+impl Tracer for PhaseSum {
+    const PER_INSTRUCTION: bool = false;
+}
+
+impl Observer for PhaseSum {
+    fn syscall_returned(&mut self, _cycle: u64, e: &SyscallEvent) {
+        self.0 += e.cycles.total();
+    }
 }
 
 fn run(m: &mut Machine) {
@@ -210,15 +231,10 @@ fn entry_cycles(c: &mut Criterion<ModeledCycles>) {
             g.bench_function(BenchmarkId::from_parameter(p.name), |b| {
                 b.iter_custom(|iters| {
                     let mut m = machine(p, call, iters);
-                    run(&mut m);
-                    let phases: u64 = m
-                        .events
-                        .iter()
-                        .filter(|e| e.ret.is_some())
-                        .map(|e| e.cycles.total())
-                        .sum();
-                    debug_assert!(m.events.iter().all(|e| e.cycles != PhaseCycles::default()));
-                    phases
+                    let mut sum = PhaseSum::default();
+                    let status = m.run_with(u64::MAX / 2, &mut sum).expect("runs");
+                    assert_eq!(status, Status::Exited(0));
+                    sum.0
                 })
             });
         }

@@ -468,6 +468,45 @@ fn observers_see_the_entry_side_at_dispatch_and_every_phase_on_return() {
 }
 
 #[test]
+fn without_kept_events_observers_and_the_audit_log_still_see_every_call() {
+    for p in PATHS {
+        let mut kept = getpid_machine(p, 5);
+        kept.personality.audit.set_filter(AuditFilter::All);
+        kept.run(1_000_000).unwrap();
+        let mut m = getpid_machine(p, 5);
+        m.keep_events = false;
+        m.personality.audit.set_filter(AuditFilter::All);
+        let mut calls = Calls::default();
+        assert_eq!(
+            m.run_with(1_000_000, &mut calls).unwrap(),
+            Status::Exited(0)
+        );
+        assert!(m.events.is_empty(), "{}", p.label);
+        let want: Vec<PhaseCycles> = kept.events.iter().map(|e| e.cycles).collect();
+        let got: Vec<PhaseCycles> = calls.returned.iter().map(|r| r.1).collect();
+        assert_eq!(got, want[..5], "{}", p.label);
+        assert_eq!(calls.dispatched.len(), 6, "{}", p.label);
+        let audit = |m: &Machine| -> Vec<PhaseCycles> {
+            m.personality.audit.records().map(|r| r.cycles).collect()
+        };
+        assert_eq!(audit(&m), audit(&kept), "{}", p.label);
+        // Stepping without kept events still reports each call.
+        let mut s = getpid_machine(p, 2);
+        s.keep_events = false;
+        let mut seen = 0;
+        loop {
+            let st = s.step().unwrap();
+            seen += usize::from(st.syscall.is_some());
+            if st.finished.is_some() {
+                break;
+            }
+        }
+        assert_eq!(seen, 3, "{}", p.label);
+        assert!(s.events.is_empty());
+    }
+}
+
+#[test]
 fn a_run_stopped_inside_the_vdso_stub_keeps_its_start() {
     // Instruction budgets that stop the run at every point of the loop
     // (including inside __kernel_vsyscall) give the same phases as one

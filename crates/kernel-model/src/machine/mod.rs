@@ -203,7 +203,7 @@ pub struct Step {
 }
 
 /// One system call as the machine saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SyscallEvent {
     /// The process.
     pub pid: u32,
@@ -254,8 +254,14 @@ pub struct Machine {
     pub(crate) next_pid: u32,
     pub(crate) free_kstacks: Vec<u64>,
     pub(crate) next_kstack: u64,
-    /// Every system call, in order.
+    /// Every system call, in order (while [`Machine::keep_events`]).
     pub events: Vec<SyscallEvent>,
+    /// Whether [`Machine::events`] keeps every system call (the default).
+    /// Long runs and benchmarks may turn it off so memory does not grow
+    /// with the number of calls: observers ([`Observer::syscall`],
+    /// [`Observer::syscall_returned`]), [`Step::syscall`] and the audit log
+    /// still see every call with its phases.
+    pub keep_events: bool,
     pub(crate) phases: phases::PhaseTracker,
     captured: Option<Captured>,
 }
@@ -378,6 +384,7 @@ impl Machine {
             free_kstacks: Vec::new(),
             next_kstack: KSTACK_REGION + KSTACK_SIZE,
             events: Vec::new(),
+            keep_events: true,
             phases,
             captured: None,
         })
@@ -500,6 +507,9 @@ impl Machine {
             for e in &self.events[seen..] {
                 observer.syscall(self.vcpu.cpu.cycles, e);
             }
+            if !self.keep_events {
+                self.events.truncate(seen);
+            }
             if let Some(status) = outcome {
                 return Ok(status);
             }
@@ -522,12 +532,21 @@ impl Machine {
         // By index, keeping the vector's allocation for the next calls.
         for k in 0..self.phases.returned.len() {
             let r = self.phases.returned[k];
+            let phases = r.call.phases;
             if let Some(s) = r.call.serial {
-                self.personality.audit.set_cycles(s, r.call.phases);
+                self.personality.audit.set_cycles(s, phases);
             }
-            if let Some(e) = r.call.event.and_then(|k| self.events.get_mut(k)) {
-                e.cycles = r.call.phases;
-                observer.syscall_returned(r.cycle, e);
+            // (Unless the embedder has emptied `events` since.)
+            if let (Some(e), Some(ev)) = (
+                r.call.index.and_then(|k| self.events.get_mut(k)),
+                r.call.event,
+            ) && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
+            {
+                e.cycles = phases;
+            }
+            if let Some(mut e) = r.call.event {
+                e.cycles = phases;
+                observer.syscall_returned(r.cycle, &e);
             }
         }
         self.phases.returned.clear();
@@ -565,9 +584,13 @@ impl Machine {
             Some(other) => return Err(KernelError::Oops(format!("unexpected exit {other:?}"))),
         }
         self.resuming();
+        let syscall = self.events.get(seen).copied();
+        if !self.keep_events {
+            self.events.truncate(seen);
+        }
         Ok(Step {
             event,
-            syscall: self.events.get(seen).cloned(),
+            syscall,
             finished,
         })
     }

@@ -43,7 +43,7 @@ use sysgate_cpu::{Cpu, Exception, Insn, Tracer, Transition, TransitionKind};
 
 pub use crate::audit::PhaseCycles;
 
-use super::Observer;
+use super::{Observer, SyscallEvent};
 
 /// Estimate (not measured): cycles of the dispatch itself — Linux's
 /// `do_syscall_64`/`do_int80_syscall_32` checking the number, the indirect
@@ -68,8 +68,10 @@ pub const fn handler_cycles(copied: u64) -> u64 {
 /// A call between its hypercall and its hardware exit.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct InFlight {
-    /// Index of its event in `Machine::events`, once recorded.
-    pub event: Option<usize>,
+    /// Its event, once recorded.
+    pub event: Option<SyscallEvent>,
+    /// The event's index in `Machine::events`, when events are kept.
+    pub index: Option<usize>,
     /// Its audit record's serial, if it was audited.
     pub serial: Option<u32>,
     /// The phases so far.
@@ -194,11 +196,18 @@ impl PhaseTracker {
         self.cur.phases.handler = self.cur.phases.handler.saturating_add(cycles);
     }
 
-    /// The current task's call was recorded as event `index` (audit record
-    /// `serial`); returns its phases so far.
+    /// The current task's call was recorded as `event` (at `index` in
+    /// `Machine::events` when events are kept; audit record `serial`);
+    /// returns its phases so far.
     #[inline]
-    pub fn recorded(&mut self, index: usize, serial: Option<u32>) -> PhaseCycles {
-        self.cur.event = Some(index);
+    pub fn recorded(
+        &mut self,
+        event: &SyscallEvent,
+        index: Option<usize>,
+        serial: Option<u32>,
+    ) -> PhaseCycles {
+        self.cur.event = Some(*event);
+        self.cur.index = index;
         self.cur.serial = serial;
         self.cur.phases
     }

@@ -18,8 +18,8 @@ use sysgate_cpu::{Cpu, Rflags, SegReg, Segment};
 use super::loader::{self, LoadError, at};
 use super::paging::{AddressSpace, Prot};
 use super::{
-    Call, KSTACK_SIZE, KernelError, Machine, Mechanism, STACK_PAGES, STACK_TOP_32, STACK_TOP_64,
-    Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, phases, regs,
+    Call, KSTACK_SIZE, KernelError, Machine, Mechanism, PhaseCycles, STACK_PAGES, STACK_TOP_32,
+    STACK_TOP_64, Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, phases, regs,
 };
 use crate::abi::Abi;
 use crate::audit::EntryMechanism;
@@ -451,19 +451,23 @@ impl Machine {
     /// Records the current task's call as an event (and its phases so far
     /// in its audit record, if it has one).
     fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
-        let cycles = self.phases.recorded(self.events.len(), serial);
-        if let Some(s) = serial {
-            self.personality.audit.set_cycles(s, cycles);
-        }
-        self.events.push(SyscallEvent {
+        let mut event = SyscallEvent {
             pid: self.current,
             abi: call.abi,
             mechanism: call.mech,
             nr: call.nr,
             args: call.args,
             ret,
-            cycles,
-        });
+            cycles: PhaseCycles::default(),
+        };
+        let index = self.keep_events.then_some(self.events.len());
+        event.cycles = self.phases.recorded(&event, index, serial);
+        if let Some(s) = serial {
+            self.personality.audit.set_cycles(s, event.cycles);
+        }
+        // Pushed even when events are not kept: the observer sees them
+        // after the hypercall, and the run loop then drops them.
+        self.events.push(event);
     }
 
     /// Ends `pid` with `status`: frees its memory, closes its files,
