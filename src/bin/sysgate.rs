@@ -21,13 +21,13 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sysgate::cpu::{Exit, Limit, Vcpu, Vendor};
+use sysgate::cpu::{Exit, Limit, Tracer, Vcpu, Vendor};
 use sysgate::demo;
 use sysgate::kernel::audit::AuditFilter;
 use sysgate::kernel::console::Console;
 use sysgate::kernel::machine::trace::Recorder;
 use sysgate::kernel::machine::{
-    Config, Flavor, Machine, PhaseCycles, Status, SyscallEvent, Vsyscall32,
+    Config, Flavor, Machine, Observer, PhaseCycles, Status, SyscallEvent, Vsyscall32,
 };
 
 #[derive(Parser)]
@@ -340,36 +340,51 @@ fn rows_for(mech: MechArg) -> Vec<Row> {
     }
 }
 
-/// Average modeled cycles by phase over the calls that returned to user
-/// mode, and how many there were.
-fn phase_averages(events: &[SyscallEvent]) -> (PhaseCycles, u64) {
-    let mut sum = PhaseCycles::default();
-    let mut n = 0u64;
-    for e in events
-        .iter()
-        .filter(|e| e.ret.is_some() && e.cycles.hw_exit > 0)
-    {
-        let c = &e.cycles;
-        sum.user_stub += c.user_stub;
-        sum.hw_entry += c.hw_entry;
-        sum.entry_stub += c.entry_stub;
-        sum.handler += c.handler;
-        sum.exit_stub += c.exit_stub;
-        sum.hw_exit += c.hw_exit;
-        n += 1;
+/// Counts the system calls of a run and sums the phases of those that
+/// returned to user mode (without keeping an event per call).
+#[derive(Default)]
+struct Tally {
+    calls: u64,
+    returned: u64,
+    sum: PhaseCycles,
+}
+
+impl Tracer for Tally {
+    const PER_INSTRUCTION: bool = false;
+}
+
+impl Observer for Tally {
+    fn syscall(&mut self, _cycle: u64, _e: &SyscallEvent) {
+        self.calls += 1;
     }
-    let avg = |v: u64| (v + n / 2) / n.max(1);
-    (
+
+    fn syscall_returned(&mut self, _cycle: u64, e: &SyscallEvent) {
+        let (s, c) = (&mut self.sum, &e.cycles);
+        s.user_stub += c.user_stub;
+        s.hw_entry += c.hw_entry;
+        s.entry_stub += c.entry_stub;
+        s.handler += c.handler;
+        s.exit_stub += c.exit_stub;
+        s.hw_exit += c.hw_exit;
+        self.returned += 1;
+    }
+}
+
+impl Tally {
+    /// Average modeled cycles by phase over the calls that returned.
+    fn averages(&self) -> PhaseCycles {
+        let n = self.returned;
+        let avg = |v: u64| (v + n / 2) / n.max(1);
+        let s = &self.sum;
         PhaseCycles {
-            user_stub: avg(sum.user_stub),
-            hw_entry: avg(sum.hw_entry),
-            entry_stub: avg(sum.entry_stub),
-            handler: avg(sum.handler),
-            exit_stub: avg(sum.exit_stub),
-            hw_exit: avg(sum.hw_exit),
-        },
-        n,
-    )
+            user_stub: avg(s.user_stub),
+            hw_entry: avg(s.hw_entry),
+            entry_stub: avg(s.entry_stub),
+            handler: avg(s.handler),
+            exit_stub: avg(s.exit_stub),
+            hw_exit: avg(s.hw_exit),
+        }
+    }
 }
 
 fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<ExitCode, Fail> {
@@ -408,8 +423,10 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
                 ..Config::default()
             })?;
             m.spawn(&elf, &["bench"], &[])?;
+            m.keep_events = false;
+            let mut tally = Tally::default();
             let t = Instant::now();
-            let status = m.run(u64::MAX / 2)?;
+            let status = m.run_with(u64::MAX / 2, &mut tally)?;
             let ms = t.elapsed().as_secs_f64() * 1e3;
             if status != Status::Exited(0) {
                 return Err(Fail(format!(
@@ -417,8 +434,8 @@ fn compare(mechs: &[MechArg], iterations: u32, program: Option<&str>) -> Result<
                     row.label
                 )));
             }
-            let n = m.events.len() as u64;
-            let (p, _) = phase_averages(&m.events);
+            let n = tally.calls;
+            let p = tally.averages();
             let c = &m.vcpu.cpu;
             println!(
                 "{:<10} {:<7} {:<6} {:>9} {:>13} {:>13} {:>15} {:>10.2} {:>10} {:>9} {:>11} {:>8} {:>10} {:>8} {:>11.1}",
