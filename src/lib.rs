@@ -29,5 +29,6 @@ pub mod demo;
 
 pub use builder::{BuildError, MachineBuilder};
 pub use sysgate_kernel_model::machine::{
-    Config, Flavor, Machine, Mechanism, Status, Step, Vsyscall32,
+    Config, Flavor, Machine, Mechanism, Observer, PhaseCycles, Status, Step, SyscallEvent,
+    Vsyscall32,
 };
