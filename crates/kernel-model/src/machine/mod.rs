@@ -522,34 +522,31 @@ impl Machine {
     #[inline]
     fn stopped<T: Observer>(&mut self, observer: &mut T) {
         self.phases.stopped(&self.vcpu.cpu);
-        if !self.phases.returned.is_empty() {
+        if self.phases.cur.returned_at.is_some() {
             self.complete_returned(observer);
         }
     }
 
     #[inline(never)]
     fn complete_returned<T: Observer>(&mut self, observer: &mut T) {
-        // By index, keeping the vector's allocation for the next calls.
-        for k in 0..self.phases.returned.len() {
-            let r = self.phases.returned[k];
-            let phases = r.call.phases;
-            if let Some(s) = r.call.serial {
-                self.personality.audit.set_cycles(s, phases);
-            }
-            // (Unless the embedder has emptied `events` since.)
-            if let (Some(e), Some(ev)) = (
-                r.call.index.and_then(|k| self.events.get_mut(k)),
-                r.call.event,
-            ) && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
-            {
-                e.cycles = phases;
-            }
-            if let Some(mut e) = r.call.event {
-                e.cycles = phases;
-                observer.syscall_returned(r.cycle, &e);
-            }
+        let Some((call, cycle)) = self.phases.take_returned() else {
+            return;
+        };
+        let phases = call.phases;
+        if let Some(s) = call.serial {
+            self.personality.audit.set_cycles(s, phases);
         }
-        self.phases.returned.clear();
+        let Some(mut ev) = call.event else {
+            return;
+        };
+        // (Unless the embedder has emptied `events` since.)
+        if let Some(e) = call.index.and_then(|k| self.events.get_mut(k))
+            && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
+        {
+            e.cycles = phases;
+        }
+        ev.cycles = phases;
+        observer.syscall_returned(cycle, &ev);
     }
 
     /// The machine is about to resume the CPU (after a hypercall).

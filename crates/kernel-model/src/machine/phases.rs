@@ -79,6 +79,9 @@ pub(crate) struct InFlight {
     /// Cycle count where its exit stub began (the task resumed after the
     /// call completed).
     pub exit_from: Option<u64>,
+    /// Cycle count after its hardware exit, once it returned to user mode
+    /// (every phase known; the machine completes it at the next stop).
+    pub returned_at: Option<u64>,
 }
 
 impl InFlight {
@@ -101,14 +104,6 @@ struct Entering {
     at: u64,
 }
 
-/// A call whose phases became complete at its hardware exit.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Returned {
-    pub call: InFlight,
-    /// Cycle count after the exit instruction.
-    pub cycle: u64,
-}
-
 /// The phase bookkeeping of a machine.
 #[derive(Debug, Default)]
 pub(crate) struct PhaseTracker {
@@ -122,11 +117,12 @@ pub(crate) struct PhaseTracker {
     entering: Option<Entering>,
     /// The task `cur` belongs to.
     pid: u32,
-    cur: InFlight,
+    /// The current task's call. At most one call returns between two
+    /// stops of the run loop (each call stops it at its hypercall), so its
+    /// completion waits here for the next stop.
+    pub cur: InFlight,
     /// The calls in flight of tasks that are not running.
     parked: BTreeMap<u32, InFlight>,
-    /// Calls completed since the machine last looked.
-    pub returned: Vec<Returned>,
 }
 
 impl PhaseTracker {
@@ -283,17 +279,22 @@ impl PhaseTracker {
         ) {
             return;
         }
-        let Some(from) = self.cur.exit_from else {
+        let Some(from) = self.cur.exit_from.take() else {
             return;
         };
-        let mut call = std::mem::take(&mut self.cur);
         let before = cpu.cycles.saturating_sub(t.cycles);
-        call.phases.exit_stub = before.saturating_sub(from);
-        call.phases.hw_exit = t.cycles;
-        self.returned.push(Returned {
-            call,
-            cycle: cpu.cycles,
-        });
+        self.cur.phases.exit_stub = before.saturating_sub(from);
+        self.cur.phases.hw_exit = t.cycles;
+        self.cur.returned_at = Some(cpu.cycles);
+    }
+
+    /// The call that returned to user mode since the last stop, if any
+    /// (and the cycle count after its hardware exit); the current task has
+    /// no call in flight afterwards.
+    #[inline]
+    pub fn take_returned(&mut self) -> Option<(InFlight, u64)> {
+        let at = self.cur.returned_at?;
+        Some((std::mem::take(&mut self.cur), at))
     }
 }
 
