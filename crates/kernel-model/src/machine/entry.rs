@@ -163,6 +163,18 @@ impl EntryText {
     }
 }
 
+/// Defines the symbol `name` at the current position.
+fn mark(
+    a: &mut CodeAssembler,
+    labels: &mut Vec<(String, CodeLabel)>,
+    name: &str,
+) -> Result<(), IcedError> {
+    let mut l = a.create_label();
+    a.set_label(&mut l)?;
+    labels.push((name.to_string(), l));
+    Ok(())
+}
+
 /// The hypercall: `mov eax, nr; out HYPERCALL_PORT, eax`.
 fn hypercall(a: &mut CodeAssembler, nr: u32) -> Result<(), IcedError> {
     a.mov(eax, nr)?;
@@ -235,9 +247,7 @@ pub fn assemble_x86_64(base: u64) -> Result<EntryText, IcedError> {
     let mut labels = Vec::new();
 
     // entry_SYSCALL_64 (entry_64.S).
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_SYSCALL_64".to_string(), l));
+    mark(&mut a, &mut labels, "entry_SYSCALL_64")?;
     a.swapgs()?;
     a.mov(qword_ptr(percpu::USER_RSP).gs(), rsp)?;
     a.mov(rsp, qword_ptr(percpu::TOP_OF_STACK).gs())?;
@@ -248,24 +258,18 @@ pub fn assemble_x86_64(base: u64) -> Result<EntryText, IcedError> {
     a.push(rcx)?;
     a.push(rax)?;
     push_regs64(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_SYSCALL_64".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_SYSCALL_64")?;
     hypercall(&mut a, hc::SYSCALL_64)?;
     return64(&mut a, true)?;
 
     // entry_INT80_compat: the CPU has pushed SS, RSP, RFLAGS, CS, RIP on
     // the TSS RSP0 stack; int 0x80 always returns by IRET.
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_INT80_compat".to_string(), l));
+    mark(&mut a, &mut labels, "entry_INT80_compat")?;
     a.swapgs()?;
     a.mov(eax, eax)?;
     a.push(rax)?;
     push_regs64(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_INT80_compat".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_INT80_compat")?;
     hypercall(&mut a, hc::INT80_COMPAT)?;
     pop_regs64(&mut a)?;
     a.add(rsp, 8)?;
@@ -274,9 +278,7 @@ pub fn assemble_x86_64(base: u64) -> Result<EntryText, IcedError> {
 
     // entry_SYSENTER_compat: RSP = IA32_SYSENTER_ESP (the task's kernel
     // stack top); the user stack pointer was stashed in EBP by the vDSO.
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_SYSENTER_compat".to_string(), l));
+    mark(&mut a, &mut labels, "entry_SYSENTER_compat")?;
     a.swapgs()?;
     a.mov(eax, eax)?;
     a.push(gdt64::USER_DS as i32)?;
@@ -288,17 +290,13 @@ pub fn assemble_x86_64(base: u64) -> Result<EntryText, IcedError> {
     a.push(0)?;
     a.push(rax)?;
     push_regs64(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_SYSENTER_compat".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_SYSENTER_compat")?;
     hypercall(&mut a, hc::SYSENTER_COMPAT)?;
     return64(&mut a, false)?;
 
     // entry_SYSCALL_compat: RCX = return EIP, R11 = RFLAGS, RSP = user's.
     // The vDSO moved the second argument (ECX) to EBP.
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_SYSCALL_compat".to_string(), l));
+    mark(&mut a, &mut labels, "entry_SYSCALL_compat")?;
     a.swapgs()?;
     a.mov(r8d, esp)?;
     a.mov(rsp, qword_ptr(percpu::TOP_OF_STACK).gs())?;
@@ -311,9 +309,7 @@ pub fn assemble_x86_64(base: u64) -> Result<EntryText, IcedError> {
     a.push(rax)?;
     a.mov(ecx, ebp)?;
     push_regs64(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_SYSCALL_compat".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_SYSCALL_compat")?;
     hypercall(&mut a, hc::SYSCALL_COMPAT)?;
     return64(&mut a, false)?;
 
@@ -386,14 +382,10 @@ pub fn assemble_i386(base: u64) -> Result<EntryText, IcedError> {
     let mut labels = Vec::new();
 
     // entry_INT80_32 (entry_32.S).
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_INT80_32".to_string(), l));
+    mark(&mut a, &mut labels, "entry_INT80_32")?;
     a.push(eax)?;
     push_regs32(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_INT80_32".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_INT80_32")?;
     hypercall(&mut a, hc::INT80_32)?;
     pop_regs32(&mut a)?;
     a.add(esp, 4)?;
@@ -402,9 +394,7 @@ pub fn assemble_i386(base: u64) -> Result<EntryText, IcedError> {
     // entry_SYSENTER_32: ESP = IA32_SYSENTER_ESP; the vDSO stashed the
     // user ESP in EBP. Returns by SYSEXIT (EDX = EIP, ECX = ESP) when the
     // Rust side allows it, else by IRET.
-    let mut l = a.create_label();
-    a.set_label(&mut l)?;
-    labels.push(("entry_SYSENTER_32".to_string(), l));
+    mark(&mut a, &mut labels, "entry_SYSENTER_32")?;
     a.push(gdt32::USER_DS as u32)?;
     a.push(ebp)?;
     a.pushfd()?;
@@ -413,9 +403,7 @@ pub fn assemble_i386(base: u64) -> Result<EntryText, IcedError> {
     a.push(0)?;
     a.push(eax)?;
     push_regs32(&mut a, true)?;
-    let mut h = a.create_label();
-    a.set_label(&mut h)?;
-    labels.push(("hypercall:entry_SYSENTER_32".to_string(), h));
+    mark(&mut a, &mut labels, "hypercall:entry_SYSENTER_32")?;
     hypercall(&mut a, hc::SYSENTER_32)?;
     let mut slow = a.create_label();
     a.test(eax, eax)?;
