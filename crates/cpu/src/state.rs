@@ -373,6 +373,8 @@ pub struct Cpu {
     pub dr: [u64; 8],
     /// Model-specific registers.
     pub msr: Msrs,
+    /// x87, MMX and SSE registers.
+    pub fpu: crate::fpu::FpuState,
     /// Modeled cycles since reset. Exact whenever the run loop returns (and
     /// before every tracer hook); RDTSC reads the count at the start of the
     /// instruction.
@@ -465,6 +467,7 @@ impl Cpu {
                 misc_enable: 1,
                 ..Msrs::default()
             },
+            fpu: crate::fpu::FpuState::default(),
             cycles: 0,
             instructions: 0,
             vendor,
