@@ -236,7 +236,7 @@ mod tests {
             signif: 1 << 63,
             sign_exp: 0x3FFF,
         };
-        f.ftw = 0xFFFF & !(3 << 6);
+        f.ftw = !(3u16 << 6);
         f.xmm[15] = 0x0011_2233_4455_6677_8899_AABB_CCDD_EEFF;
         f.fip = 0x1234_5678_9ABC;
         let img = f.fxsave_image(true, 16);
