@@ -84,9 +84,14 @@ struct RunOpts {
     #[arg(long, value_name = "FILE")]
     audit: Option<std::path::PathBuf>,
     /// Mount this host directory read-write at /mnt (never escaping it) and
-    /// start the guest there.
+    /// start the guest there. Without it the guest starts in an empty
+    /// in-memory directory at the host's working-directory path.
     #[arg(long, value_name = "DIR")]
     root: Option<std::path::PathBuf>,
+    /// Set the guest's environment variable (repeatable); when given, the
+    /// guest's environment is exactly these (default: PATH=/bin HOME=/).
+    #[arg(long = "env", value_name = "NAME=VALUE")]
+    env: Vec<String>,
     /// Write one JSON event per transition and system call to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<std::path::PathBuf>,
@@ -181,6 +186,51 @@ fn load_program(name: &str) -> Result<Vec<u8>, Fail> {
     }
 }
 
+/// Puts a program read from the host into the guest's file system at its
+/// absolute host path (and at its canonical path, if that differs), so the
+/// guest can exec it again and `/proc/self/exe` names it as on the host.
+/// Returns the path `/proc/self/exe` should show. A built-in guest is
+/// already at /bin/NAME.
+fn place_program(m: &mut Machine, name: &str, elf: &[u8]) -> Result<String, Fail> {
+    let path = std::path::Path::new(name);
+    if !path.exists() {
+        return Ok(format!("/bin/{name}"));
+    }
+    let utf8 = |p: &std::path::Path| {
+        p.to_str()
+            .map(str::to_string)
+            .ok_or_else(|| Fail(format!("{}: path is not UTF-8", p.display())))
+    };
+    let absolute =
+        std::path::absolute(path).map_err(|e| Fail(format!("cannot resolve {name}: {e}")))?;
+    let canonical =
+        std::fs::canonicalize(path).map_err(|e| Fail(format!("cannot resolve {name}: {e}")))?;
+    let canonical = utf8(&canonical)?;
+    m.add_file(&canonical, elf, 0o755)?;
+    let absolute = utf8(&absolute)?;
+    if absolute != canonical {
+        m.add_file(&absolute, elf, 0o755)?;
+    }
+    Ok(canonical)
+}
+
+/// Creates the host's working-directory path as an (empty, in-memory)
+/// guest directory and returns it, so relative paths and `getcwd` mean the
+/// same in the guest as on the host. Falls back to `/`.
+fn host_cwd_in_guest(m: &mut Machine) -> Result<String, Fail> {
+    let Some(cwd) = std::env::current_dir()
+        .ok()
+        .and_then(|d| d.to_str().map(str::to_string))
+    else {
+        return Ok("/".into());
+    };
+    m.personality
+        .vfs
+        .mkdir_all(cwd.as_bytes(), 0o755)
+        .map_err(|e| Fail(format!("cannot create {cwd} in the guest: {e:?}")))?;
+    Ok(cwd)
+}
+
 /// Puts every built-in guest at /bin/NAME, as the guests that exec others
 /// expect.
 fn install_guests(m: &mut Machine) -> Result<(), Fail> {
@@ -205,6 +255,13 @@ fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fa
             sysgate::cpu::CycleModel::NAMES.join(", ")
         ))
     })?;
+    if flavor == Flavor::I386 && opts.mech == Some(MechArg::Syscall) {
+        return Err(Fail(
+            "the i386 kernel has no SYSCALL entry (Linux uses SYSCALL for 32-bit tasks only \
+             on 64-bit kernels): use --mech sysenter or --mech int80, or --kernel x86_64"
+                .into(),
+        ));
+    }
     let name = program
         .first()
         .ok_or_else(|| Fail("no program given".into()))?;
@@ -234,7 +291,18 @@ fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fa
         m.personality.audit.set_filter(AuditFilter::All);
     }
     let args: Vec<&str> = program.iter().map(String::as_str).collect();
-    m.spawn(&elf, &args, &["PATH=/bin", "HOME=/"])?;
+    let env: Vec<&str> = if opts.env.is_empty() {
+        vec!["PATH=/bin", "HOME=/"]
+    } else {
+        opts.env.iter().map(String::as_str).collect()
+    };
+    let exe = place_program(&mut m, name, &elf)?;
+    let pid = m.spawn_exe(&exe, &elf, &args, &env)?;
+    let cwd = match &opts.root {
+        Some(_) => "/mnt".to_string(),
+        None => host_cwd_in_guest(&mut m)?,
+    };
+    m.set_cwd(pid, &cwd)?;
     let t = Instant::now();
     let result = if tracing {
         let mut rec = Recorder::new(opts.trace_instructions);

@@ -434,17 +434,49 @@ impl Machine {
             .map_err(|e| KernelError::Oops(format!("writing {path}: {e:?}")))
     }
 
+    /// Makes `path` (an existing guest directory) the working directory of
+    /// process `pid`.
+    pub fn set_cwd(&mut self, pid: u32, path: &str) -> Result<(), KernelError> {
+        let task = self
+            .tasks
+            .get(&pid)
+            .ok_or_else(|| KernelError::Oops(format!("set_cwd: no process {pid}")))?;
+        let dir = self
+            .personality
+            .vfs
+            .chdir_target(&task.files.cwd, path.as_bytes(), &crate::vfs::Cred::ROOT)
+            .map_err(|e| KernelError::Oops(format!("set_cwd {path}: {e:?}")))?;
+        if let Some(task) = self.tasks.get_mut(&pid) {
+            task.files.cwd = dir;
+        }
+        Ok(())
+    }
+
     /// Loads `elf` as a new process with `argv` and `envp` and makes it the
     /// running process (in user mode at its entry point). The first process
     /// is pid 1.
     pub fn spawn(&mut self, elf: &[u8], argv: &[&str], envp: &[&str]) -> Result<u32, KernelError> {
+        let exe = argv.first().copied().unwrap_or_default();
+        self.spawn_exe(exe, elf, argv, envp)
+    }
+
+    /// [`Machine::spawn`] with the executable's absolute guest path given
+    /// separately from `argv[0]` (what `/proc/self/exe` names, as Linux
+    /// records the resolved path at `execve`).
+    pub fn spawn_exe(
+        &mut self,
+        exe: &str,
+        elf: &[u8],
+        argv: &[&str],
+        envp: &[&str],
+    ) -> Result<u32, KernelError> {
         let argv: Vec<Vec<u8>> = argv.iter().map(|s| s.as_bytes().to_vec()).collect();
         let envp: Vec<Vec<u8>> = envp.iter().map(|s| s.as_bytes().to_vec()).collect();
         let pid = self.next_pid;
         let image = self.build_image(pid, elf, &argv, &envp)?;
         let kstack_top = self.alloc_kstack();
         self.next_pid += 1;
-        let exe = argv.first().cloned().unwrap_or_default();
+        let exe = exe.as_bytes().to_vec();
         let task = process::Task::new(pid, 0, image, kstack_top, exe);
         if let Some(cur) = self.tasks.get_mut(&self.current) {
             cur.save(&self.vcpu.cpu);

@@ -1,0 +1,273 @@
+//! Native-vs-sysgate comparison: the C programs in `tests/c/`, built by
+//! `scripts/build-c-tests.sh` as static glibc x86-64, musl x86-64 and glibc
+//! i386 binaries, run natively on this machine and under `sysgate run`;
+//! standard output, standard error and exit status must be identical byte
+//! for byte. i386 binaries run under every mechanism their
+//! `__kernel_vsyscall` can use: SYSCALL, SYSENTER and INT 0x80 on the
+//! x86-64 kernel, SYSENTER and INT 0x80 on the i386 kernel.
+//!
+//! Each run gets a fresh working directory, used first natively and then
+//! by sysgate (whose guest starts in an empty in-memory directory at the
+//! same path), the same environment, arguments and standard input.
+
+use std::io::Write;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Once;
+
+/// The guest environment, given natively and through `--env`.
+const ENV: &[(&str, &str)] = &[("HOME", "/"), ("LC_ALL", "C"), ("PATH", "/bin")];
+
+/// A build of the test programs.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Glibc64,
+    Musl64,
+    Glibc32,
+}
+
+impl Target {
+    fn dir(self) -> &'static str {
+        match self {
+            Target::Glibc64 => "glibc64",
+            Target::Musl64 => "musl64",
+            Target::Glibc32 => "glibc32",
+        }
+    }
+
+    /// `sysgate run` options for each kernel flavor and mechanism the
+    /// binary can use.
+    fn configs(self) -> Vec<&'static [&'static str]> {
+        match self {
+            Target::Glibc64 | Target::Musl64 => vec![&["--kernel", "x86_64"]],
+            Target::Glibc32 => vec![
+                &["--kernel", "x86_64", "--mech", "syscall"],
+                &["--kernel", "x86_64", "--mech", "sysenter"],
+                &["--kernel", "x86_64", "--mech", "int80"],
+                &["--kernel", "i386", "--mech", "sysenter"],
+                &["--kernel", "i386", "--mech", "int80"],
+            ],
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Builds the programs once per test process (the script rebuilds only
+/// what is out of date).
+fn build() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let out = Command::new(root().join("scripts/build-c-tests.sh"))
+            .output()
+            .expect("running scripts/build-c-tests.sh");
+        assert!(
+            out.status.success(),
+            "scripts/build-c-tests.sh failed (run `scripts/build-c-tests.sh --install` to \
+             install gcc-multilib and musl-tools):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}
+
+/// What a run produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+    /// The exit code, or 128 + the signal for a process killed by one (what
+    /// a shell reports and what `sysgate run` exits with).
+    code: i32,
+}
+
+fn run(mut cmd: Command, stdin: &[u8]) -> Outcome {
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawning");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        // The program may exit without reading everything.
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().expect("waiting");
+    writer.join().expect("stdin writer");
+    let code = match (out.status.code(), out.status.signal()) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => -1,
+    };
+    Outcome {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        code,
+    }
+}
+
+/// A fresh, empty working directory for one run.
+fn workdir(label: &str) -> PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = root()
+        .join("target/c-tests/work")
+        .join(format!("{label}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("creating a work directory");
+    dir
+}
+
+fn native(bin: &Path, args: &[&str], stdin: &[u8], cwd: &Path) -> Outcome {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .envs(ENV.iter().copied());
+    run(cmd, stdin)
+}
+
+fn sysgate(config: &[&str], bin: &Path, args: &[&str], stdin: &[u8], cwd: &Path) -> Outcome {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sysgate"));
+    cmd.arg("run").args(config);
+    for (k, v) in ENV {
+        cmd.arg("--env").arg(format!("{k}={v}"));
+    }
+    cmd.arg("--")
+        .arg(bin)
+        .args(args)
+        .current_dir(cwd)
+        .env_clear();
+    run(cmd, stdin)
+}
+
+fn show(b: &[u8]) -> String {
+    let s = String::from_utf8_lossy(b);
+    if s.len() > 4000 {
+        format!("{}... ({} bytes)", &s[..4000], b.len())
+    } else {
+        s.into_owned()
+    }
+}
+
+/// Runs `program` of every target with each argument list and standard
+/// input, natively and under each sysgate configuration, and compares.
+fn compare(program: &str, cases: &[(&[&str], &[u8])]) {
+    build();
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for target in [Target::Glibc64, Target::Musl64, Target::Glibc32] {
+        let bin = root()
+            .join("target/c-tests")
+            .join(target.dir())
+            .join(program);
+        assert!(bin.exists(), "{} was not built", bin.display());
+        for (args, stdin) in cases {
+            let dir = workdir(program);
+            let want = native(&bin, args, stdin, &dir);
+            for config in target.configs() {
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).expect("work directory");
+                let got = sysgate(config, &bin, args, stdin, &dir);
+                runs += 1;
+                if got != want {
+                    failures.push(format!(
+                        "{} {program} {args:?} under {config:?}:\n  native: exit {}\n    stdout: {}\n    \
+                         stderr: {}\n  sysgate: exit {}\n    stdout: {}\n    stderr: {}",
+                        target.dir(),
+                        want.code,
+                        show(&want.stdout),
+                        show(&want.stderr),
+                        got.code,
+                        show(&got.stdout),
+                        show(&got.stderr)
+                    ));
+                }
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn stdio() {
+    compare(
+        "stdio",
+        &[
+            (&[], b"first line\nsecond line\n\nlast without newline"),
+            (&[], b""),
+        ],
+    );
+}
+
+#[test]
+fn strings() {
+    compare("strings", &[(&[], b"")]);
+}
+
+#[test]
+fn malloc() {
+    compare("malloc", &[(&[], b"")]);
+}
+
+#[test]
+fn qsort() {
+    compare("qsort", &[(&[], b"")]);
+}
+
+#[test]
+fn sha256() {
+    compare("sha256", &[(&[], b""), (&["2"], b"")]);
+}
+
+#[test]
+fn forkpipe() {
+    compare("forkpipe", &[(&[], b"")]);
+}
+
+#[test]
+fn exitcode() {
+    compare(
+        "exitcode",
+        &[
+            (&[], b""),
+            (&["3"], b""),
+            (&["255"], b""),
+            (&["_exit"], b""),
+        ],
+    );
+}
+
+#[test]
+fn argv_env() {
+    compare(
+        "argv_env",
+        &[
+            (&[], b""),
+            (&["one", "two words", "", "--flag=x", "ünïcödé"], b""),
+        ],
+    );
+}
+
+#[test]
+fn errno() {
+    compare("errno", &[(&[], b"")]);
+}
+
+#[test]
+fn fileio() {
+    compare("fileio", &[(&[], b"")]);
+}
+
+#[test]
+fn floats() {
+    compare("floats", &[(&[], b"")]);
+}
