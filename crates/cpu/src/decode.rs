@@ -84,7 +84,8 @@ pub struct Insn {
     pub(crate) cycles: u32,
     /// Cycles of the instructions before this one in its block.
     pub(crate) cum: u32,
-    /// GPR slots of operands 0 and 1 when they are registers (else 0).
+    /// GPR slots of operands 0 and 1 when they are general registers, the
+    /// register number when they are XMM or MM registers (else 0).
     pub(crate) reg: [u8; 2],
     /// Condition-code nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
     pub(crate) cond: u8,
@@ -244,8 +245,18 @@ impl Insn {
             imm_n.map_or(0, |n| ins.immediate(n as u32))
         };
         let mem = mem_form(&ins, bits);
-        let slot = |o: Opnd| match o {
+        // Vector registers (XMM, MM) keep their number in `reg` so the SSE
+        // and MMX handlers need no iced accessor at run time.
+        let slot = |o: Opnd, n: u32| match o {
             Opnd::Reg(s) => s,
+            Opnd::Other if ins.op_kind(n) == OpKind::Register => {
+                let r = ins.op_register(n);
+                if r.is_xmm() || r.is_mm() {
+                    r.number() as u8
+                } else {
+                    0
+                }
+            }
             _ => 0,
         };
         let cond = match ins.condition_code() {
@@ -261,7 +272,7 @@ impl Insn {
             imm,
             cycles,
             cum: 0,
-            reg: [slot(o0), slot(o1)],
+            reg: [slot(o0, 0), slot(o1, 1)],
             cond,
             ins,
         }

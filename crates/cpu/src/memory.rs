@@ -326,6 +326,95 @@ impl Cpu {
         Ok(())
     }
 
+    /// Reads 16 bytes at `seg:off` (SSE operands). Every check (segment
+    /// limit, paging on both pages of a crossing access) happens before
+    /// anything is read. With `align`, a linear address that is not 16-byte
+    /// aligned is #GP(0) (SDM Vol. 1 §11.6.8).
+    #[inline(always)]
+    pub(crate) fn read_mem128(
+        &mut self,
+        seg: u8,
+        off: u64,
+        align: bool,
+    ) -> Result<u128, Exception> {
+        let lin = self.linear(seg, off, 16, false)?;
+        if align && lin & 15 != 0 {
+            return Err(Exception::GP(0));
+        }
+        let ctx = self.host_ctx(lin, 16);
+        if let Some(lo) = self.host.read(lin, 8, ctx) {
+            // Same page and tag: the second half hits too.
+            if let Some(hi) = self.host.read(lin.wrapping_add(8), 8, ctx) {
+                return Ok(u128::from(lo) | (u128::from(hi) << 64));
+            }
+        }
+        let loc = self.translate(lin, 16, AccessKind::Read)?;
+        Ok(self.load128(loc))
+    }
+
+    /// Writes 16 bytes at `seg:off` (SSE operands), all checks first; see
+    /// [`Cpu::read_mem128`] for `align`.
+    #[inline(always)]
+    pub(crate) fn write_mem128(
+        &mut self,
+        seg: u8,
+        off: u64,
+        v: u128,
+        align: bool,
+    ) -> Result<(), Exception> {
+        let lin = self.linear(seg, off, 16, true)?;
+        if align && lin & 15 != 0 {
+            return Err(Exception::GP(0));
+        }
+        let ctx = self.host_ctx(lin, 16);
+        // Both halves lie in one page with one tag: the first write hits
+        // exactly when the second does.
+        if self.host.write(lin, 8, ctx, v as u64) {
+            self.host
+                .write(lin.wrapping_add(8), 8, ctx, (v >> 64) as u64);
+            return Ok(());
+        }
+        let loc = self.translate(lin, 16, AccessKind::Write)?;
+        self.store128(loc, v);
+        Ok(())
+    }
+
+    /// Reads a translated 16-byte location.
+    pub(crate) fn load128(&self, loc: PhysLoc) -> u128 {
+        let p = &self.mmu.phys;
+        if loc.first >= 16 {
+            return u128::from(p.read_u64(loc.pa)) | (u128::from(p.read_u64(loc.pa + 8)) << 64);
+        }
+        let mut v = 0u128;
+        for k in 0..16u8 {
+            let b = if k < loc.first {
+                p.read_u8(loc.pa + k as u64)
+            } else {
+                p.read_u8(loc.pa2 + (k - loc.first) as u64)
+            };
+            v |= u128::from(b) << (8 * k);
+        }
+        v
+    }
+
+    /// Writes a translated 16-byte location.
+    pub(crate) fn store128(&mut self, loc: PhysLoc, v: u128) {
+        let p = &mut self.mmu.phys;
+        if loc.first >= 16 {
+            p.write_u64(loc.pa, v as u64);
+            p.write_u64(loc.pa + 8, (v >> 64) as u64);
+            return;
+        }
+        for k in 0..16u8 {
+            let b = (v >> (8 * k)) as u8;
+            if k < loc.first {
+                p.write_u8(loc.pa + k as u64, b);
+            } else {
+                p.write_u8(loc.pa2 + (k - loc.first) as u64, b);
+            }
+        }
+    }
+
     /// Translates `seg:off` for writing without writing (checks first,
     /// commit later).
     #[inline(always)]

@@ -24,6 +24,12 @@ mod interrupt;
 mod muldiv;
 mod seg;
 mod shift;
+mod sse;
+mod sse_fp;
+mod sse_host;
+mod sse_int;
+mod sse_move;
+mod sse_state;
 mod stack;
 mod string;
 pub(crate) mod sysreg;
@@ -56,6 +62,10 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         fastcall::lookup,
         seg::lookup,
         interrupt::lookup,
+        sse_move::lookup,
+        sse_int::lookup,
+        sse_fp::lookup,
+        sse_state::lookup,
     ];
     families.iter().find_map(|f| f(ins)).unwrap_or(undefined)
 }
