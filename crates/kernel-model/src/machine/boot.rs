@@ -148,7 +148,10 @@ pub fn boot(cpu: &mut Cpu, flavor: Flavor, text: &EntryText, cr3: u64, kstack_to
                 limit: 0x67,
                 attr: 0x8B,
             };
-            cpu.ctrl.cr4 = Cr4::PAE.bits() | Cr4::PGE.bits() | Cr4::OSFXSR.bits();
+            // Linux's fpu__init_cpu_generic: OSFXSR and OSXMMEXCPT (SIMD
+            // exceptions as #XM); CR0.MP|NE set, EM and TS clear.
+            cpu.ctrl.cr4 =
+                Cr4::PAE.bits() | Cr4::PGE.bits() | Cr4::OSFXSR.bits() | Cr4::OSXMMEXCPT.bits();
             cpu.ctrl.efer =
                 Efer::SCE.bits() | Efer::LME.bits() | Efer::LMA.bits() | Efer::NXE.bits();
             cpu.ctrl.cr0 = Cr0::PE.bits()
@@ -211,7 +214,8 @@ pub fn boot(cpu: &mut Cpu, flavor: Flavor, text: &EntryText, cr3: u64, kstack_to
                 limit: 0x67,
                 attr: 0x8B,
             };
-            cpu.ctrl.cr4 = Cr4::PSE.bits() | Cr4::PGE.bits() | Cr4::OSFXSR.bits();
+            cpu.ctrl.cr4 =
+                Cr4::PSE.bits() | Cr4::PGE.bits() | Cr4::OSFXSR.bits() | Cr4::OSXMMEXCPT.bits();
             cpu.ctrl.efer = 0;
             cpu.ctrl.cr0 = Cr0::PE.bits()
                 | Cr0::MP.bits()

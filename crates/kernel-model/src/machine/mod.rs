@@ -17,6 +17,8 @@ pub mod loader;
 pub mod paging;
 pub mod phases;
 pub(crate) mod process;
+pub(crate) mod rlimit;
+pub(crate) mod signal;
 pub mod trace;
 pub mod vdso;
 
@@ -777,9 +779,9 @@ impl Machine {
         }
     }
 
-    /// An exception taken through the IDT: a user-mode fault ends the
-    /// process with its signal (no user handlers yet); a kernel-mode fault
-    /// is a sysgate bug and stops the machine.
+    /// An exception taken through the IDT: a user-mode fault becomes its
+    /// signal (delivered to a handler, or ending the process); a
+    /// kernel-mode fault is a sysgate bug and stops the machine.
     fn exception(&mut self, regs: u64, vector: u8) -> Result<Option<Status>, KernelError> {
         let wide = self.flavor == Flavor::X86_64;
         let l = regs::layout(wide);
@@ -791,7 +793,10 @@ impl Machine {
                 "exception {vector} in kernel mode at {ip:#x}"
             )));
         }
-        self.kill_current(signal_for_vector(vector))
+        match self.user_fault(regs, vector) {
+            signal::Delivered::Killed => self.schedule(),
+            _ => Ok(None),
+        }
     }
 }
 
@@ -867,11 +872,11 @@ pub(crate) mod regs {
 /// The signal Linux sends for an exception vector (arch/x86/kernel/traps.c).
 pub fn signal_for_vector(vector: u8) -> i32 {
     match vector {
-        0 | 16 | 19 => 8, // SIGFPE
-        1 | 3 => 5,       // SIGTRAP
-        6 => 4,           // SIGILL
-        17 => 7,          // SIGBUS
-        _ => 11,          // SIGSEGV
+        0 | 16 | 19 => 8,  // SIGFPE
+        1 | 3 => 5,        // SIGTRAP
+        6 => 4,            // SIGILL
+        11 | 12 | 17 => 7, // SIGBUS (#NP, #SS, #AC)
+        _ => 11,           // SIGSEGV
     }
 }
 

@@ -13,6 +13,7 @@
 //! an empty pipe) leaves the task *blocked* with the call recorded; the
 //! scheduler re-issues it whenever it considers the task.
 
+use sysgate_cpu::fpu::FpuState;
 use sysgate_cpu::{Cpu, Rflags, SegReg, Segment};
 
 use super::loader::{self, LoadError, at};
@@ -26,6 +27,9 @@ use crate::audit::EntryMechanism;
 use crate::personality::{Dispatch, MachineCall, ProcessInfo, SyscallEnv, TaskFiles, comm_bytes};
 use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
+
+use super::rlimit::{DEFAULT_RLIMITS, RLIM_NLIMITS, Rlimit};
+use super::signal::{self, Delivered, SigInfo, Signals};
 
 /// A loaded program, ready to become a task's image.
 pub(crate) struct Image {
@@ -45,6 +49,9 @@ pub(crate) struct Context {
     rflags: u64,
     seg: [Segment; 6],
     kernel_gs_base: u64,
+    /// The task's x87/MMX/SSE registers (Linux's `thread.fpu`), saved and
+    /// restored on every switch.
+    fpu: FpuState,
 }
 
 /// Where a task is.
@@ -77,6 +84,18 @@ pub(crate) struct Task {
     pub tls: [u64; 3],
     /// Where a new image starts: entry point and initial stack pointer.
     pub start: (u64, u64),
+    /// Signal dispositions, mask, pending signals, alternate stack.
+    pub sig: Signals,
+    /// Resource limits (getrlimit/setrlimit/prlimit64).
+    pub rlimits: [Rlimit; RLIM_NLIMITS],
+    /// set_tid_address / CLONE_CHILD_CLEARTID.
+    pub clear_child_tid: u64,
+    /// The signal the parent gets when this task ends (SIGCHLD for fork).
+    pub exit_signal: u32,
+    /// A vfork child the task waits for (until it execs or exits).
+    pub vfork_child: Option<u32>,
+    /// Set when a vfork child has exec'd or exited.
+    pub vfork_done: bool,
 }
 
 impl Task {
@@ -103,6 +122,12 @@ impl Task {
             blocked: None,
             tls: [0; 3],
             start: (image.entry, image.sp),
+            sig: Signals::default(),
+            rlimits: DEFAULT_RLIMITS,
+            clear_child_tid: 0,
+            exit_signal: signal::sig::SIGCHLD,
+            vfork_child: None,
+            vfork_done: false,
         }
     }
 
@@ -114,6 +139,7 @@ impl Task {
             rflags: cpu.rflags,
             seg: cpu.seg,
             kernel_gs_base: cpu.msr.kernel_gs_base,
+            fpu: cpu.fpu.clone(),
         });
     }
 }
@@ -163,7 +189,7 @@ fn entry_mechanism(m: Mechanism) -> EntryMechanism {
 }
 
 /// What a machine-layer call did.
-enum Done {
+pub(crate) enum Done {
     Return(i64),
     /// The caller blocks; re-issue later.
     Block,
@@ -174,6 +200,31 @@ enum Done {
 }
 
 const ECHILD: i64 = -10;
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2;
+const WCONTINUED: u64 = 8;
+const WNOTHREAD: u64 = 0x2000_0000;
+const WALL: u64 = 0x4000_0000;
+const WCLONE: u64 = 0x8000_0000;
+
+/// Which children a wait call selects.
+#[derive(Clone, Copy)]
+enum WaitSel {
+    Any,
+    Pid(u32),
+    None,
+}
+
+/// fork's clone flags: SIGCHLD.
+const CLONE_FORK: u64 = 17;
+const CLONE_VM: u64 = 0x100;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_SETTLS: u64 = 0x8_0000;
+const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+/// vfork's clone flags: CLONE_VM | CLONE_VFORK | SIGCHLD.
+const CLONE_VFORK_FLAGS: u64 = CLONE_VM | CLONE_VFORK | 17;
 const EINVAL: i64 = -22;
 const ENOMEM: i64 = -12;
 const EFAULT: i64 = -14;
@@ -317,23 +368,31 @@ impl Machine {
         cpu.gpr[4] = sp;
         cpu.rip = entry;
         cpu.rflags = Rflags::FIXED.bits() | Rflags::IF.bits();
+        // A new process starts with the FNINIT/MXCSR-default state.
+        cpu.fpu = FpuState::default();
         if self.flavor == boot::Flavor::X86_64 {
             cpu.seg[SegReg::Gs as usize].base = 0;
             cpu.msr.kernel_gs_base = boot::kva(self.flavor, super::layout::image::PERCPU);
         }
     }
 
-    /// Resumes a task that was suspended in the kernel.
-    fn resume(&mut self, pid: u32) {
+    /// Resumes a task that was suspended in the kernel; false when it had
+    /// no saved context.
+    fn resume(&mut self, pid: u32) -> bool {
         self.install(pid);
-        if let Some(ctx) = self.tasks.get_mut(&pid).and_then(|t| t.ctx.take()) {
+        let Some(ctx) = self.tasks.get_mut(&pid).and_then(|t| t.ctx.take()) else {
+            return false;
+        };
+        {
             let cpu = &mut self.vcpu.cpu;
             cpu.gpr = ctx.gpr;
             cpu.rip = ctx.rip;
             cpu.rflags = ctx.rflags;
             cpu.seg = ctx.seg;
             cpu.msr.kernel_gs_base = ctx.kernel_gs_base;
+            cpu.fpu = ctx.fpu;
         }
+        true
     }
 
     /// Dispatches a system call for the current task.
@@ -341,11 +400,11 @@ impl Machine {
         match self.try_call(&call)? {
             Done::Return(r) => {
                 self.complete(&call, r);
-                Ok(None)
+                self.exit_to_user(call.regs)
             }
             Done::Replaced => {
                 self.vcpu.cpu.gpr[0] = 0;
-                Ok(None)
+                self.exit_to_user(call.regs)
             }
             Done::Block => {
                 if let Some(t) = self.tasks.get_mut(&self.current) {
@@ -355,6 +414,15 @@ impl Machine {
                 self.schedule()
             }
             Done::Ended => self.schedule(),
+        }
+    }
+
+    /// The current task returns to user mode with `pt_regs` at `regs`:
+    /// delivers its signals first (which may end it).
+    fn exit_to_user(&mut self, regs: u64) -> Result<Option<Status>, KernelError> {
+        match self.deliver_signals(regs) {
+            Delivered::Killed => self.schedule(),
+            _ => Ok(None),
         }
     }
 
@@ -397,10 +465,9 @@ impl Machine {
         let done = match out.dispatch {
             Dispatch::Return(r) | Dispatch::Yield(r) => Done::Return(r),
             Dispatch::ReturnSignal { ret, signal } => {
-                self.record(call, Some(ret), serial);
-                self.complete(call, ret);
-                self.terminate(pid, Status::Signaled(signal as i32));
-                return Ok(Done::Ended);
+                // send_sig(sig, current, 0): SI_USER from the caller.
+                self.post_signal(pid, SigInfo::sent(signal, signal::si::USER, pid));
+                Done::Return(ret)
             }
             Dispatch::Sleep { until_cycle, ret } => {
                 // Nothing else runs concurrently that the sleep could
@@ -473,6 +540,13 @@ impl Machine {
     /// Ends `pid` with `status`: frees its memory, closes its files,
     /// reparents its children to pid 1.
     pub(crate) fn terminate(&mut self, pid: u32, status: Status) {
+        if self
+            .tasks
+            .get(&pid)
+            .is_none_or(|t| matches!(t.state, State::Zombie(_)))
+        {
+            return;
+        }
         let children: Vec<u32> = self
             .tasks
             .values()
@@ -495,12 +569,48 @@ impl Machine {
             let _ = mm.forget(VDSO32_BASE);
             mm.destroy(&mut self.frames);
         }
+        if let Some(t) = self.tasks.get_mut(&pid) {
+            t.vfork_done = true;
+        }
+        // do_notify_parent: the exit signal (SIGCHLD) with CLD_EXITED or
+        // CLD_KILLED; a parent ignoring SIGCHLD (or with SA_NOCLDWAIT)
+        // has its children reaped at once.
+        let (ppid, exit_signal) = self
+            .tasks
+            .get(&pid)
+            .map_or((0, 0), |t| (t.ppid, t.exit_signal));
+        let mut autoreap = false;
+        if let Some(p) = self.tasks.get(&ppid)
+            && !matches!(p.state, State::Zombie(_))
+        {
+            let act = p.sig.actions[(signal::sig::SIGCHLD - 1) as usize];
+            if exit_signal == signal::sig::SIGCHLD
+                && (act.handler == signal::SIG_IGN || act.flags & signal::sa::NOCLDWAIT != 0)
+            {
+                autoreap = true;
+            }
+            if exit_signal != 0 {
+                let (code, st) = match status {
+                    Status::Exited(c) => (signal::si::CLD_EXITED, c & 0xFF),
+                    Status::Signaled(s) => (signal::si::CLD_KILLED, s),
+                };
+                let info = SigInfo {
+                    signo: exit_signal,
+                    code,
+                    kind: signal::InfoKind::Chld,
+                    pid,
+                    status: st,
+                    ..SigInfo::default()
+                };
+                self.post_signal(ppid, info);
+            }
+        }
         // Orphans nobody will wait for are reaped at once.
         let orphan = self
             .tasks
             .get(&pid)
             .is_some_and(|t| t.ppid == 0 && pid != 1);
-        if orphan {
+        if orphan || autoreap {
             self.reap(pid);
         }
     }
@@ -524,7 +634,7 @@ impl Machine {
     /// ended). Blocked tasks re-issue their call; the first that completes
     /// or any runnable task runs. Returns pid 1's status when no task is
     /// left.
-    fn schedule(&mut self) -> Result<Option<Status>, KernelError> {
+    pub(crate) fn schedule(&mut self) -> Result<Option<Status>, KernelError> {
         let cur = self.current;
         if let Some(t) = self.tasks.get_mut(&cur)
             && t.state != State::Runnable
@@ -532,6 +642,40 @@ impl Machine {
         {
             t.save(&self.vcpu.cpu);
         }
+        // A bound on rounds: each one either runs a task, or finds every
+        // task blocked and fires the earliest alarm.
+        for _ in 0..1024 {
+            if let Some(r) = self.schedule_round(cur)? {
+                return Ok(r);
+            }
+            // Every live task is blocked: the modeled clock jumps to the
+            // earliest alarm, whose SIGALRM may wake its task.
+            let next = self
+                .tasks
+                .values()
+                .filter(|t| t.state == State::Blocked)
+                .filter_map(|t| t.sig.alarm_at.map(|at| (at, t.pid)))
+                .min();
+            let Some((at, pid)) = next else {
+                return Err(KernelError::Oops(
+                    "every process is blocked (deadlock)".into(),
+                ));
+            };
+            if at > self.vcpu.cpu.cycles {
+                self.vcpu.cpu.cycles = at;
+            }
+            if let Some(t) = self.tasks.get_mut(&pid) {
+                t.sig.alarm_at = None;
+            }
+            self.post_signal(pid, SigInfo::kernel(signal::sig::SIGALRM));
+        }
+        Err(KernelError::Oops("scheduler made no progress".into()))
+    }
+
+    /// One pass over the tasks after `cur`: Some(result) when a task was
+    /// resumed (None inside) or none is left (the status); None when every
+    /// live task stayed blocked.
+    fn schedule_round(&mut self, cur: u32) -> Result<Option<Option<Status>>, KernelError> {
         // Round robin from the task after the current one.
         let mut order: Vec<u32> = self.tasks.range(cur + 1..).map(|(&p, _)| p).collect();
         order.extend(self.tasks.range(..=cur).map(|(&p, _)| p));
@@ -542,50 +686,83 @@ impl Machine {
             match t.state {
                 State::Zombie(_) => continue,
                 State::Runnable => {
-                    self.resume(pid);
-                    return Ok(None);
+                    let resumed = self.resume(pid);
+                    if resumed {
+                        // Suspended in its entry stub: pt_regs at RSP.
+                        let regs = self.vcpu.cpu.gpr[4];
+                        if self.deliver_signals(regs) == Delivered::Killed {
+                            continue;
+                        }
+                    }
+                    return Ok(Some(None));
                 }
                 State::Blocked => {
                     let Some(call) = t.blocked else { continue };
                     self.resume(pid);
-                    match self.try_call(&call)? {
+                    let done = match self.try_call(&call)? {
                         Done::Block => {
+                            let wake = self.tasks.get(&pid).and_then(|t| t.sig.wakes());
+                            if wake.is_some() {
+                                // Interrupted by a signal: -EINTR or a
+                                // restart, then the signal.
+                                let restartable = !matches!(
+                                    self.call_op(&call),
+                                    Some(
+                                        MachineOp::Pause
+                                            | MachineOp::RtSigsuspend
+                                            | MachineOp::Sigsuspend
+                                    )
+                                );
+                                self.interrupt_call(&call, restartable);
+                                if let Some(t) = self.tasks.get_mut(&pid) {
+                                    t.state = State::Runnable;
+                                    t.blocked = None;
+                                }
+                                self.vcpu.cpu.gpr[0] = 0;
+                                if self.deliver_signals(call.regs) == Delivered::Killed {
+                                    continue;
+                                }
+                                return Ok(Some(None));
+                            }
                             if let Some(t) = self.tasks.get_mut(&pid) {
                                 t.save(&self.vcpu.cpu);
                             }
                             continue;
                         }
-                        Done::Return(r) => {
-                            if let Some(t) = self.tasks.get_mut(&pid) {
-                                t.state = State::Runnable;
-                                t.blocked = None;
-                            }
-                            self.complete(&call, r);
-                            return Ok(None);
-                        }
-                        Done::Replaced => {
-                            if let Some(t) = self.tasks.get_mut(&pid) {
-                                t.state = State::Runnable;
-                                t.blocked = None;
-                            }
-                            self.vcpu.cpu.gpr[0] = 0;
-                            return Ok(None);
-                        }
-                        Done::Ended => continue,
+                        d => d,
+                    };
+                    if let Some(t) = self.tasks.get_mut(&pid) {
+                        t.state = State::Runnable;
+                        t.blocked = None;
                     }
+                    match done {
+                        Done::Return(r) => self.complete(&call, r),
+                        Done::Replaced => self.vcpu.cpu.gpr[0] = 0,
+                        Done::Ended | Done::Block => continue,
+                    }
+                    if self.deliver_signals(call.regs) == Delivered::Killed {
+                        continue;
+                    }
+                    return Ok(Some(None));
                 }
             }
         }
         if self.tasks.values().any(|t| t.state == State::Blocked) {
-            return Err(KernelError::Oops(
-                "every process is blocked (deadlock)".into(),
-            ));
+            return Ok(None);
         }
         let status = match self.tasks.get(&1).map(|t| t.state) {
             Some(State::Zombie(s)) => s,
             _ => Status::Exited(0),
         };
-        Ok(Some(status))
+        Ok(Some(Some(status)))
+    }
+
+    /// The machine-layer operation of a call, if it is one.
+    fn call_op(&self, call: &Call) -> Option<MachineOp> {
+        match self.personality.table(call.abi).row(call.nr)?.handler {
+            crate::syscalls::table::Handler::Machine(op) => Some(op),
+            crate::syscalls::table::Handler::Kernel(_) => None,
+        }
     }
 
     /// The calls the machine layer performs.
@@ -597,16 +774,20 @@ impl Machine {
                 self.terminate(pid, Status::Exited((a[0] & 0xFF) as i32));
                 Done::Ended
             }
-            MachineOp::Fork | MachineOp::Vfork => Done::Return(self.fork(call)?),
+            MachineOp::Fork => Done::Return(self.fork(call, CLONE_FORK)?),
+            MachineOp::Vfork => self.vfork(call, CLONE_VFORK_FLAGS)?,
             MachineOp::Clone => {
-                // Only fork-like clones (no shared VM or threads).
+                // Only process-like clones (no threads): CLONE_VM is
+                // served by copying (with CLONE_VFORK the parent waits).
                 let flags = a[0];
-                const CLONE_VM: u64 = 0x100;
                 const CLONE_THREAD: u64 = 0x10000;
-                if flags & (CLONE_VM | CLONE_THREAD) != 0 && flags & 0x4000 == 0 {
+                const CLONE_SIGHAND: u64 = 0x800;
+                if flags & (CLONE_THREAD | CLONE_SIGHAND) != 0 {
                     Done::Return(EINVAL)
+                } else if flags & CLONE_VFORK != 0 {
+                    self.vfork(call, flags)?
                 } else {
-                    Done::Return(self.fork(call)?)
+                    Done::Return(self.fork(call, flags)?)
                 }
             }
             MachineOp::Execve => self.execve(call)?,
@@ -635,26 +816,72 @@ impl Machine {
             MachineOp::Madvise => Done::Return(0),
             MachineOp::ArchPrctl => Done::Return(self.arch_prctl(a[0], a[1])),
             MachineOp::SetThreadArea => Done::Return(self.set_thread_area(a[0])),
-            MachineOp::SetTidAddress => Done::Return(pid as i64),
-            MachineOp::SetRobustList => Done::Return(0),
+            MachineOp::SetTidAddress => {
+                if let Some(t) = self.tasks.get_mut(&pid) {
+                    t.clear_child_tid = a[0];
+                }
+                Done::Return(pid as i64)
+            }
+            MachineOp::SetRobustList => {
+                // The head's size must be sizeof(struct robust_list_head).
+                let size = if call.abi == Abi::X86_64 { 24 } else { 12 };
+                Done::Return(if a[1] == size { 0 } else { EINVAL })
+            }
             MachineOp::Rseq => Done::Return(ENOSYS),
-            MachineOp::Kill | MachineOp::Tkill | MachineOp::Tgkill => {
-                let (target, sig) = if mc.op == MachineOp::Tgkill {
-                    (a[1] as i32, a[2] as i32)
-                } else {
-                    (a[0] as i32, a[1] as i32)
-                };
-                self.kill(target, sig)
+            MachineOp::Kill => self.sys_kill(a[0] as i32, a[1] as i32),
+            MachineOp::Tkill => self.sys_tkill(None, a[0] as i32, a[1] as i32),
+            MachineOp::Tgkill => self.sys_tkill(Some(a[0] as i32), a[1] as i32, a[2] as i32),
+            MachineOp::RtSigaction => Done::Return(self.sys_sigaction(call, false)),
+            MachineOp::Sigaction => Done::Return(self.sys_sigaction(call, true)),
+            MachineOp::RtSigprocmask => Done::Return(self.sys_sigprocmask(call, false)),
+            MachineOp::Sigprocmask => Done::Return(self.sys_sigprocmask(call, true)),
+            MachineOp::RtSigpending => Done::Return(self.sys_sigpending(call, false)),
+            MachineOp::Sigpending => Done::Return(self.sys_sigpending(call, true)),
+            MachineOp::RtSigsuspend => self.sys_sigsuspend(call, false),
+            MachineOp::Sigsuspend => self.sys_sigsuspend(call, true),
+            MachineOp::Pause => self.sys_pause(),
+            MachineOp::Alarm => Done::Return(self.sys_alarm(a[0])),
+            MachineOp::Sigaltstack => Done::Return(self.sys_sigaltstack(call)),
+            MachineOp::RtSigreturn => self.sys_sigreturn(call, true),
+            MachineOp::Sigreturn => self.sys_sigreturn(call, false),
+            MachineOp::Waitid => self.waitid(call),
+            op @ (MachineOp::Prlimit64 | MachineOp::Getrlimit | MachineOp::Setrlimit) => {
+                self.sys_rlimit(call, op)
             }
-            MachineOp::RtSigaction | MachineOp::RtSigprocmask | MachineOp::Sigaltstack => {
-                Done::Return(0)
-            }
-            MachineOp::Prlimit64 | MachineOp::Getrlimit | MachineOp::Setrlimit => Done::Return(0),
             _ => Done::Return(ENOSYS),
         })
     }
 
-    fn fork(&mut self, call: &Call) -> Result<i64, KernelError> {
+    /// vfork, or clone with CLONE_VFORK: the child is created (with a copy
+    /// of the memory), and the parent sleeps until it execs or exits.
+    fn vfork(&mut self, call: &Call, flags: u64) -> Result<Done, KernelError> {
+        let me = self.current;
+        if let Some(child) = self.tasks.get(&me).and_then(|t| t.vfork_child) {
+            // Re-issued while waiting.
+            let done = self.tasks.get(&child).is_none_or(|c| c.vfork_done);
+            if done {
+                if let Some(t) = self.tasks.get_mut(&me) {
+                    t.vfork_child = None;
+                }
+                return Ok(Done::Return(child as i64));
+            }
+            return Ok(Done::Block);
+        }
+        let pid = self.fork(call, flags)?;
+        if pid < 0 {
+            return Ok(Done::Return(pid));
+        }
+        if let Some(t) = self.tasks.get_mut(&me) {
+            t.vfork_child = Some(pid as u32);
+        }
+        Ok(Done::Block)
+    }
+
+    /// fork/clone: a new process with a copy of the caller's memory,
+    /// descriptors, signal dispositions and limits, returning 0 from the
+    /// same call on its own kernel stack. `flags` are clone's (exit signal
+    /// in the low byte).
+    fn fork(&mut self, call: &Call, flags: u64) -> Result<i64, KernelError> {
         let parent = self.current;
         let Some(p) = self.tasks.get(&parent) else {
             return Ok(ESRCH);
@@ -667,6 +894,8 @@ impl Machine {
             Err(_) => return Ok(ENOMEM),
         };
         let files = p.files.fork();
+        let sig = p.sig.fork();
+        let rlimits = p.rlimits;
         let (bits, brk_start, brk, mmap_next, comm, exe, tls, ptop) = (
             p.bits,
             p.brk_start,
@@ -713,8 +942,37 @@ impl Machine {
             blocked: None,
             tls,
             start: (0, 0),
+            sig,
+            rlimits,
+            clear_child_tid: 0,
+            exit_signal: (flags & 0xFF) as u32,
+            vfork_child: None,
+            vfork_done: false,
         };
         child.save(&self.vcpu.cpu);
+        // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,
+        // tls); i386 (flags, newsp, parent_tid, tls, child_tid).
+        let a = call.args;
+        let (parent_tid, child_tid, tls_arg) = if call.abi == Abi::X86_64 {
+            (a[2], a[3], a[4])
+        } else {
+            (a[2], a[4], a[3])
+        };
+        let clone = call.nr
+            == match call.abi {
+                Abi::X86_64 => crate::syscalls::unistd_64::NR_CLONE,
+                Abi::I386 => crate::syscalls::unistd_32::NR_CLONE,
+            };
+        if clone && flags & CLONE_CHILD_CLEARTID != 0 {
+            child.clear_child_tid = child_tid;
+        }
+        if clone
+            && flags & CLONE_SETTLS != 0
+            && call.abi == Abi::X86_64
+            && let Some(ctx) = child.ctx.as_mut()
+        {
+            ctx.seg[SegReg::Fs as usize].base = tls_arg;
+        }
         // The child returns 0 from the same call, on its own stack.
         let child_regs = call.regs - rsp + (ctop - depth);
         if let Some(ctx) = child.ctx.as_mut() {
@@ -728,6 +986,24 @@ impl Machine {
         let w = if call.wide { 8 } else { 4 };
         let l = regs::layout(call.wide);
         self.kwrite(ccall.regs + l.ax, w, 0);
+        if clone && a[1] != 0 {
+            // A new stack for the child.
+            self.kwrite(ccall.regs + l.sp, w, a[1]);
+        }
+        if clone
+            && flags & CLONE_CHILD_SETTID != 0
+            && let Some(c) = self.tasks.get(&pid)
+        {
+            let mut mem = TaskMemory {
+                mm: &c.mm,
+                phys: &mut self.vcpu.cpu.mmu.phys,
+            };
+            let _ = uaccess::write_u32(&mut mem, child_tid, pid);
+        }
+        if clone && flags & CLONE_PARENT_SETTID != 0 {
+            let mut mem = self.user_memory();
+            let _ = uaccess::write_u32(&mut mem, parent_tid, pid);
+        }
         let fast = self.fast_return_ok(&ccall) as u64;
         if let Some(ctx) = self.tasks.get_mut(&pid).and_then(|t| t.ctx.as_mut()) {
             ctx.gpr[0] = fast;
@@ -813,6 +1089,8 @@ impl Machine {
         t.exe = full;
         t.tls = [0; 3];
         t.files.exec();
+        t.sig.exec();
+        t.vfork_done = true;
         let _ = old.forget(VDSO32_BASE);
         old.destroy(&mut self.frames);
         self.install(pid);
@@ -845,6 +1123,9 @@ impl Machine {
         self.kwrite(call.regs + l.flags, w, 0x202);
         self.kwrite(call.regs + l.sp, w, image.sp);
         self.kwrite(call.regs + l.ss, w, ds as u64);
+        // flush_thread -> fpu_flush_thread: the new image starts with the
+        // FNINIT/MXCSR-default FPU state.
+        self.vcpu.cpu.fpu = FpuState::default();
         if self.flavor == boot::Flavor::X86_64 {
             // A new image starts with FS and GS bases of 0.
             self.vcpu.cpu.seg[SegReg::Fs as usize].base = 0;
@@ -853,37 +1134,137 @@ impl Machine {
         Ok(Done::Replaced)
     }
 
+    /// The children of the caller a wait call with `sel` and `options`
+    /// may report, with their states.
+    fn wait_candidates(&self, sel: WaitSel, options: u64) -> Vec<(u32, State)> {
+        let me = self.current;
+        self.tasks
+            .values()
+            .filter(|t| t.ppid == me)
+            .filter(|t| match sel {
+                WaitSel::Any => true,
+                WaitSel::Pid(p) => t.pid == p,
+                WaitSel::None => false,
+            })
+            .filter(|t| {
+                // __WALL waits for all; otherwise SIGCHLD children unless
+                // __WCLONE, which selects the others.
+                options & WALL != 0
+                    || ((t.exit_signal == signal::sig::SIGCHLD) != (options & WCLONE != 0))
+            })
+            .map(|t| (t.pid, t.state))
+            .collect()
+    }
+
+    /// wait4(pid, status, options, rusage) and i386 waitpid(pid, status,
+    /// options).
     fn wait4(&mut self, call: &Call) -> Done {
         let a = call.args;
-        let me = self.current;
         let want = a[0] as i32;
-        let matches = |t: &Task| t.ppid == me && (want == -1 || want == 0 || t.pid as i32 == want);
-        let children: Vec<(u32, State)> = self
-            .tasks
-            .values()
-            .filter(|t| matches(t))
-            .map(|t| (t.pid, t.state))
-            .collect();
+        let options = a[2] & 0xFFFF_FFFF;
+        if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WCLONE | WALL) != 0 {
+            return Done::Return(EINVAL);
+        }
+        let sel = match want {
+            -1 | 0 => WaitSel::Any,
+            p if p > 0 => WaitSel::Pid(p as u32),
+            // Process group -p: every task is in group 1.
+            _ => WaitSel::None,
+        };
+        let children = self.wait_candidates(sel, options);
         if children.is_empty() {
             return Done::Return(ECHILD);
         }
         if let Some(&(cpid, State::Zombie(st))) =
             children.iter().find(|(_, s)| matches!(s, State::Zombie(_)))
         {
-            if a[1] != 0 {
-                let mut mem = self.user_memory();
-                if uaccess::write_u32(&mut mem, a[1], st.wait_status()).is_err() {
+            self.reap(cpid);
+            let rusage =
+                call.nr != crate::syscalls::unistd_32::NR_WAITPID || call.abi == Abi::X86_64;
+            let mut mem = self.user_memory();
+            if a[1] != 0 && uaccess::write_u32(&mut mem, a[1], st.wait_status()).is_err() {
+                return Done::Return(EFAULT);
+            }
+            if rusage && a[3] != 0 {
+                let n = if call.abi == Abi::X86_64 { 144 } else { 72 };
+                if mem.write(a[3], &vec![0u8; n]).is_err() {
                     return Done::Return(EFAULT);
                 }
             }
-            self.reap(cpid);
             return Done::Return(cpid as i64);
         }
-        const WNOHANG: u64 = 1;
-        if a[2] & WNOHANG != 0 {
+        if options & WNOHANG != 0 {
             return Done::Return(0);
         }
         Done::Block
+    }
+
+    /// waitid(idtype, id, infop, options, rusage).
+    fn waitid(&mut self, call: &Call) -> Done {
+        const WEXITED: u64 = 4;
+        const WSTOPPED: u64 = 2;
+        const WNOWAIT: u64 = 0x0100_0000;
+        let a = call.args;
+        let options = a[3] & 0xFFFF_FFFF;
+        if options
+            & !(WNOHANG | WNOWAIT | WEXITED | WSTOPPED | WCONTINUED | WNOTHREAD | WCLONE | WALL)
+            != 0
+            || options & (WEXITED | WSTOPPED | WCONTINUED) == 0
+        {
+            return Done::Return(EINVAL);
+        }
+        let id = a[1] as i32;
+        let sel = match a[0] {
+            0 => WaitSel::Any,
+            1 if id > 0 => WaitSel::Pid(id as u32),
+            2 if id == 0 || id == 1 => WaitSel::Any,
+            2 if id > 0 => WaitSel::None,
+            _ => return Done::Return(EINVAL),
+        };
+        let children = self.wait_candidates(sel, options);
+        if children.is_empty() {
+            return Done::Return(ECHILD);
+        }
+        let zombie = children
+            .iter()
+            .find(|(_, s)| matches!(s, State::Zombie(_)))
+            .filter(|_| options & WEXITED != 0)
+            .copied();
+        let (pid, code, status) = match zombie {
+            Some((cpid, State::Zombie(st))) => {
+                if options & WNOWAIT == 0 {
+                    self.reap(cpid);
+                }
+                match st {
+                    Status::Exited(c) => (cpid, signal::si::CLD_EXITED, c & 0xFF),
+                    Status::Signaled(s) => (cpid, signal::si::CLD_KILLED, s),
+                }
+            }
+            _ if options & WNOHANG != 0 => (0, 0, 0),
+            _ => return Done::Block,
+        };
+        if a[2] != 0 {
+            let wide = call.abi == Abi::X86_64;
+            let u = if wide { 16 } else { 12 };
+            let mut b = [0u8; 28];
+            if pid != 0 {
+                b[0..4].copy_from_slice(&signal::sig::SIGCHLD.to_le_bytes());
+            }
+            b[8..12].copy_from_slice(&code.to_le_bytes());
+            b[u..u + 4].copy_from_slice(&pid.to_le_bytes());
+            b[u + 8..u + 12].copy_from_slice(&status.to_le_bytes());
+            let mut mem = self.user_memory();
+            if mem.write(a[2], &b[..u + 12]).is_err() {
+                return Done::Return(EFAULT);
+            }
+        }
+        if a[4] != 0 {
+            let n = if call.abi == Abi::X86_64 { 144 } else { 72 };
+            if self.user_memory().write(a[4], &vec![0u8; n]).is_err() {
+                return Done::Return(EFAULT);
+            }
+        }
+        Done::Return(0)
     }
 
     fn brk(&mut self, want: u64) -> i64 {
@@ -1121,30 +1502,5 @@ impl Machine {
         let pid = self.current;
         self.install(pid);
         0
-    }
-
-    fn kill(&mut self, target: i32, sig: i32) -> Done {
-        if !(0..=64).contains(&sig) {
-            return Done::Return(EINVAL);
-        }
-        let pid = if target == 0 || target == -1 {
-            self.current
-        } else {
-            target.unsigned_abs()
-        };
-        match self.tasks.get(&pid).map(|t| t.state) {
-            None | Some(State::Zombie(_)) => Done::Return(ESRCH),
-            Some(_) if sig == 0 => Done::Return(0),
-            // Default action "ignore": SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
-            Some(_) if matches!(sig, 17 | 18 | 23 | 28) => Done::Return(0),
-            Some(_) => {
-                self.terminate(pid, Status::Signaled(sig));
-                if pid == self.current {
-                    Done::Ended
-                } else {
-                    Done::Return(0)
-                }
-            }
-        }
     }
 }

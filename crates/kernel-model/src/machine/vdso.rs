@@ -49,6 +49,12 @@ pub struct Vdso32 {
     /// The address just after the entry instruction (SYSENTER/SYSCALL or
     /// `int $0x80`), for phase attribution.
     pub entry_insn: u64,
+    /// `__kernel_sigreturn`: `pop eax; mov eax, 119; int $0x80`, the
+    /// return address of i386 non-RT signal frames without SA_RESTORER.
+    pub sigreturn: u64,
+    /// `__kernel_rt_sigreturn`: `mov eax, 173; int $0x80`, the return
+    /// address of i386 RT signal frames without SA_RESTORER.
+    pub rt_sigreturn: u64,
 }
 
 /// Assembles `__kernel_vsyscall` for `mech` at `base`.
@@ -82,6 +88,16 @@ pub fn vdso32(base: u64, mech: Vsyscall32) -> Result<Vdso32, IcedError> {
     a.pop(edx)?;
     a.pop(ecx)?;
     a.ret()?;
+    // arch/x86/entry/vdso/vdso32/sigreturn.S.
+    let mut sigret = a.create_label();
+    let mut rt_sigret = a.create_label();
+    a.set_label(&mut sigret)?;
+    a.pop(eax)?;
+    a.mov(eax, 119u32)?; // __NR_sigreturn
+    a.int(0x80)?;
+    a.set_label(&mut rt_sigret)?;
+    a.mov(eax, 173u32)?; // __NR_rt_sigreturn
+    a.int(0x80)?;
     let r = a.assemble_options(
         base + TEXT,
         iced_x86::BlockEncoderOptions::RETURN_NEW_INSTRUCTION_OFFSETS,
@@ -89,6 +105,8 @@ pub fn vdso32(base: u64, mech: Vsyscall32) -> Result<Vdso32, IcedError> {
     let kernel_vsyscall = r.label_ip(&start)?;
     let landing_pad = r.label_ip(&landing)?;
     let entry_insn = r.label_ip(&entry)?;
+    let sigreturn = r.label_ip(&sigret)?;
+    let rt_sigreturn = r.label_ip(&rt_sigret)?;
     let text = r.inner.code_buffer;
     let mut page = elf32_image(&[
         (
@@ -97,6 +115,8 @@ pub fn vdso32(base: u64, mech: Vsyscall32) -> Result<Vdso32, IcedError> {
             (landing_pad - kernel_vsyscall) as u32 + 4,
         ),
         ("int80_landing_pad", landing_pad - base, 4),
+        ("__kernel_sigreturn", sigreturn - base, 8),
+        ("__kernel_rt_sigreturn", rt_sigreturn - base, 7),
     ]);
     let at = TEXT as usize;
     page[at..at + text.len()].copy_from_slice(&text);
@@ -104,6 +124,8 @@ pub fn vdso32(base: u64, mech: Vsyscall32) -> Result<Vdso32, IcedError> {
         kernel_vsyscall,
         landing_pad,
         entry_insn,
+        sigreturn,
+        rt_sigreturn,
         code: page,
         base,
     })
@@ -219,5 +241,11 @@ mod tests {
         // The code starts with push ecx; push edx; push ebp.
         let off = (v.kernel_vsyscall - v.base) as usize;
         assert_eq!(&v.code[off..off + 3], &[0x51, 0x52, 0x55]);
+        // __kernel_sigreturn and __kernel_rt_sigreturn, as Linux's
+        // vdso32/sigreturn.S.
+        let s = (v.sigreturn - v.base) as usize;
+        assert_eq!(&v.code[s..s + 8], &[0x58, 0xB8, 119, 0, 0, 0, 0xCD, 0x80]);
+        let r = (v.rt_sigreturn - v.base) as usize;
+        assert_eq!(&v.code[r..r + 7], &[0xB8, 173, 0, 0, 0, 0xCD, 0x80]);
     }
 }

@@ -93,6 +93,11 @@ mod a {
     pub const SIGACTION: &[Arg] = &[Signal, Ptr, Ptr, Ulong];
     pub const SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr, Ulong];
     pub const SIGALTSTACK: &[Arg] = &[Ptr, Ptr];
+    pub const SIGPENDING: &[Arg] = &[Ptr, Ulong];
+    pub const SIGSUSPEND: &[Arg] = &[Ptr, Ulong];
+    pub const OLD_SIGACTION: &[Arg] = &[Signal, Ptr, Ptr];
+    pub const OLD_SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr];
+    pub const OLD_SIGSUSPEND: &[Arg] = &[Int, Int, Hex];
     pub const ALARM: &[Arg] = &[Uint];
     pub const PRLIMIT64: &[Arg] = &[Int, Int, Ptr, Ptr];
     pub const RLIMIT: &[Arg] = &[Int, Ptr];
@@ -144,6 +149,8 @@ pub(crate) static X86_64: &[Spec] = &[
         M::RtSigprocmask,
     ),
     m(n64::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
+    m(n64::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
+    m(n64::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     k(n64::NR_IOCTL, a::IOCTL, RInt, io::sys_ioctl),
     k(n64::NR_PREAD64, PREAD64, RInt, io::sys_pread64),
     k(n64::NR_PWRITE64, PWRITE64, RInt, io::sys_pwrite64),
@@ -328,7 +335,15 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_UMASK, a::UMASK, Octal, path::sys_umask),
     k(n32::NR_DUP2, a::DUP2, RInt, io::sys_dup2),
     k(n32::NR_GETPPID, a::NONE, RInt, misc::sys_getppid),
-    m(n32::NR_SIGACTION, a::SIGACTION, RInt, M::RtSigaction),
+    m(n32::NR_SIGACTION, a::OLD_SIGACTION, RInt, M::Sigaction),
+    m(n32::NR_SIGSUSPEND, a::OLD_SIGSUSPEND, RInt, M::Sigsuspend),
+    m(n32::NR_SIGPENDING, a::PTR1, RInt, M::Sigpending),
+    m(
+        n32::NR_SIGPROCMASK,
+        a::OLD_SIGPROCMASK,
+        RInt,
+        M::Sigprocmask,
+    ),
     m(n32::NR_SETRLIMIT, a::RLIMIT, RInt, M::Setrlimit),
     m(n32::NR_GETRLIMIT, a::RLIMIT, RInt, M::Getrlimit),
     k(
@@ -360,6 +375,8 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_NANOSLEEP, a::NANOSLEEP, RInt, misc::sys_nanosleep),
     m(n32::NR_MREMAP, a::MREMAP, RHex, M::Mremap),
     m(n32::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
+    m(n32::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
+    m(n32::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     m(n32::NR_RT_SIGACTION, a::SIGACTION, RInt, M::RtSigaction),
     m(
         n32::NR_RT_SIGPROCMASK,

@@ -178,7 +178,17 @@ pub enum MachineOp {
     Tkill,
     Tgkill,
     RtSigaction,
+    /// i386 `sigaction` (`struct old_sigaction`).
+    Sigaction,
     RtSigprocmask,
+    /// i386 `sigprocmask` (32-bit sets).
+    Sigprocmask,
+    RtSigpending,
+    /// i386 `sigpending` (32-bit set).
+    Sigpending,
+    RtSigsuspend,
+    /// i386 `sigsuspend` (mask by value).
+    Sigsuspend,
     RtSigreturn,
     Sigreturn,
     Sigaltstack,
