@@ -271,3 +271,24 @@ fn fileio() {
 fn floats() {
     compare("floats", &[(&[], b"")]);
 }
+
+#[test]
+fn signals() {
+    compare("signals", &[(&[], b"")]);
+}
+
+#[test]
+fn killed() {
+    compare(
+        "killed",
+        &[
+            (&["abort"], b""),
+            (&["segv"], b""),
+            (&["fpe"], b""),
+            (&["ill"], b""),
+            (&["term"], b""),
+            (&["bus"], b""),
+            (&["ignored"], b""),
+        ],
+    );
+}
