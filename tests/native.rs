@@ -164,30 +164,7 @@ fn compare(program: &str, cases: &[(&[&str], &[u8])]) {
             .join(target.dir())
             .join(program);
         assert!(bin.exists(), "{} was not built", bin.display());
-        for (args, stdin) in cases {
-            let dir = workdir(program);
-            let want = native(&bin, args, stdin, &dir);
-            for config in target.configs() {
-                let _ = std::fs::remove_dir_all(&dir);
-                std::fs::create_dir_all(&dir).expect("work directory");
-                let got = sysgate(config, &bin, args, stdin, &dir);
-                runs += 1;
-                if got != want {
-                    failures.push(format!(
-                        "{} {program} {args:?} under {config:?}:\n  native: exit {}\n    stdout: {}\n    \
-                         stderr: {}\n  sysgate: exit {}\n    stdout: {}\n    stderr: {}",
-                        target.dir(),
-                        want.code,
-                        show(&want.stdout),
-                        show(&want.stderr),
-                        got.code,
-                        show(&got.stdout),
-                        show(&got.stderr)
-                    ));
-                }
-            }
-            let _ = std::fs::remove_dir_all(&dir);
-        }
+        runs += compare_binary(target.dir(), &bin, &target.configs(), cases, &mut failures);
     }
     assert!(
         failures.is_empty(),
@@ -195,6 +172,47 @@ fn compare(program: &str, cases: &[(&[&str], &[u8])]) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Runs `bin` with each case natively and under each configuration;
+/// records every difference in `failures` and returns the number of
+/// sysgate runs.
+fn compare_binary(
+    label: &str,
+    bin: &Path,
+    configs: &[&[&str]],
+    cases: &[(&[&str], &[u8])],
+    failures: &mut Vec<String>,
+) -> usize {
+    let name = bin
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("program");
+    let mut runs = 0;
+    for (args, stdin) in cases {
+        let dir = workdir(name);
+        let want = native(bin, args, stdin, &dir);
+        for config in configs {
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("work directory");
+            let got = sysgate(config, bin, args, stdin, &dir);
+            runs += 1;
+            if got != want {
+                failures.push(format!(
+                    "{label} {name} {args:?} under {config:?}:\n  native: exit {}\n    stdout: {}\n    \
+                     stderr: {}\n  sysgate: exit {}\n    stdout: {}\n    stderr: {}",
+                    want.code,
+                    show(&want.stdout),
+                    show(&want.stderr),
+                    got.code,
+                    show(&got.stdout),
+                    show(&got.stderr)
+                ));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    runs
 }
 
 #[test]
@@ -290,5 +308,86 @@ fn killed() {
             (&["bus"], b""),
             (&["ignored"], b""),
         ],
+    );
+}
+
+/// Debian's busybox-static: a real x86-64 static binary nobody here wrote.
+/// Its shell runs applets in children that exec `/proc/self/exe`.
+#[test]
+fn busybox() {
+    let bin = Path::new("/bin/busybox");
+    build();
+    assert!(
+        bin.exists(),
+        "/bin/busybox is missing (scripts/build-c-tests.sh --install installs busybox-static)"
+    );
+    let text: &[u8] = b"pear\napple\nfig\nbanana\napple\ncherry\n";
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["echo", "hello", "world"], b""),
+        (&["echo", "-n", "no newline"], b""),
+        (&["cat"], text),
+        (&["cat", "-n"], text),
+        (&["wc"], text),
+        (&["wc", "-l"], text),
+        (&["sort"], text),
+        (&["sort", "-r", "-u"], text),
+        (&["sha256sum"], text),
+        (&["sha256sum"], b""),
+        (&["expr", "6", "*", "7"], b""),
+        (&["expr", "length", "hello"], b""),
+        (&["expr", "1", "/", "0"], b""),
+        (&["seq", "10"], b""),
+        (&["seq", "5", "-2", "-5"], b""),
+        (&["uniq", "-c"], b"a\na\nb\nc\nc\nc\n"),
+        (&["tr", "a-z", "A-Z"], text),
+        (&["head", "-n", "2"], text),
+        (&["tail", "-n", "2"], text),
+        (&["sh", "-c", "echo hello | wc -c"], b""),
+        (&["sh", "-c", "seq 1 100 | sort -r | head -n 5"], b""),
+        (&["sh", "-c", "cat | sort | uniq -c | sort -n"], text),
+        (
+            &[
+                "sh",
+                "-c",
+                "for i in 1 2 3; do echo item $i; done; false; echo status $?",
+            ],
+            b"",
+        ),
+        (
+            &[
+                "sh",
+                "-c",
+                "x=$(echo inner | tr a-z A-Z); echo \"[$x]\"; exit 3",
+            ],
+            b"",
+        ),
+        (
+            &[
+                "sh",
+                "-c",
+                "mkdir d && echo one > d/a && echo two > d/b && mkdir d/sub && ls d && ls -a d && \
+                 cat d/a d/b && rm d/a && ls d && wc -c d/b && rm -r d && ls",
+            ],
+            b"",
+        ),
+        (
+            &["sh", "-c", "echo to stderr >&2; ls /no/such/dir; echo $?"],
+            b"",
+        ),
+        (&["nosuchapplet"], b""),
+    ];
+    let mut failures = Vec::new();
+    let runs = compare_binary(
+        "busybox",
+        bin,
+        &[&["--kernel", "x86_64"]],
+        cases,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
 }
