@@ -31,6 +31,7 @@ pub mod interrupt;
 pub mod memory;
 pub mod run;
 pub(crate) mod segmentation;
+pub mod softfloat80;
 pub mod state;
 pub mod transition;
 pub mod vendor;

@@ -40,6 +40,11 @@ mod tests_basic;
 mod tests_modes;
 #[cfg(test)]
 mod tests_seg;
+#[cfg(test)]
+mod tests_x87;
+mod x87;
+mod x87_arith;
+mod x87_env;
 
 /// The handler for `ins`.
 pub(crate) fn handler(ins: &Instruction) -> Handler {
@@ -62,6 +67,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
         fastcall::lookup,
         seg::lookup,
         interrupt::lookup,
+        x87::lookup,
         sse_move::lookup,
         sse_int::lookup,
         sse_fp::lookup,

@@ -1,0 +1,499 @@
+//! Differential tests against the host's x87 (the test host is an x86-64):
+//! the same operation runs on the real FPU through `asm!` and in the
+//! softfloat, over edge-case and random operands, under every rounding
+//! and precision control and with masked and unmasked exceptions; result
+//! bits, exception flags and the condition codes the SDM defines must
+//! match. The host state is captured with FNSAVE (a non-waiting store), so
+//! unmasked exceptions never reach the host as SIGFPE.
+
+use super::special::Cmp;
+use super::*;
+use crate::fpu::F80;
+
+/// One host x87 run: operands `a` in ST(0) and `b` in ST(1), control word
+/// `fcw`, the instruction(s), then FNSAVE. `m` is a 16-byte memory
+/// operand for loads and stores.
+macro_rules! host_fn {
+    ($name:ident, $($insn:literal),*) => {
+        fn $name(fcw: u16, a: F80, b: F80, m: &mut [u8; 16]) -> [u8; 108] {
+            let mut save = [0u8; 108];
+            let mut ab = [0u8; 20];
+            ab[..10].copy_from_slice(&a.to_bytes());
+            ab[10..].copy_from_slice(&b.to_bytes());
+            // SAFETY: the block only touches the x87 state (reinitialized by
+            // FNSAVE and FNINIT at its end) and the three buffers passed in.
+            unsafe {
+                core::arch::asm!(
+                    "fninit",
+                    "fld tbyte ptr [{ab} + 10]",
+                    "fld tbyte ptr [{ab}]",
+                    "fnclex",
+                    "fldcw word ptr [{cw}]",
+                    $($insn,)*
+                    "fnsave [{sv}]",
+                    "fninit",
+                    ab = in(reg) ab.as_ptr(),
+                    cw = in(reg) &fcw,
+                    sv = in(reg) save.as_mut_ptr(),
+                    m = in(reg) m.as_mut_ptr(),
+                    out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                    out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+                    options(nostack),
+                );
+            }
+            save
+        }
+    };
+}
+
+host_fn!(h_add, "fadd st(0), st(1)", "# {m}");
+host_fn!(h_sub, "fsub st(0), st(1)", "# {m}");
+host_fn!(h_mul, "fmul st(0), st(1)", "# {m}");
+host_fn!(h_div, "fdiv st(0), st(1)", "# {m}");
+host_fn!(h_sqrt, "fsqrt", "# {m}");
+host_fn!(h_rndint, "frndint", "# {m}");
+host_fn!(h_scale, "fscale", "# {m}");
+host_fn!(h_xtract, "fxtract", "# {m}");
+host_fn!(h_prem, "fprem", "# {m}");
+host_fn!(h_prem1, "fprem1", "# {m}");
+host_fn!(h_com, "fcom st(1)", "# {m}");
+host_fn!(h_ucom, "fucom st(1)", "# {m}");
+host_fn!(h_st32, "fst dword ptr [{m}]");
+host_fn!(h_st64, "fst qword ptr [{m}]");
+host_fn!(h_ist16, "fist word ptr [{m}]");
+host_fn!(h_ist32, "fist dword ptr [{m}]");
+host_fn!(h_ist64, "fld st(0)", "fistp qword ptr [{m}]");
+host_fn!(h_istt64, "fld st(0)", "fisttp qword ptr [{m}]");
+host_fn!(h_bstp, "fld st(0)", "fbstp tbyte ptr [{m}]");
+host_fn!(h_ld32, "fld dword ptr [{m}]");
+host_fn!(h_ld64, "fld qword ptr [{m}]");
+
+/// A host run.
+type HostFn = fn(u16, F80, F80, &mut [u8; 16]) -> [u8; 108];
+/// An emulated run: (ST(0), ST(1), status).
+type EmuFn = fn(&mut Env, F80, F80, &mut [u8; 16]) -> (F80, F80, u16);
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+}
+
+/// An operand: edge cases, values near `near` (for cancellation and
+/// quotients near integers), and random encodings of every class.
+fn operand(r: &mut Rng, near: Option<F80>) -> F80 {
+    let x = r.next();
+    let y = r.next();
+    let s: u16 = if x & 1 != 0 { 0x8000 } else { 0 };
+    let f = |signif: u64, e: u16| F80 {
+        signif,
+        sign_exp: s | e,
+    };
+    match (x >> 1) % 24 {
+        0 => f(0, 0),
+        1 => f(1 << 63, 0x7FFF),
+        2 => f((1 << 63) | (1 << 62) | (y >> 40), 0x7FFF), // QNaN
+        3 => f((1 << 63) | (y >> 2).max(1), 0x7FFF),       // SNaN or QNaN
+        4 => f((y >> 1) >> ((x >> 8) % 64), 0),            // denormal
+        5 => f(y | (1 << 63), 0),                          // pseudo-denormal
+        6 => f(y >> 1, 1 + ((x >> 8) % 0x7FFE) as u16),    // unnormal
+        7 => f(y >> 1, 0x7FFF),                            // pseudo-NaN/inf
+        8 => f(u64::MAX, 0x7FFE),
+        9 => f(1 << 63, 1),
+        10 | 11 => f(y | (1 << 63), (0x7FFE - (x >> 8) % 80) as u16),
+        12 | 13 => f(y | (1 << 63), (1 + (x >> 8) % 80) as u16),
+        14 => f(y | (1 << 63), (0x3FFF + (x >> 8) % 70) as u16 - 5),
+        15 => {
+            // Short significands: exact results, halfway cases.
+            let sh = (x >> 8) % 64;
+            f(
+                (y | (1 << 63)) >> sh << sh,
+                (0x3FFF + (x >> 16) % 40) as u16,
+            )
+        }
+        16..=19 if near.is_some() => {
+            let n = near.unwrap_or_default();
+            let d = (y % 7) as i64 - 3;
+            let mut e = n.sign_exp & 0x7FFF;
+            if y & 0x100 != 0 {
+                e = e.wrapping_add((y >> 9) as u16 % 70).min(0x7FFE);
+            }
+            f(
+                (n.signif as i64).wrapping_add(d) as u64 | (n.signif & (1 << 63)),
+                e,
+            )
+        }
+        _ => f(y | (1 << 63), (0x3FFF + (x >> 8) % 300) as u16 - 150),
+    }
+}
+
+fn st(save: &[u8; 108], i: usize) -> F80 {
+    let mut b = [0u8; 10];
+    b.copy_from_slice(&save[28 + 10 * i..38 + 10 * i]);
+    F80::from_bytes(&b)
+}
+
+fn fsw(save: &[u8; 108]) -> u16 {
+    u16::from_le_bytes([save[4], save[5]])
+}
+
+/// Control words: every RC and PC, masked; plus random masks.
+fn control(r: &mut Rng, i: usize) -> u16 {
+    let rc = (i & 3) as u16;
+    let pc = [0u16, 2, 3][(i >> 2) % 3];
+    let masks = if (i / 12) % 3 == 2 {
+        (r.next() & 0x3F) as u16
+    } else {
+        0x3F
+    };
+    0x1040 | (rc << 10) | (pc << 8) | masks
+}
+
+const N: usize = 40000;
+
+/// The emulated ST(0) after a two-operand register operation.
+fn commit(env: &Env, old: F80, res: F80) -> F80 {
+    if env.unmasked() & (IE | ZE | DE) != 0 {
+        old
+    } else {
+        res
+    }
+}
+
+fn check_binary(name: &str, h: HostFn, op: fn(&mut Env, F80, F80) -> F80) {
+    let mut r = Rng(0x9E37_79B9_7F4A_7C15 ^ name.len() as u64);
+    let mut bad = 0;
+    for i in 0..N {
+        let fcw = control(&mut r, i);
+        let a = operand(&mut r, None);
+        let b = operand(&mut r, Some(a));
+        let (a, b) = if i & 16 != 0 { (b, a) } else { (a, b) };
+        let save = h(fcw, a, b, &mut [0; 16]);
+        let mut env = Env::from_fcw(fcw);
+        let res = op(&mut env, a, b);
+        let res = commit(&env, a, res);
+        let want = (st(&save, 0), fsw(&save) & 0x23F);
+        let got = (res, env.flags & 0x23F);
+        if want != got {
+            bad += 1;
+            if bad < 12 {
+                eprintln!(
+                    "{name} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}: host {:04x}:{:016x} sw={:03x}, emu {:04x}:{:016x} sw={:03x}",
+                    a.sign_exp,
+                    a.signif,
+                    b.sign_exp,
+                    b.signif,
+                    want.0.sign_exp,
+                    want.0.signif,
+                    want.1,
+                    got.0.sign_exp,
+                    got.0.signif,
+                    got.1
+                );
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{name}: {bad} mismatches");
+}
+
+#[test]
+fn host_add() {
+    check_binary("fadd", h_add, |e, a, b| arith::add(e, a, b, false));
+}
+
+#[test]
+fn host_sub() {
+    check_binary("fsub", h_sub, |e, a, b| arith::add(e, a, b, true));
+}
+
+#[test]
+fn host_mul() {
+    check_binary("fmul", h_mul, arith::mul);
+}
+
+#[test]
+fn host_div() {
+    check_binary("fdiv", h_div, arith::div);
+}
+
+#[test]
+fn host_sqrt() {
+    check_binary("fsqrt", h_sqrt, |e, a, _| arith::sqrt(e, a));
+}
+
+#[test]
+fn host_rndint() {
+    check_binary("frndint", h_rndint, |e, a, _| special::round_int(e, a));
+}
+
+#[test]
+fn host_scale() {
+    check_binary("fscale", h_scale, special::scale);
+}
+
+fn check_special(name: &str, h: HostFn, emu: EmuFn, sw_mask: u16) {
+    let mut r = Rng(0x1234_5678_9ABC_DEF1 ^ (name.len() as u64) << 7);
+    let mut bad = 0;
+    for i in 0..N {
+        let fcw = control(&mut r, i);
+        let a = operand(&mut r, None);
+        let b = operand(&mut r, Some(a));
+        let (a, b) = if i & 16 != 0 { (b, a) } else { (a, b) };
+        let mut hm = [0u8; 16];
+        for (k, v) in hm.iter_mut().enumerate() {
+            *v = (r.next() >> k) as u8;
+        }
+        let mut em = hm;
+        let save = h(fcw, a, b, &mut hm);
+        let mut env = Env::from_fcw(fcw);
+        let (s0, s1, sw) = emu(&mut env, a, b, &mut em);
+        let want = (st(&save, 0), st(&save, 1), fsw(&save) & sw_mask, hm);
+        let got = (s0, s1, sw & sw_mask, em);
+        if want != got {
+            bad += 1;
+            if bad < 12 {
+                eprintln!(
+                    "{name} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}: host {:04x}:{:016x} {:04x}:{:016x} sw={:04x} m={:02x?}, emu {:04x}:{:016x} {:04x}:{:016x} sw={:04x} m={:02x?}",
+                    a.sign_exp,
+                    a.signif,
+                    b.sign_exp,
+                    b.signif,
+                    want.0.sign_exp,
+                    want.0.signif,
+                    want.1.sign_exp,
+                    want.1.signif,
+                    want.2,
+                    &want.3[..10],
+                    got.0.sign_exp,
+                    got.0.signif,
+                    got.1.sign_exp,
+                    got.1.signif,
+                    got.2,
+                    &got.3[..10],
+                );
+            }
+        }
+    }
+    assert_eq!(bad, 0, "{name}: {bad} mismatches");
+}
+
+const C0: u16 = 1 << 8;
+const C2: u16 = 1 << 10;
+const C3: u16 = 1 << 14;
+
+#[test]
+fn host_xtract() {
+    check_special(
+        "fxtract",
+        h_xtract,
+        |e, a, b, _| {
+            let (ex, sig) = special::extract(e, a);
+            if e.unmasked() & (IE | ZE | DE) != 0 {
+                return (a, b, e.flags);
+            }
+            (sig, ex, e.flags)
+        },
+        0x3F,
+    );
+}
+
+fn prem_emu(e: &mut Env, a: F80, b: F80, ieee: bool) -> (F80, F80, u16) {
+    let r = special::rem(e, a, b, ieee);
+    if e.unmasked() & (IE | DE) != 0 {
+        return (a, b, e.flags);
+    }
+    let q = u16::from(r.q);
+    let mut sw = e.flags & 0x3F;
+    if r.partial {
+        sw |= C2;
+    }
+    sw |= if q & 4 != 0 { C0 } else { 0 }
+        | if q & 2 != 0 { C3 } else { 0 }
+        | if q & 1 != 0 { C1 } else { 0 };
+    (r.value, b, sw)
+}
+
+#[test]
+fn host_prem() {
+    check_special(
+        "fprem",
+        h_prem,
+        |e, a, b, _| prem_emu(e, a, b, false),
+        0x3F | C0 | C1 | C2 | C3,
+    );
+}
+
+#[test]
+fn host_prem1() {
+    check_special(
+        "fprem1",
+        h_prem1,
+        |e, a, b, _| prem_emu(e, a, b, true),
+        0x3F | C0 | C1 | C2 | C3,
+    );
+}
+
+fn cmp_emu(e: &mut Env, a: F80, b: F80, quiet: bool) -> (F80, F80, u16) {
+    let c = special::compare(e, a, b, quiet);
+    let cc = match c {
+        Cmp::Greater => 0,
+        Cmp::Less => C0,
+        Cmp::Equal => C3,
+        Cmp::Unordered => C0 | C2 | C3,
+    };
+    // The condition codes are written even when IE is unmasked.
+    (a, b, e.flags | cc)
+}
+
+#[test]
+fn host_compare() {
+    check_special(
+        "fcom",
+        h_com,
+        |e, a, b, _| cmp_emu(e, a, b, false),
+        0x3F | C0 | C1 | C2 | C3,
+    );
+    check_special(
+        "fucom",
+        h_ucom,
+        |e, a, b, _| cmp_emu(e, a, b, true),
+        0x3F | C0 | C1 | C2 | C3,
+    );
+}
+
+fn store_emu(e: &mut Env, m: &mut [u8; 16], size: usize, v: u64) -> bool {
+    if e.unmasked() & (IE | OE | UE) == 0 {
+        m[..size].copy_from_slice(&v.to_le_bytes()[..size]);
+        return true;
+    }
+    false
+}
+
+#[test]
+fn host_store_float() {
+    check_special(
+        "fst m32",
+        h_st32,
+        |e, a, b, m| {
+            let v = convert::to_f32(e, a);
+            store_emu(e, m, 4, u64::from(v));
+            (a, b, e.flags)
+        },
+        0x3F | C1,
+    );
+    check_special(
+        "fst m64",
+        h_st64,
+        |e, a, b, m| {
+            let v = convert::to_f64(e, a);
+            store_emu(e, m, 8, v);
+            (a, b, e.flags)
+        },
+        0x3F | C1,
+    );
+}
+
+#[test]
+fn host_store_int() {
+    for (name, h, bits, trunc) in [
+        ("fist m16", h_ist16 as HostFn, 16, false),
+        ("fist m32", h_ist32, 32, false),
+        ("fistp m64", h_ist64, 64, false),
+        ("fisttp m64", h_istt64, 64, true),
+    ] {
+        let emu: EmuFn = match (bits, trunc) {
+            (16, _) => |e, a, b, m| {
+                let v = convert::to_int(e, a, 16, false);
+                store_emu(e, m, 2, v as u64);
+                (a, b, e.flags)
+            },
+            (32, _) => |e, a, b, m| {
+                let v = convert::to_int(e, a, 32, false);
+                store_emu(e, m, 4, v as u64);
+                (a, b, e.flags)
+            },
+            (_, false) => |e, a, b, m| {
+                let v = convert::to_int(e, a, 64, false);
+                let popped = store_emu(e, m, 8, v as u64);
+                (a, if popped { b } else { a }, e.flags)
+            },
+            _ => |e, a, b, m| {
+                let v = convert::to_int(e, a, 64, true);
+                let popped = store_emu(e, m, 8, v as u64);
+                (a, if popped { b } else { a }, e.flags)
+            },
+        };
+        check_special(name, h, emu, 0x3F | C1);
+    }
+}
+
+#[test]
+fn host_bcd_store() {
+    check_special(
+        "fbstp",
+        h_bstp,
+        |e, a, b, m| {
+            let (lo, hi) = convert::to_bcd(e, a);
+            if e.unmasked() & IE == 0 {
+                m[..8].copy_from_slice(&lo.to_le_bytes());
+                m[8..10].copy_from_slice(&hi.to_le_bytes());
+                return (a, b, e.flags);
+            }
+            (a, a, e.flags)
+        },
+        0x3F | C1,
+    );
+}
+
+#[test]
+fn host_load_float() {
+    for (name, h, wide) in [
+        ("fld m32", h_ld32 as HostFn, false),
+        ("fld m64", h_ld64, true),
+    ] {
+        let emu: EmuFn = if wide {
+            |e, a, b, m| {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&m[..8]);
+                let v = convert::from_f64(e, u64::from_le_bytes(w));
+                if e.unmasked() & IE != 0 {
+                    return (a, b, e.flags);
+                }
+                (v, a, e.flags)
+            }
+        } else {
+            |e, a, b, m| {
+                let mut w = [0u8; 4];
+                w.copy_from_slice(&m[..4]);
+                let v = convert::from_f32(e, u32::from_le_bytes(w));
+                if e.unmasked() & IE != 0 {
+                    return (a, b, e.flags);
+                }
+                (v, a, e.flags)
+            }
+        };
+        check_special(name, h, emu, 0x3F | C1);
+    }
+}
+
+#[test]
+fn host_compare_results_are_sane() {
+    // A smoke check of the harness itself: 1 + 1 = 2 on the host.
+    let one = F80 {
+        signif: 1 << 63,
+        sign_exp: 0x3FFF,
+    };
+    let s = h_add(0x037F, one, one, &mut [0; 16]);
+    assert_eq!(
+        st(&s, 0),
+        F80 {
+            signif: 1 << 63,
+            sign_exp: 0x4000
+        }
+    );
+}
