@@ -13,9 +13,12 @@ const MAX_BASIC: u32 = 7;
 /// Highest extended leaf.
 const MAX_EXTENDED: u32 = 0x8000_0008;
 
-/// Leaf 1 EDX: FPU-less integer baseline: PSE(3), TSC(4), MSR(5), PAE(6),
-/// CX8(8), SEP(11), PGE(13), CMOV(15), PAT(16).
-const LEAF1_EDX: u32 = (1 << 3)
+/// Leaf 1 EDX: FPU(0), PSE(3), TSC(4), MSR(5), PAE(6), CX8(8), SEP(11),
+/// PGE(13), CMOV(15), PAT(16), CLFSH(19), MMX(23), FXSR(24), SSE(25),
+/// SSE2(26). SSE3 and later (SSSE3, SSE4.x, AVX, XSAVE) are not advertised,
+/// so glibc's and musl's dispatchers pick their SSE2 baselines.
+const LEAF1_EDX: u32 = 1
+    | (1 << 3)
     | (1 << 4)
     | (1 << 5)
     | (1 << 6)
@@ -23,7 +26,12 @@ const LEAF1_EDX: u32 = (1 << 3)
     | (1 << 11)
     | (1 << 13)
     | (1 << 15)
-    | (1 << 16);
+    | (1 << 16)
+    | (1 << 19)
+    | (1 << 23)
+    | (1 << 24)
+    | (1 << 25)
+    | (1 << 26);
 /// Leaf 1 ECX: CX16(13), POPCNT(23).
 const LEAF1_ECX: u32 = (1 << 13) | (1 << 23);
 /// Leaf 7 EBX: SMEP(7), SMAP(20).
@@ -53,6 +61,8 @@ pub fn query(vendor: Vendor, leaf: u32, subleaf: u32) -> [u32; 4] {
                 Vendor::Intel => 0x0005_06E3,
                 Vendor::Amd => 0x0083_0F10,
             };
+            // EBX: CLFLUSH line size 8 (x 8 = 64 bytes) in bits 15-8, one
+            // logical processor in bits 23-16.
             [sig, 0x0001_0800, LEAF1_ECX, LEAF1_EDX]
         }
         7 if subleaf == 0 => [0, LEAF7_EBX, 0, 0],
@@ -87,5 +97,24 @@ mod tests {
         assert_eq!(&s, b"AuthenticAMD");
         assert_eq!(query(Vendor::Intel, 0x8000_0001, 0)[3] & (1 << 29), 1 << 29);
         assert_eq!(query(Vendor::Intel, 0x4000_0000, 0), [0; 4]);
+    }
+
+    #[test]
+    fn leaf1_advertises_x87_mmx_fxsr_sse_sse2_only() {
+        for v in [Vendor::Intel, Vendor::Amd] {
+            let [_, ebx, ecx, edx] = query(v, 1, 0);
+            for bit in [0, 19, 23, 24, 25, 26] {
+                assert_ne!(edx & (1 << bit), 0, "EDX bit {bit}");
+            }
+            // CLFLUSH line size in 8-byte units: 64 bytes.
+            assert_eq!((ebx >> 8) & 0xFF, 8);
+            // SSE3(0), SSSE3(9), SSE4.1(19), SSE4.2(20), XSAVE(26),
+            // OSXSAVE(27), AVX(28) are absent.
+            for bit in [0, 9, 19, 20, 26, 27, 28] {
+                assert_eq!(ecx & (1 << bit), 0, "ECX bit {bit}");
+            }
+            // Leaf 7: no AVX2 (EBX bit 5).
+            assert_eq!(query(v, 7, 0)[1] & (1 << 5), 0);
+        }
     }
 }

@@ -41,6 +41,8 @@ mod tests_modes;
 #[cfg(test)]
 mod tests_seg;
 #[cfg(test)]
+mod tests_sse;
+#[cfg(test)]
 mod tests_x87;
 mod x87;
 mod x87_arith;
