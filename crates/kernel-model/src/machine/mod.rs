@@ -882,3 +882,5 @@ pub fn signal_for_vector(vector: u8) -> i32 {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_signal;
