@@ -1063,6 +1063,17 @@ impl Machine {
             p.extend_from_slice(&path);
             p
         };
+        // The magic link `/proc/self/exe` (or `/proc/<own pid>/exe`) names
+        // the running executable; busybox's shell runs applets through it.
+        let own_exe = format!("/proc/{}/exe", self.current);
+        let full = if full == b"/proc/self/exe" || full == own_exe.as_bytes() {
+            match self.tasks.get(&self.current) {
+                Some(t) => t.exe.clone(),
+                None => full,
+            }
+        } else {
+            full
+        };
         let elf = match self.personality.vfs.read_file(&full) {
             Ok(d) => d,
             Err(e) => return Ok(Done::Return(-(e.0 as i64))),
