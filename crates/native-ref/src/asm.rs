@@ -47,6 +47,14 @@ pub(crate) struct Ctx {
     pub host_rsp: u64,
     /// Host RFLAGS at entry; restored by the epilogue (DF=0 per the ABI).
     pub host_flags: u64,
+    /// XMM0-XMM15: loaded before and stored after the instruction.
+    pub xmm: [u128; 16],
+    /// MXCSR loaded before the instruction.
+    pub mxcsr_in: u32,
+    /// MXCSR stored after the instruction.
+    pub mxcsr_out: u32,
+    /// The host's MXCSR, saved by the prologue and restored by the epilogue.
+    pub host_mxcsr: u32,
 }
 
 const GPR_OFF: i32 = offset_of!(Ctx, gpr) as i32;
@@ -54,6 +62,10 @@ const FLAGS_IN_OFF: i32 = offset_of!(Ctx, flags_in) as i32;
 const FLAGS_OUT_OFF: i32 = offset_of!(Ctx, flags_out) as i32;
 const HOST_RSP_OFF: i32 = offset_of!(Ctx, host_rsp) as i32;
 const HOST_FLAGS_OFF: i32 = offset_of!(Ctx, host_flags) as i32;
+const XMM_OFF: i32 = offset_of!(Ctx, xmm) as i32;
+const MXCSR_IN_OFF: i32 = offset_of!(Ctx, mxcsr_in) as i32;
+const MXCSR_OUT_OFF: i32 = offset_of!(Ctx, mxcsr_out) as i32;
+const HOST_MXCSR_OFF: i32 = offset_of!(Ctx, host_mxcsr) as i32;
 
 /// Byte offset of GPR `reg` inside [`Ctx`].
 const fn gpr_off(reg: u8) -> i32 {
@@ -87,6 +99,42 @@ impl Emitter {
     /// `mov qword [base + disp32], src` (REX.W 89 /r). Does not touch RFLAGS.
     fn store(&mut self, base: u8, disp: i32, src: u8) {
         self.rm_disp32(0x89, src, base, disp);
+    }
+
+    /// `[prefix] REX 0F op /r` with a `[base + disp32]` memory operand and no
+    /// REX.W: the SSE forms. REX is always emitted (0x40 when no bit is
+    /// needed), which the processor accepts for these opcodes.
+    fn sse_rm_disp32(&mut self, prefix: Option<u8>, op: u8, reg: u8, base: u8, disp: i32) {
+        if let Some(p) = prefix {
+            self.buf.push(p);
+        }
+        let rex = 0x40 | ((reg >> 3) << 2) | (base >> 3);
+        let modrm = 0x80 | ((reg & 7) << 3) | (base & 7);
+        self.buf.extend_from_slice(&[rex, 0x0F, op, modrm]);
+        if base & 7 == 4 {
+            self.buf.push(0x24);
+        }
+        self.buf.extend_from_slice(&disp.to_le_bytes());
+    }
+
+    /// `movdqu xmm, [base + disp32]` (F3 0F 6F /r). Does not touch RFLAGS.
+    fn load_xmm(&mut self, xmm: u8, base: u8, disp: i32) {
+        self.sse_rm_disp32(Some(0xF3), 0x6F, xmm, base, disp);
+    }
+
+    /// `movdqu [base + disp32], xmm` (F3 0F 7F /r).
+    fn store_xmm(&mut self, base: u8, disp: i32, xmm: u8) {
+        self.sse_rm_disp32(Some(0xF3), 0x7F, xmm, base, disp);
+    }
+
+    /// `ldmxcsr [base + disp32]` (0F AE /2). Does not touch RFLAGS.
+    fn ldmxcsr(&mut self, base: u8, disp: i32) {
+        self.sse_rm_disp32(None, 0xAE, 2, base, disp);
+    }
+
+    /// `stmxcsr [base + disp32]` (0F AE /3).
+    fn stmxcsr(&mut self, base: u8, disp: i32) {
+        self.sse_rm_disp32(None, 0xAE, 3, base, disp);
     }
 
     /// `push r64` (50+r, REX.B for r8..r15).
@@ -180,6 +228,13 @@ pub(crate) fn prologue() -> Vec<u8> {
     e.push(RAX);
     e.popfq();
 
+    // SSE state: save the host MXCSR, load the caller's, then XMM0-15.
+    e.stmxcsr(RDI, HOST_MXCSR_OFF);
+    e.ldmxcsr(RDI, MXCSR_IN_OFF);
+    for x in 0..16u8 {
+        e.load_xmm(x, RDI, XMM_OFF + 16 * x as i32);
+    }
+
     for reg in (0..16u8).filter(|&r| r != RDI) {
         e.load(reg, RDI, gpr_off(reg));
     }
@@ -201,6 +256,11 @@ pub(crate) fn epilogue(ctx_addr: u64) -> Vec<u8> {
     for reg in 1..16u8 {
         e.store(RAX, gpr_off(reg), reg);
     }
+    for x in 0..16u8 {
+        e.store_xmm(RAX, XMM_OFF + 16 * x as i32, x);
+    }
+    e.stmxcsr(RAX, MXCSR_OUT_OFF);
+    e.ldmxcsr(RAX, HOST_MXCSR_OFF);
     e.load(RSP, RAX, HOST_RSP_OFF);
     e.pushfq();
     e.pop(RCX);
@@ -241,6 +301,24 @@ mod tests {
                 0x5B, // pop rbx
                 0xFF, 0xB0, 0x98, 0, 0, 0, // push qword [rax+0x98]
                 0x48, 0x0B, 0x87, 0x80, 0, 0, 0, // or rax, [rdi+0x80]
+            ]
+        );
+    }
+
+    #[test]
+    fn sse_encodings_match_reference_bytes() {
+        let mut e = Emitter::default();
+        e.load_xmm(9, RDI, 0x90); // movdqu xmm9, [rdi+0x90]
+        e.store_xmm(RAX, 0x100, 3); // movdqu [rax+0x100], xmm3
+        e.ldmxcsr(RDI, 8); // ldmxcsr [rdi+8]
+        e.stmxcsr(R12, 4); // stmxcsr [r12+4]
+        assert_eq!(
+            e.buf,
+            [
+                0xF3, 0x44, 0x0F, 0x6F, 0x8F, 0x90, 0, 0, 0, // movdqu xmm9, [rdi+0x90]
+                0xF3, 0x40, 0x0F, 0x7F, 0x98, 0x00, 0x01, 0, 0, // movdqu [rax+0x100], xmm3
+                0x40, 0x0F, 0xAE, 0x97, 8, 0, 0, 0, // ldmxcsr [rdi+8]
+                0x41, 0x0F, 0xAE, 0x9C, 0x24, 4, 0, 0, 0, // stmxcsr [r12+4]
             ]
         );
     }

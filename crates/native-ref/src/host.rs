@@ -6,7 +6,9 @@ use std::ptr::{self, NonNull};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::asm::{self, Ctx};
-use crate::{ARENA_BASE, ARENA_SIZE, FLAGS_MASK, MAX_INSN_LEN, NativeError, NativeState};
+use crate::{
+    ARENA_BASE, ARENA_SIZE, FLAGS_MASK, MAX_INSN_LEN, NativeError, NativeState, SimdState,
+};
 
 /// Size of the executable code page.
 const CODE_SIZE: usize = 4096;
@@ -245,6 +247,30 @@ impl NativeRunner {
     /// [`NativeError::InsnTooLong`] if `insn` is longer than [`MAX_INSN_LEN`];
     /// [`NativeError::SignalMask`] if signals could not be blocked.
     pub fn run(&mut self, insn: &[u8], state: &mut NativeState) -> Result<(), NativeError> {
+        let mut simd = SimdState::default();
+        self.run_simd(insn, state, &mut simd)
+    }
+
+    /// Like [`NativeRunner::run`], and also loads XMM0-XMM15 and MXCSR from
+    /// `simd` before the instruction and stores them back afterwards. The
+    /// host's MXCSR is saved and restored around the instruction.
+    ///
+    /// # Caller contract
+    ///
+    /// As for [`NativeRunner::run`]; in addition `simd.mxcsr` must mask every
+    /// SIMD exception (bits 7-12 set) and set no reserved bit, or the
+    /// instruction may trap (or LDMXCSR fault) with guest values in the
+    /// registers.
+    ///
+    /// # Errors
+    ///
+    /// As for [`NativeRunner::run`].
+    pub fn run_simd(
+        &mut self,
+        insn: &[u8],
+        state: &mut NativeState,
+        simd: &mut SimdState,
+    ) -> Result<(), NativeError> {
         if insn.len() > MAX_INSN_LEN {
             return Err(NativeError::InsnTooLong {
                 len: insn.len(),
@@ -262,6 +288,8 @@ impl NativeRunner {
             ctx.write(Ctx {
                 gpr: state.gpr,
                 flags_in: state.rflags & FLAGS_MASK,
+                xmm: simd.xmm,
+                mxcsr_in: simd.mxcsr,
                 ..Ctx::default()
             });
         }
@@ -288,6 +316,8 @@ impl NativeRunner {
         let out = unsafe { ctx.read() };
         state.gpr = out.gpr;
         state.rflags = (out.flags_out & FLAGS_MASK) | crate::FLAGS_RESERVED;
+        simd.xmm = out.xmm;
+        simd.mxcsr = out.mxcsr_out;
         Ok(())
     }
 

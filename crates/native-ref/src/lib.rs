@@ -19,6 +19,10 @@
 //!   since no register is free), switches back to the host stack, and only then
 //!   captures RFLAGS with PUSHFQ. The harness never touches the arena, so a
 //!   guest RSP inside the arena sees exactly the instruction's own stack writes.
+//! * The trampoline also loads XMM0-XMM15 and MXCSR before the instruction
+//!   (the host's MXCSR is saved first) and stores them afterwards, restoring
+//!   the host's MXCSR before it returns; [`NativeRunner::run`] passes zeros
+//!   and the reset MXCSR, [`NativeRunner::run_simd`] the caller's values.
 //! * Signals are blocked while the trampoline runs, because RSP holds a guest
 //!   value and the kernel would otherwise push a signal frame there.
 //!
@@ -82,6 +86,31 @@ pub struct NativeState {
     /// masked to [`FLAGS_MASK`] plus [`FLAGS_RESERVED`].
     pub rflags: u64,
 }
+
+/// SSE state in and out of [`NativeRunner::run_simd`]: XMM0-XMM15 and
+/// MXCSR.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SimdState {
+    /// XMM0-XMM15 (bit 0 of each value is bit 0 of the register).
+    pub xmm: [u128; 16],
+    /// MXCSR. The caller must keep every exception masked (bits 7-12 set)
+    /// so the instruction cannot trap; the host's MXCSR is restored after
+    /// the instruction.
+    pub mxcsr: u32,
+}
+
+impl Default for SimdState {
+    /// All XMM registers zero, MXCSR at its reset value 0x1F80.
+    fn default() -> Self {
+        SimdState {
+            xmm: [0; 16],
+            mxcsr: MXCSR_DEFAULT,
+        }
+    }
+}
+
+/// MXCSR after reset: every exception masked, round to nearest.
+pub const MXCSR_DEFAULT: u32 = 0x1F80;
 
 /// Errors setting up or using the host executor.
 #[derive(Debug)]

@@ -320,3 +320,50 @@ fn alternating_instructions_rewrite_the_code_correctly() {
     .unwrap();
     assert_eq!(total, 3 * RUNS / 2);
 }
+
+/// Host MXCSR as seen by Rust code right now.
+fn host_mxcsr() -> u32 {
+    let mut v = 0u32;
+    // SAFETY: STMXCSR writes the four bytes of `v` only.
+    unsafe { core::arch::asm!("stmxcsr [{}]", in(reg) &raw mut v, options(nostack)) };
+    v
+}
+
+#[test]
+fn simd_state_is_loaded_and_stored_and_host_mxcsr_restored() {
+    let before = host_mxcsr();
+    let (s, simd) = with_runner(|r| {
+        let mut s = NativeState::default();
+        let mut simd = SimdState::default();
+        simd.xmm[0] = 0x3F80_0000; // 1.0f
+        simd.xmm[9] = 0x4040_0000; // 3.0f
+        simd.xmm[15] = 0x1234;
+        // Round up (RC = 10b), every exception masked.
+        simd.mxcsr = MXCSR_DEFAULT | (2 << 13);
+        r.run_simd(&[0xF3, 0x41, 0x0F, 0x5E, 0xC1], &mut s, &mut simd) // divss xmm0, xmm9
+            .unwrap();
+        (s, simd)
+    })
+    .unwrap();
+    // 1/3 rounded up is 0x3EAAAAAB (nearest would be the same: use the
+    // flags instead); PE (bit 5) is set.
+    assert_eq!(simd.xmm[0], 0x3EAA_AAAB);
+    assert_eq!(simd.xmm[9], 0x4040_0000);
+    assert_eq!(simd.xmm[15], 0x1234);
+    assert_eq!(simd.mxcsr, MXCSR_DEFAULT | (2 << 13) | 0x20);
+    assert_eq!(s.rflags, FLAGS_RESERVED);
+    assert_eq!(host_mxcsr(), before, "host MXCSR restored");
+    // Round down gives the other neighbour.
+    let simd = with_runner(|r| {
+        let mut s = NativeState::default();
+        let mut simd = SimdState::default();
+        simd.xmm[0] = 0x3F80_0000;
+        simd.xmm[9] = 0x4040_0000;
+        simd.mxcsr = MXCSR_DEFAULT | (1 << 13);
+        r.run_simd(&[0xF3, 0x41, 0x0F, 0x5E, 0xC1], &mut s, &mut simd)
+            .unwrap();
+        simd
+    })
+    .unwrap();
+    assert_eq!(simd.xmm[0], 0x3EAA_AAAA);
+}

@@ -1,7 +1,7 @@
 //! Stand-in executor for hosts that are not x86-64 Linux: the crate builds, but
 //! no runner can be created.
 
-use crate::{NativeError, NativeState};
+use crate::{NativeError, NativeState, SimdState};
 
 /// Executes single x86-64 instructions on the host processor. On this host it
 /// cannot be created: [`NativeRunner::new`] always returns
@@ -24,6 +24,16 @@ impl NativeRunner {
 
     /// Always fails with [`NativeError::Unsupported`] on this host.
     pub fn run(&mut self, _insn: &[u8], _state: &mut NativeState) -> Result<(), NativeError> {
+        Err(NativeError::Unsupported)
+    }
+
+    /// Always fails with [`NativeError::Unsupported`] on this host.
+    pub fn run_simd(
+        &mut self,
+        _insn: &[u8],
+        _state: &mut NativeState,
+        _simd: &mut SimdState,
+    ) -> Result<(), NativeError> {
         Err(NativeError::Unsupported)
     }
 }
