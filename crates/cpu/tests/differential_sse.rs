@@ -1,8 +1,8 @@
 //! Differential test of the SSE/SSE2 instructions against the host
 //! processor.
 //!
-//! Every legacy-encoded SSE/SSE2 instruction form whose operands are XMM
-//! registers, general registers, 16-byte-aligned memory and an imm8 is run
+//! Every legacy-encoded SSE/SSE2/MMX instruction form whose operands are
+//! XMM or MMX registers, general registers, 16-byte-aligned memory and an imm8 is run
 //! with random XMM contents (a mix of random bits and special values:
 //! zeros, infinities, QNaNs and SNaNs, denormals, values at the integer
 //! conversion limits) and a random MXCSR (rounding control, FTZ, DAZ and
@@ -10,8 +10,9 @@
 //! natively through `sysgate-native-ref` and once in the emulator, and the
 //! XMM registers, MXCSR, GPRs, status flags and memory are compared.
 //!
-//! Left out: MMX forms (they would change the host's x87 state), LDMXCSR
-//! (a random image would fault), MASKMOVDQU (implicit rDI), state saves
+//! MMX forms (MMX, and the SSE/SSE2 additions on MMX registers) run the
+//! same way with random MM0-MM7. Left out: LDMXCSR
+//! (a random image would fault), MASKMOVDQU/MASKMOVQ (implicit rDI), state saves
 //! (FXSAVE/FXRSTOR), and CPUID features other than SSE and SSE2.
 //!
 //! `SYSGATE_SSE_DIFF_CASES` and `SYSGATE_DIFF_SEED` override the number of
@@ -140,15 +141,18 @@ fn forms() -> Vec<Code> {
             ins.set_code(code);
             let feats = ins.cpuid_features();
             if feats.is_empty()
-                || !feats
-                    .iter()
-                    .all(|f| matches!(f, CpuidFeature::SSE | CpuidFeature::SSE2))
+                || !feats.iter().all(|f| {
+                    matches!(
+                        f,
+                        CpuidFeature::MMX | CpuidFeature::SSE | CpuidFeature::SSE2
+                    )
+                })
             {
                 return false;
             }
             if matches!(
                 code.mnemonic(),
-                Mnemonic::Ldmxcsr | Mnemonic::Maskmovdqu | Mnemonic::Pause
+                Mnemonic::Ldmxcsr | Mnemonic::Maskmovdqu | Mnemonic::Maskmovq | Mnemonic::Pause
             ) {
                 return false;
             }
@@ -157,6 +161,9 @@ fn forms() -> Vec<Code> {
                 matches!(
                     k,
                     K::xmm_reg
+                        | K::mm_reg
+                        | K::mm_rm
+                        | K::mm_or_mem
                         | K::xmm_rm
                         | K::xmm_or_mem
                         | K::mem
@@ -201,6 +208,14 @@ fn build(code: Code, r: &mut Rng) -> Option<Instruction> {
                 }
             }
             K::mem => Op::M,
+            K::mm_reg | K::mm_rm => Op::R(Register::MM0 + r.below(8) as u32),
+            K::mm_or_mem => {
+                if r.below(2) == 0 {
+                    Op::R(Register::MM0 + r.below(8) as u32)
+                } else {
+                    Op::M
+                }
+            }
             K::r32_reg | K::r32_rm => g32(r),
             K::r64_reg | K::r64_rm => g64(r),
             K::r32_or_mem => {
@@ -307,8 +322,12 @@ fn sse_differential_against_host() {
                 state.rflags = rng.next() & FLAGS_MASK;
                 let mut simd = SimdState {
                     xmm: [0; 16],
+                    mm: [0; 8],
                     mxcsr: mxcsr(&mut rng),
                 };
+                for m in simd.mm.iter_mut() {
+                    *m = half(&mut rng);
+                }
                 for x in simd.xmm.iter_mut() {
                     *x = xmm_value(&mut rng);
                 }
@@ -328,6 +347,9 @@ fn sse_differential_against_host() {
                 c.rflags = state.rflags | 2;
                 c.fpu.xmm = simd.xmm;
                 c.fpu.mxcsr = simd.mxcsr;
+                for (k, m) in simd.mm.iter().enumerate() {
+                    c.fpu.st[k].signif = *m;
+                }
                 c.rip = CODE_AT;
                 let exit = g.run(Limit::instructions(1));
                 // Native.
@@ -352,6 +374,14 @@ fn sse_differential_against_host() {
                         diffs.push(format!(
                             "xmm{x}: emu {:#034x} host {:#034x}",
                             c.fpu.xmm[x], simd.xmm[x]
+                        ));
+                    }
+                }
+                for m in 0..8 {
+                    if c.fpu.st[m].signif != simd.mm[m] {
+                        diffs.push(format!(
+                            "mm{m}: emu {:#018x} host {:#018x}",
+                            c.fpu.st[m].signif, simd.mm[m]
                         ));
                     }
                 }
@@ -382,8 +412,9 @@ fn sse_differential_against_host() {
                 }
                 if !diffs.is_empty() && failures.len() < 40 {
                     failures.push(format!(
-                        "{ins} ({code:?}) bytes {bytes:02x?}\n  in: xmm {:x?} mxcsr {:#x}\n  {}",
+                        "{ins} ({code:?}) bytes {bytes:02x?}\n  in: xmm {:x?} mm {:x?} mxcsr {:#x}\n  {}",
                         input.1.xmm,
+                        input.1.mm,
                         input.1.mxcsr,
                         diffs.join("\n  ")
                     ));

@@ -49,6 +49,8 @@ pub(crate) struct Ctx {
     pub host_flags: u64,
     /// XMM0-XMM15: loaded before and stored after the instruction.
     pub xmm: [u128; 16],
+    /// MM0-MM7: loaded before and stored after the instruction.
+    pub mm: [u64; 8],
     /// MXCSR loaded before the instruction.
     pub mxcsr_in: u32,
     /// MXCSR stored after the instruction.
@@ -63,6 +65,7 @@ const FLAGS_OUT_OFF: i32 = offset_of!(Ctx, flags_out) as i32;
 const HOST_RSP_OFF: i32 = offset_of!(Ctx, host_rsp) as i32;
 const HOST_FLAGS_OFF: i32 = offset_of!(Ctx, host_flags) as i32;
 const XMM_OFF: i32 = offset_of!(Ctx, xmm) as i32;
+const MM_OFF: i32 = offset_of!(Ctx, mm) as i32;
 const MXCSR_IN_OFF: i32 = offset_of!(Ctx, mxcsr_in) as i32;
 const MXCSR_OUT_OFF: i32 = offset_of!(Ctx, mxcsr_out) as i32;
 const HOST_MXCSR_OFF: i32 = offset_of!(Ctx, host_mxcsr) as i32;
@@ -125,6 +128,21 @@ impl Emitter {
     /// `movdqu [base + disp32], xmm` (F3 0F 7F /r).
     fn store_xmm(&mut self, base: u8, disp: i32, xmm: u8) {
         self.sse_rm_disp32(Some(0xF3), 0x7F, xmm, base, disp);
+    }
+
+    /// `movq mm, [base + disp32]` (0F 6F /r). Does not touch RFLAGS.
+    fn load_mm(&mut self, mm: u8, base: u8, disp: i32) {
+        self.sse_rm_disp32(None, 0x6F, mm, base, disp);
+    }
+
+    /// `movq [base + disp32], mm` (0F 7F /r).
+    fn store_mm(&mut self, base: u8, disp: i32, mm: u8) {
+        self.sse_rm_disp32(None, 0x7F, mm, base, disp);
+    }
+
+    /// `emms` (0F 77): every x87 tag empty again, as the ABI requires.
+    fn emms(&mut self) {
+        self.buf.extend_from_slice(&[0x0F, 0x77]);
     }
 
     /// `ldmxcsr [base + disp32]` (0F AE /2). Does not touch RFLAGS.
@@ -234,6 +252,9 @@ pub(crate) fn prologue() -> Vec<u8> {
     for x in 0..16u8 {
         e.load_xmm(x, RDI, XMM_OFF + 16 * x as i32);
     }
+    for m in 0..8u8 {
+        e.load_mm(m, RDI, MM_OFF + 8 * m as i32);
+    }
 
     for reg in (0..16u8).filter(|&r| r != RDI) {
         e.load(reg, RDI, gpr_off(reg));
@@ -259,6 +280,10 @@ pub(crate) fn epilogue(ctx_addr: u64) -> Vec<u8> {
     for x in 0..16u8 {
         e.store_xmm(RAX, XMM_OFF + 16 * x as i32, x);
     }
+    for m in 0..8u8 {
+        e.store_mm(RAX, MM_OFF + 8 * m as i32, m);
+    }
+    e.emms();
     e.stmxcsr(RAX, MXCSR_OUT_OFF);
     e.ldmxcsr(RAX, HOST_MXCSR_OFF);
     e.load(RSP, RAX, HOST_RSP_OFF);

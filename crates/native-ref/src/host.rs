@@ -251,7 +251,7 @@ impl NativeRunner {
         self.run_simd(insn, state, &mut simd)
     }
 
-    /// Like [`NativeRunner::run`], and also loads XMM0-XMM15 and MXCSR from
+    /// Like [`NativeRunner::run`], and also loads XMM0-XMM15, MM0-MM7 and MXCSR from
     /// `simd` before the instruction and stores them back afterwards. The
     /// host's MXCSR is saved and restored around the instruction.
     ///
@@ -289,6 +289,7 @@ impl NativeRunner {
                 gpr: state.gpr,
                 flags_in: state.rflags & FLAGS_MASK,
                 xmm: simd.xmm,
+                mm: simd.mm,
                 mxcsr_in: simd.mxcsr,
                 ..Ctx::default()
             });
@@ -317,6 +318,7 @@ impl NativeRunner {
         state.gpr = out.gpr;
         state.rflags = (out.flags_out & FLAGS_MASK) | crate::FLAGS_RESERVED;
         simd.xmm = out.xmm;
+        simd.mm = out.mm;
         simd.mxcsr = out.mxcsr_out;
         Ok(())
     }

@@ -19,9 +19,10 @@
 //!   since no register is free), switches back to the host stack, and only then
 //!   captures RFLAGS with PUSHFQ. The harness never touches the arena, so a
 //!   guest RSP inside the arena sees exactly the instruction's own stack writes.
-//! * The trampoline also loads XMM0-XMM15 and MXCSR before the instruction
-//!   (the host's MXCSR is saved first) and stores them afterwards, restoring
-//!   the host's MXCSR before it returns; [`NativeRunner::run`] passes zeros
+//! * The trampoline also loads XMM0-XMM15, MM0-MM7 and MXCSR before the
+//!   instruction (the host's MXCSR is saved first) and stores them
+//!   afterwards, then executes EMMS and restores the host's MXCSR before it
+//!   returns; [`NativeRunner::run`] passes zeros
 //!   and the reset MXCSR, [`NativeRunner::run_simd`] the caller's values.
 //! * Signals are blocked while the trampoline runs, because RSP holds a guest
 //!   value and the kernel would otherwise push a signal frame there.
@@ -87,12 +88,16 @@ pub struct NativeState {
     pub rflags: u64,
 }
 
-/// SSE state in and out of [`NativeRunner::run_simd`]: XMM0-XMM15 and
-/// MXCSR.
+/// SSE and MMX state in and out of [`NativeRunner::run_simd`]: XMM0-XMM15,
+/// MM0-MM7 and MXCSR. (The trampoline ends with EMMS, so the host's x87 tags
+/// are empty again afterwards; the x87 TOP and tags the instruction left
+/// are not reported.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SimdState {
     /// XMM0-XMM15 (bit 0 of each value is bit 0 of the register).
     pub xmm: [u128; 16],
+    /// MM0-MM7.
+    pub mm: [u64; 8],
     /// MXCSR. The caller must keep every exception masked (bits 7-12 set)
     /// so the instruction cannot trap; the host's MXCSR is restored after
     /// the instruction.
@@ -100,10 +105,11 @@ pub struct SimdState {
 }
 
 impl Default for SimdState {
-    /// All XMM registers zero, MXCSR at its reset value 0x1F80.
+    /// All XMM and MMX registers zero, MXCSR at its reset value 0x1F80.
     fn default() -> Self {
         SimdState {
             xmm: [0; 16],
+            mm: [0; 8],
             mxcsr: MXCSR_DEFAULT,
         }
     }

@@ -367,3 +367,19 @@ fn simd_state_is_loaded_and_stored_and_host_mxcsr_restored() {
     .unwrap();
     assert_eq!(simd.xmm[0], 0x3EAA_AAAA);
 }
+
+#[test]
+fn mmx_registers_are_loaded_and_stored() {
+    let simd = with_runner(|r| {
+        let mut s = NativeState::default();
+        let mut simd = SimdState::default();
+        simd.mm[2] = 0x00FF_0001_7FFF_8000;
+        simd.mm[5] = 0x0001_0001_0001_0001;
+        r.run_simd(&[0x0F, 0xFD, 0xD5], &mut s, &mut simd) // paddw mm2, mm5
+            .unwrap();
+        simd
+    })
+    .unwrap();
+    assert_eq!(simd.mm[2], 0x0100_0002_8000_8001);
+    assert_eq!(simd.mm[5], 0x0001_0001_0001_0001);
+}
