@@ -18,6 +18,7 @@ use crate::decode::{Handler, Insn};
 use crate::exception::Exception;
 use crate::fpu::F80;
 use crate::softfloat80::special::Cmp;
+use crate::softfloat80::transcend::Trig;
 use crate::softfloat80::{
     self as sf, DE, Env, IE, INDEFINITE, ZE, arith, convert, special, transcend,
 };
@@ -423,10 +424,10 @@ fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     }
     let mut e = env(c);
     let a = st(c, 0);
-    let f: fn(f64) -> f64 = match K {
-        0 => f64::sin,
-        1 | 3 => f64::cos,
-        _ => f64::tan,
+    let f = match K {
+        0 => Trig::Sin,
+        1 | 3 => Trig::Cos,
+        _ => Trig::Tan,
     };
     let Some(r) = transcend::trig(&mut e, a, f) else {
         c.fpu.fsw = (c.fpu.fsw & !C1) | C2;
@@ -437,7 +438,7 @@ fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
             signif: 1 << 63,
             sign_exp: sf::BIAS as u16,
         }),
-        3 => transcend::trig(&mut e, a, f64::sin),
+        3 => transcend::trig(&mut e, a, Trig::Sin),
         _ => None,
     };
     finish(c, &e);

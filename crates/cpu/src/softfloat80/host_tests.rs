@@ -497,3 +497,158 @@ fn host_compare_results_are_sane() {
         }
     );
 }
+
+host_fn!(h_f2xm1, "f2xm1", "# {m}");
+host_fn!(h_fyl2x, "fld st(1)", "fld st(1)", "fyl2x", "# {m}");
+host_fn!(h_fyl2xp1, "fld st(1)", "fld st(1)", "fyl2xp1", "# {m}");
+host_fn!(h_fpatan, "fld st(1)", "fld st(1)", "fpatan", "# {m}");
+host_fn!(h_fsin, "fsin", "# {m}");
+host_fn!(h_fcos, "fcos", "# {m}");
+host_fn!(h_fptan, "fptan", "fstp st(0)", "# {m}");
+
+/// Transcendentals: real processors are not correctly rounded, so the
+/// comparison counts exact matches and matches within one unit in the
+/// last place; special operands (zeros, infinities, NaNs) must match.
+fn check_trans(
+    name: &str,
+    h: HostFn,
+    emu: fn(&mut Env, F80, F80) -> F80,
+    operands: fn(&mut Rng) -> (F80, F80),
+) -> (usize, usize, usize) {
+    let mut r = Rng(0x5DEE_CE66_D1CE_4E5B ^ name.len() as u64);
+    let (mut exact, mut ulp, mut other) = (0, 0, 0);
+    for i in 0..4000 {
+        let fcw = 0x037F | (((i & 3) as u16) << 10);
+        let (a, b) = operands(&mut r);
+        let save = h(fcw, a, b, &mut [0; 16]);
+        let mut env = Env::from_fcw(fcw);
+        let res = emu(&mut env, a, b);
+        let want = st(&save, 0);
+        if want == res && fsw(&save) & 0x3F == env.flags & 0x3F {
+            exact += 1;
+        } else if want.sign_exp >> 15 == res.sign_exp >> 15 && ulps(want).abs_diff(ulps(res)) <= 1 {
+            ulp += 1;
+        } else {
+            other += 1;
+            if other < 6 {
+                eprintln!(
+                    "{name} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}: host {:04x}:{:016x} sw={:02x}, emu {:04x}:{:016x} sw={:02x}",
+                    a.sign_exp,
+                    a.signif,
+                    b.sign_exp,
+                    b.signif,
+                    want.sign_exp,
+                    want.signif,
+                    fsw(&save) & 0x3F,
+                    res.sign_exp,
+                    res.signif,
+                    env.flags & 0x3F
+                );
+            }
+        }
+    }
+    eprintln!("{name}: {exact} exact, {ulp} within 1 ulp, {other} other");
+    (exact, ulp, other)
+}
+
+/// A magnitude key in which adjacent finite values differ by one.
+fn ulps(x: F80) -> u128 {
+    (u128::from(x.sign_exp & 0x7FFF) << 63) | u128::from(x.signif & !(1 << 63))
+}
+
+fn unit(r: &mut Rng, e_lo: u16, span: u64) -> F80 {
+    let x = r.next();
+    F80 {
+        signif: r.next() | (1 << 63),
+        sign_exp: (e_lo + (x % span) as u16) | if x >> 63 != 0 { 0x8000 } else { 0 },
+    }
+}
+
+#[test]
+fn host_transcendentals() {
+    let any = |r: &mut Rng| (operand(r, None), operand(r, None));
+    let mut total_other = 0;
+    let (_, _, o) = check_trans(
+        "f2xm1",
+        h_f2xm1,
+        |e, a, _| transcend::f2xm1(e, a),
+        |r| (unit(r, 0x3FB0, 0x4F), ONE),
+    );
+    total_other += o;
+    let (_, _, o) = check_trans("fyl2x", h_fyl2x, transcend::fyl2x, |r| {
+        let mut x = unit(r, 0x3F00, 0x200);
+        x.sign_exp &= 0x7FFF;
+        (x, unit(r, 0x3FF0, 0x20))
+    });
+    total_other += o;
+    let (_, _, o) = check_trans("fyl2xp1", h_fyl2xp1, transcend::fyl2xp1, |r| {
+        (unit(r, 0x3FA0, 0x5C), unit(r, 0x3FF0, 0x20))
+    });
+    total_other += o;
+    let (_, _, o) = check_trans("fpatan", h_fpatan, transcend::fpatan, |r| {
+        (unit(r, 0x3FE0, 0x40), unit(r, 0x3FE0, 0x40))
+    });
+    total_other += o;
+    let (_, _, o) = check_trans(
+        "fsin",
+        h_fsin,
+        |e, a, _| transcend::trig(e, a, transcend::Trig::Sin).unwrap_or(a),
+        |r| (unit(r, 0x3FC0, 0x4A), ONE),
+    );
+    total_other += o;
+    let (_, _, o) = check_trans(
+        "fcos",
+        h_fcos,
+        |e, a, _| transcend::trig(e, a, transcend::Trig::Cos).unwrap_or(a),
+        |r| (unit(r, 0x3FC0, 0x4A), ONE),
+    );
+    total_other += o;
+    let (_, _, o) = check_trans(
+        "fptan",
+        h_fptan,
+        |e, a, _| transcend::trig(e, a, transcend::Trig::Tan).unwrap_or(a),
+        |r| (unit(r, 0x3FC0, 0x4A), ONE),
+    );
+    total_other += o;
+    // Special and random operands of every class.
+    for (name, h, f) in [
+        (
+            "fyl2x*",
+            h_fyl2x as HostFn,
+            transcend::fyl2x as fn(&mut Env, F80, F80) -> F80,
+        ),
+        ("fpatan*", h_fpatan, transcend::fpatan),
+    ] {
+        let (_, _, o) = check_trans(name, h, f, any);
+        total_other += o;
+    }
+    // FYL2XP1 inside its domain with special operands of every class.
+    let (_, _, o) = check_trans("fyl2xp1*", h_fyl2xp1, transcend::fyl2xp1, |r| {
+        let x = match r.next() % 4 {
+            0 => F80 {
+                signif: 0,
+                sign_exp: (r.next() as u16) & 0x8000,
+            },
+            1 => unit(r, 0x3FA0, 0x5C),
+            _ => operand(r, None),
+        };
+        let x = if x.sign_exp & 0x7FFF >= 0x3FFD && x.sign_exp & 0x7FFF != 0x7FFF {
+            unit(r, 0x3FA0, 0x5C)
+        } else {
+            x
+        };
+        let x = if x.sign_exp & 0x7FFF == 0x7FFF && x.signif << 1 == 0 {
+            unit(r, 0x3FA0, 0x5C)
+        } else {
+            x
+        };
+        (x, operand(r, None))
+    });
+    total_other += o;
+    assert_eq!(total_other, 0);
+}
+
+const ONE: F80 = F80 {
+    signif: 1 << 63,
+    sign_exp: 0x3FFF,
+};

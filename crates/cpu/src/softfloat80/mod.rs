@@ -16,6 +16,7 @@ pub mod arith;
 pub mod convert;
 pub mod special;
 pub mod transcend;
+pub mod wide;
 
 #[cfg(all(test, target_arch = "x86_64"))]
 mod host_tests;

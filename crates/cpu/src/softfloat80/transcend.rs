@@ -1,31 +1,20 @@
-//! F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS computed
-//! through host double-precision math.
+//! F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN, FSIN, FCOS, FSINCOS.
 //!
-//! Accuracy limit: operands are rounded to double precision (53 bits,
-//! double exponent range) and the results carry the host libm's double
-//! accuracy (about 1 ulp of a double), not the x87's 64-bit results.
-//! Special operands (NaN, infinities, zeros, out-of-range arguments with
-//! C2) follow the SDM exactly.
+//! Values are computed in the 128-bit working format of [`super::wide`]
+//! (series after argument reduction; pi to 128 bits for FSIN/FCOS/FPTAN)
+//! and rounded once to 64 bits per RC, so results are correctly rounded
+//! except in rare near-halfway cases. Real processors are not always
+//! correctly rounded (SDM Vol. 1 §8.3.10: errors up to about 1 ulp; the
+//! reduction of FSIN/FCOS/FPTAN uses a 66-bit pi on Intel), so the last
+//! bit of a double-extended result may differ from hardware. Special
+//! operands (NaN, infinities, zeros, out-of-range arguments with C2)
+//! follow the SDM tables exactly.
 
-use super::{DE, Env, IE, INDEFINITE, Kind, PE, Unp, ZE, convert, inf, nan1, nan2, unpack, zero};
+use super::wide::{self, W};
+use super::{DE, Env, IE, INDEFINITE, Kind, Unp, ZE, inf, nan1, nan2, round_pack, unpack, zero};
 use crate::fpu::F80;
 
-/// Host-side conversion environment (round to nearest, all masked).
-fn scratch() -> Env {
-    Env::from_fcw(0x037F)
-}
-
-fn to_host(x: F80) -> f64 {
-    f64::from_bits(convert::to_f64(&mut scratch(), x))
-}
-
-fn from_host(env: &mut Env, v: f64, exact: bool) -> F80 {
-    if !exact {
-        env.raise(PE);
-    }
-    convert::from_f64(&mut scratch(), v.to_bits())
-}
-
+/// Raises DE for a denormal source; false when DE is unmasked.
 fn denormal(env: &mut Env, u: &Unp) -> bool {
     if u.denormal {
         env.raise(DE);
@@ -34,8 +23,20 @@ fn denormal(env: &mut Env, u: &Unp) -> bool {
     true
 }
 
-/// F2XM1: 2^x - 1 for -1 <= x <= +1 (other finite inputs give the host
-/// value; the SDM leaves them undefined).
+fn wide_of(u: &Unp) -> W {
+    W::from_parts(u.sign, u.exp, u.sig)
+}
+
+/// Rounds a working value to double extended (64 bits, per RC).
+fn round(env: &mut Env, w: W) -> F80 {
+    if w.is_zero() {
+        return zero(w.neg);
+    }
+    round_pack(env, w.neg, w.m, w.exp - 127, 64)
+}
+
+/// F2XM1: 2^x - 1 for -1 <= x <= +1 (the SDM leaves other finite
+/// inputs undefined; the same series is used).
 pub fn f2xm1(env: &mut Env, a: F80) -> F80 {
     let u = unpack(a);
     if let Some(r) = nan1(env, a, &u) {
@@ -57,22 +58,26 @@ pub fn f2xm1(env: &mut Env, a: F80) -> F80 {
             if !denormal(env, &u) {
                 return a;
             }
-            let x = to_host(a);
-            let r = (x * core::f64::consts::LN_2).exp_m1();
-            let exact = x == 1.0 || x == -1.0;
-            let r = if x == 1.0 {
-                1.0
-            } else if x == -1.0 {
-                -0.5
-            } else {
-                r
-            };
-            from_host(env, r, exact)
+            // Exact cases: 2^1 - 1 = 1, 2^-1 - 1 = -0.5.
+            if u.exp == 0 && u.sig == 1 << 63 {
+                return if u.sign {
+                    F80 {
+                        signif: 1 << 63,
+                        sign_exp: 0xBFFE,
+                    }
+                } else {
+                    F80 {
+                        signif: 1 << 63,
+                        sign_exp: 0x3FFF,
+                    }
+                };
+            }
+            round(env, wide::exp2m1(wide_of(&u)))
         }
     }
 }
 
-/// FYL2X: `y * log2(x)` (x = ST(0), y = ST(1)).
+/// FYL2X: `y * log2(x)` (x = ST(0), y = ST(1)), SDM Vol. 2 FYL2X table.
 pub fn fyl2x(env: &mut Env, x: F80, y: F80) -> F80 {
     let ux = unpack(x);
     let uy = unpack(y);
@@ -83,9 +88,15 @@ pub fn fyl2x(env: &mut Env, x: F80, y: F80) -> F80 {
         env.raise(IE);
         return INDEFINITE;
     }
-    let xv = to_host(x);
+    let x_is_one = ux.kind == Kind::Finite && ux.exp == 0 && ux.sig == 1 << 63;
+    // Sign of log2(x): negative for 0 <= x < 1.
+    let log_neg = ux.kind == Kind::Zero || (ux.kind == Kind::Finite && ux.exp < 0);
     match (ux.kind, uy.kind) {
-        (Kind::Zero, Kind::Zero) => {
+        (Kind::Zero, Kind::Zero) | (Kind::Inf, Kind::Zero) => {
+            env.raise(IE);
+            return INDEFINITE;
+        }
+        (_, Kind::Inf) if x_is_one => {
             env.raise(IE);
             return INDEFINITE;
         }
@@ -97,61 +108,81 @@ pub fn fyl2x(env: &mut Env, x: F80, y: F80) -> F80 {
             env.raise(ZE);
             return inf(!uy.sign);
         }
-        (Kind::Inf, Kind::Zero) => {
-            env.raise(IE);
-            return INDEFINITE;
+        (Kind::Inf, _) => {
+            if !denormal(env, &uy) {
+                return y;
+            }
+            return inf(uy.sign);
         }
-        (_, Kind::Inf) if xv == 1.0 => {
-            env.raise(IE);
-            return INDEFINITE;
+        (_, Kind::Inf) => {
+            if !denormal(env, &ux) {
+                return y;
+            }
+            return inf(uy.sign != log_neg);
+        }
+        (_, Kind::Zero) => {
+            if !denormal(env, &ux) {
+                return y;
+            }
+            return zero(uy.sign != log_neg);
         }
         _ => {}
     }
     if !denormal(env, &ux) || !denormal(env, &uy) {
         return y;
     }
-    let r = to_host(y) * xv.log2();
-    let exact = r == 0.0 || r.is_infinite() || (xv.log2().fract() == 0.0);
-    if r == 0.0 {
-        // log2(1) = +0; the product's sign follows y (round-down: -0 rule
-        // not applicable, a product).
+    if x_is_one {
         return zero(uy.sign);
     }
-    from_host(env, r, exact)
+    let l = wide::log2(ux.exp, ux.sig);
+    round(env, l.times(wide_of(&uy)))
 }
 
-/// FYL2XP1: `y * log2(x + 1)` for |x| < 1 - sqrt(2)/2.
+/// FYL2XP1: `y * log2(x + 1)` for |x| < 1 - sqrt(2)/2, SDM table.
 pub fn fyl2xp1(env: &mut Env, x: F80, y: F80) -> F80 {
     let ux = unpack(x);
     let uy = unpack(y);
     if let Some(r) = nan2(env, x, &ux, y, &uy) {
         return r;
     }
+    let sign = ux.sign != uy.sign;
     match (ux.kind, uy.kind) {
         (Kind::Zero, Kind::Inf) | (Kind::Inf, Kind::Zero) => {
             env.raise(IE);
             return INDEFINITE;
         }
+        (Kind::Inf, _) if ux.sign => {
+            env.raise(IE);
+            return INDEFINITE;
+        }
+        (Kind::Inf, _) | (_, Kind::Inf) => {
+            if !denormal(env, &ux) || !denormal(env, &uy) {
+                return y;
+            }
+            return inf(sign);
+        }
         (Kind::Zero, _) | (_, Kind::Zero) => {
-            denormal(env, &ux);
-            denormal(env, &uy);
-            return zero(ux.sign ^ uy.sign);
+            if !denormal(env, &ux) || !denormal(env, &uy) {
+                return y;
+            }
+            return zero(sign);
         }
         _ => {}
     }
     if !denormal(env, &ux) || !denormal(env, &uy) {
         return y;
     }
-    let xv = to_host(x);
-    if xv < -1.0 {
+    let xw = wide_of(&ux);
+    if ux.sign && ux.exp >= 0 {
+        // x <= -1: outside the domain.
         env.raise(IE);
         return INDEFINITE;
     }
-    let r = to_host(y) * xv.ln_1p() / core::f64::consts::LN_2;
-    from_host(env, r, r.is_infinite())
+    round(env, wide::log2_1p(xw).times(wide_of(&uy)))
 }
 
-/// FPATAN: `atan2(y, x)` (x = ST(0), y = ST(1)).
+/// FPATAN: `atan2(y, x)` (x = ST(0), y = ST(1)), SDM Vol. 2 FPATAN
+/// table.
 pub fn fpatan(env: &mut Env, x: F80, y: F80) -> F80 {
     let ux = unpack(x);
     let uy = unpack(y);
@@ -161,16 +192,66 @@ pub fn fpatan(env: &mut Env, x: F80, y: F80) -> F80 {
     if !denormal(env, &ux) || !denormal(env, &uy) {
         return y;
     }
-    let r = to_host(y).atan2(to_host(x));
-    if r == 0.0 {
-        return zero(r.is_sign_negative());
-    }
-    from_host(env, r, false)
+    // Multiples of pi/4 for the special operands.
+    let quarters = match (uy.kind, ux.kind) {
+        (Kind::Inf, Kind::Inf) => Some(if ux.sign { 3 } else { 1 }),
+        (Kind::Inf, _) => Some(2),
+        (_, Kind::Inf) | (Kind::Zero, _) => Some(if ux.sign { 4 } else { 0 }),
+        (_, Kind::Zero) => Some(2),
+        _ => None,
+    };
+    let r = match quarters {
+        Some(0) => return zero(uy.sign),
+        Some(q) => {
+            let w = wide::PI.scale(-2).times(W::from_int(q));
+            if uy.sign { w.negate() } else { w }
+        }
+        None => wide::atan2(wide_of(&uy), wide_of(&ux)),
+    };
+    round(env, r)
 }
 
-/// The outcome of FSIN/FCOS/FSINCOS/FPTAN: `None` when |x| >= 2^63 (C2
-/// set, ST(0) unchanged).
-pub fn trig(env: &mut Env, a: F80, f: fn(f64) -> f64) -> Option<F80> {
+/// The 66-bit pi of the x87's argument reduction (SDM Vol. 1 §8.3.10).
+const PI66: W = W {
+    neg: false,
+    exp: 1,
+    m: 0xC90F_DAA2_2168_C234_C000_0000_0000_0000,
+};
+
+/// The functions of [`trig`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trig {
+    /// Sine.
+    Sin,
+    /// Cosine.
+    Cos,
+    /// Tangent.
+    Tan,
+}
+
+fn sin_cos_series(r: W, cos: bool) -> W {
+    // sin r = r - r^3/3! + ...; cos r = 1 - r^2/2! + ...
+    let r2 = r.times(r);
+    let (mut term, mut k) = if cos { (W::ONE, 0) } else { (r, 1) };
+    let mut sum = term;
+    for n in 0..60 {
+        term = term.times(r2).over(W::from_int((k + 1) * (k + 2)));
+        k += 2;
+        if term.is_zero() || term.exp < sum.exp - 130 {
+            break;
+        }
+        sum = if n % 2 == 0 {
+            sum.minus(term)
+        } else {
+            sum.plus(term)
+        };
+    }
+    sum
+}
+
+/// FSIN/FCOS/FPTAN values: `None` when |x| >= 2^63 (C2 set, ST(0)
+/// unchanged by the caller).
+pub fn trig(env: &mut Env, a: F80, f: Trig) -> Option<F80> {
     let u = unpack(a);
     if let Some(r) = nan1(env, a, &u) {
         return Some(r);
@@ -180,19 +261,38 @@ pub fn trig(env: &mut Env, a: F80, f: fn(f64) -> f64) -> Option<F80> {
             env.raise(IE);
             Some(INDEFINITE)
         }
-        Kind::Finite if u.exp >= 63 => None,
+        Kind::Zero => Some(if f == Trig::Cos {
+            F80 {
+                signif: 1 << 63,
+                sign_exp: 0x3FFF,
+            }
+        } else {
+            a
+        }),
+        _ if u.exp >= 63 => None,
         _ => {
             if !denormal(env, &u) {
                 return Some(a);
             }
-            let x = to_host(a);
-            let r = f(x);
-            if r == 0.0 {
-                return Some(zero(r.is_sign_negative()));
-            }
-            // sin(0)/tan(0) = 0 exactly and cos(0) = 1 exactly.
-            let exact = x == 0.0;
-            Some(from_host(env, r, exact))
+            let x = wide_of(&u);
+            // k = round(x / (pi/2)); r = x - k pi/2 in [-pi/4, pi/4].
+            let half_pi = PI66.scale(-1);
+            let k = x.over(half_pi).round_int();
+            let r = x.minus(half_pi.times(W::from_int(k)));
+            let q = k & 3;
+            let (s, c) = (sin_cos_series(r, false), sin_cos_series(r, true));
+            let v = match f {
+                Trig::Sin => [s, c, s.negate(), c.negate()][q as usize],
+                Trig::Cos => [c, s.negate(), c.negate(), s][q as usize],
+                Trig::Tan => {
+                    if q & 1 == 0 {
+                        s.over(c)
+                    } else {
+                        c.over(s).negate()
+                    }
+                }
+            };
+            Some(round(env, v))
         }
     }
 }
