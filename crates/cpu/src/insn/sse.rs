@@ -2,16 +2,15 @@
 //! XMM and MMX register access (with the MMX-on-x87 aliasing of SDM Vol. 1
 //! §9.5), and operand readers for register and memory sources.
 //!
-//! Availability (SDM Vol. 3 §13.1.3, §2.5, and each instruction's exception
-//! table, Vol. 2 §2.4 "SSE ... exception classes"):
+//! Availability (SDM Vol. 3 §13.1.3 and §2.5; the exception tables of the
+//! instruction pages in Vol. 2):
 //! - SSE/SSE2 instructions: CR0.EM = 1 or CR4.OSFXSR = 0 is #UD; otherwise
 //!   CR0.TS = 1 is #NM.
-//! - MMX instructions (including the SSE additions on MMX registers and
-//!   the mixed MMX/XMM forms): CR0.EM = 1 is #UD, CR0.TS = 1 is #NM, and a
-//!   pending x87 exception (FSW.ES) is #MF (SDM Vol. 3 Table 22-?,
-//!   "Exception conditions for MMX instructions"). The SSE-only bits
-//!   (OSFXSR) are additionally required by the mixed forms that touch XMM
-//!   registers.
+//! - MMX instructions (including the SSE additions on MMX registers): CR0.EM
+//!   = 1 is #UD, CR0.TS = 1 is #NM, and a pending x87 exception (FSW.ES) is
+//!   #MF; CR4.OSFXSR does not matter.
+//! - Instructions with both XMM and MMX register operands (CVTPI2PS xmm, mm,
+//!   MOVQ2DQ, ...): the SSE checks, then #MF.
 //!
 //! Handlers check availability first, then read operands (memory faults),
 //! and only then write registers, MXCSR or memory.

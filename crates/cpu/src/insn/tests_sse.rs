@@ -1453,3 +1453,131 @@ fn portable_engine_matches_the_host_on_ordinary_values() {
         eng::soft::cvtsi2::<true, false>(a, 0xFFFF_FFF0, MXCSR).0
     );
 }
+
+// ---- paging ------------------------------------------------------------
+
+/// 32-bit paging identity-mapping the first MByte, with the page at
+/// 0x5000 read-only (WP set) and the page at 0x6000 not present.
+fn paged(c: &mut Cpu) {
+    const PD: u64 = 0x30000;
+    const PT: u64 = 0x31000;
+    c.mmu.phys.write(PD, &((PT | 7) as u32).to_le_bytes());
+    for page in 0..256u64 {
+        let flags = match page {
+            5 => 5,
+            6 => 0,
+            _ => 7,
+        };
+        c.mmu.phys.write(
+            PT + 4 * page,
+            &(((page << 12) | flags) as u32).to_le_bytes(),
+        );
+    }
+    c.ctrl.cr3 = PD;
+    c.ctrl.cr0 |= (1 << 31) | (1 << 16);
+    c.mmu.flush_tlb(false);
+}
+
+#[test]
+fn page_crossing_accesses_fault_before_anything_is_committed() {
+    let mem = |c: &Cpu, at: u64| {
+        let mut b = [0u8; 16];
+        c.mmu.phys.read(at, &mut b);
+        b
+    };
+    // A 16-byte store whose second half is read-only: #PF (P, W) at the
+    // second page, the first half not written.
+    let (exit, v) = go(
+        32,
+        |c| {
+            paged(c);
+            c.fpu.xmm[0] = u128::MAX;
+            c.gpr[3] = 0x4FF8;
+        },
+        Box::new(|a| a.movdqu(xmmword_ptr(ebx), xmm0)),
+    );
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PF {
+            addr: 0x5000,
+            error: 3
+        })
+    );
+    assert_eq!(mem(&v.cpu, 0x4FF8), [0; 16]);
+    // A 16-byte load whose second half is not present: #PF, XMM unchanged.
+    let (exit, v) = go(
+        32,
+        |c| {
+            paged(c);
+            c.fpu.xmm[1] = 7;
+            c.gpr[3] = 0x5FF8;
+        },
+        Box::new(|a| a.movups(xmm1, xmmword_ptr(ebx))),
+    );
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PF {
+            addr: 0x6000,
+            error: 0
+        })
+    );
+    assert_eq!(v.cpu.fpu.xmm[1], 7);
+    // FXSAVE whose last 256 bytes are read-only: nothing written.
+    let (exit, v) = go(
+        32,
+        |c| {
+            paged(c);
+            c.fpu.fcw = 0x1234;
+            c.gpr[3] = 0x4F00;
+        },
+        Box::new(|a| a.fxsave(ptr(ebx))),
+    );
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PF {
+            addr: 0x5000,
+            error: 3
+        })
+    );
+    assert_eq!(mem(&v.cpu, 0x4F00), [0; 16]);
+    // FXRSTOR from an area running into the absent page: nothing loaded.
+    let (exit, v) = go(
+        32,
+        |c| {
+            paged(c);
+            c.mmu.phys.write(0x5F00 + 160, &[0xAA; 16]);
+            c.gpr[3] = 0x5F00;
+        },
+        Box::new(|a| a.fxrstor(ptr(ebx))),
+    );
+    assert_eq!(
+        exit,
+        Exit::Exception(Exception::PF {
+            addr: 0x6000,
+            error: 0
+        })
+    );
+    assert_eq!(v.cpu.fpu.xmm[0], 0);
+    assert_eq!(v.cpu.fpu.fcw, 0x037F);
+}
+
+#[test]
+fn sse_in_16_bit_protected_mode() {
+    let v = ok(
+        16,
+        |c| {
+            c.mmu.phys.write(0x2001, &d4([1, 2, 3, 4]).to_le_bytes());
+            c.fpu.xmm[1] = d4([10, 20, 30, 40]);
+        },
+        |a| {
+            a.mov(si, 0x2001u32)?;
+            a.movdqu(xmm0, xmmword_ptr(si))?;
+            a.paddd(xmm0, xmm1)?;
+            a.movd(ecx, xmm0)?;
+            a.pextrw(edx, xmm0, 6)
+        },
+    );
+    assert_eq!(v.cpu.fpu.xmm[0], d4([11, 22, 33, 44]));
+    assert_eq!(v.cpu.gpr[1], 11);
+    assert_eq!(v.cpu.gpr[2], 44);
+}
