@@ -32,6 +32,8 @@ pub const O_TMPFILE: u32 = 0o20200000;
 
 /// Flags strace names, in strace's order, for decoding an `open` flags word.
 pub const OPEN_FLAG_NAMES: &[(u32, &str)] = &[
+    // strace's order (xlat/open_mode_flags.in): O_SYNC before O_DSYNC and
+    // __O_SYNC, O_TMPFILE before O_DIRECTORY and __O_TMPFILE.
     (O_CREAT, "O_CREAT"),
     (O_EXCL, "O_EXCL"),
     (O_NOCTTY, "O_NOCTTY"),
@@ -39,16 +41,18 @@ pub const OPEN_FLAG_NAMES: &[(u32, &str)] = &[
     (O_APPEND, "O_APPEND"),
     (O_NONBLOCK, "O_NONBLOCK"),
     (O_SYNC, "O_SYNC"),
+    (O_SYNC & !O_DSYNC, "__O_SYNC"),
     (O_DSYNC, "O_DSYNC"),
-    (FASYNC, "O_ASYNC"),
     (O_DIRECT, "O_DIRECT"),
     (O_LARGEFILE, "O_LARGEFILE"),
-    (O_TMPFILE, "O_TMPFILE"),
-    (O_DIRECTORY, "O_DIRECTORY"),
     (O_NOFOLLOW, "O_NOFOLLOW"),
     (O_NOATIME, "O_NOATIME"),
     (O_CLOEXEC, "O_CLOEXEC"),
     (O_PATH, "O_PATH"),
+    (O_TMPFILE, "O_TMPFILE"),
+    (O_TMPFILE & !O_DIRECTORY, "__O_TMPFILE"),
+    (O_DIRECTORY, "O_DIRECTORY"),
+    (FASYNC, "FASYNC"),
 ];
 
 // File types and permission bits (linux/stat.h).

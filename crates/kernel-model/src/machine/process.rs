@@ -96,6 +96,8 @@ pub(crate) struct Task {
     pub vfork_child: Option<u32>,
     /// Set when a vfork child has exec'd or exited.
     pub vfork_done: bool,
+    /// The registered `struct rseq` (see `rseq.rs`).
+    pub rseq: Option<super::rseq::Rseq>,
 }
 
 impl Task {
@@ -128,6 +130,7 @@ impl Task {
             exit_signal: signal::sig::SIGCHLD,
             vfork_child: None,
             vfork_done: false,
+            rseq: None,
         }
     }
 
@@ -827,7 +830,8 @@ impl Machine {
                 let size = if call.abi == Abi::X86_64 { 24 } else { 12 };
                 Done::Return(if a[1] == size { 0 } else { EINVAL })
             }
-            MachineOp::Rseq => Done::Return(ENOSYS),
+            MachineOp::Rseq => Done::Return(self.sys_rseq(&a)),
+            MachineOp::Mremap => Done::Return(self.sys_mremap(&a)),
             MachineOp::Kill => self.sys_kill(a[0] as i32, a[1] as i32),
             MachineOp::Tkill => self.sys_tkill(None, a[0] as i32, a[1] as i32),
             MachineOp::Tgkill => self.sys_tkill(Some(a[0] as i32), a[1] as i32, a[2] as i32),
@@ -948,6 +952,12 @@ impl Machine {
             exit_signal: (flags & 0xFF) as u32,
             vfork_child: None,
             vfork_done: false,
+            // rseq_fork: a child with its own memory keeps the registration.
+            rseq: self
+                .tasks
+                .get(&parent)
+                .and_then(|p| p.rseq)
+                .filter(|_| flags & 0x100 == 0),
         };
         child.save(&self.vcpu.cpu);
         // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,
@@ -1099,6 +1109,7 @@ impl Machine {
         t.comm = image.comm;
         t.exe = full;
         t.tls = [0; 3];
+        t.rseq = None;
         t.files.exec();
         t.sig.exec();
         t.vfork_done = true;

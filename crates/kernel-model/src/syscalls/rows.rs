@@ -4,7 +4,7 @@
 
 use super::table::Arg::*;
 use super::table::MachineOp as M;
-use super::table::Ret::{Fcntl, Hex as RHex, Int as RInt, NoReturn, Octal};
+use super::table::Ret::{EntryNumber, Fcntl, Hex as RHex, Int as RInt, NoReturn, Octal};
 use super::table::{Spec, k, m};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
@@ -49,8 +49,8 @@ mod a {
     pub const TRUNCATE: &[Arg] = &[Path, Long];
     pub const FTRUNCATE: &[Arg] = &[Fd, Long];
     pub const UMASK: &[Arg] = &[Mode];
-    pub const GETDENTS: &[Arg] = &[Fd, Ptr, Uint];
-    pub const STATX: &[Arg] = &[DirFd, Path, AtFlags, Hex, OutStat(StatxL)];
+    pub const GETDENTS: &[Arg] = &[Fd, OutDirents, Uint];
+    pub const STATX: &[Arg] = &[DirFd, Path, StatxFlags, StatxMask, OutStat(StatxL)];
     pub const UNAME: &[Arg] = &[OutUtsname];
     pub const TIME: &[Arg] = &[Ptr];
     pub const GETTIMEOFDAY: &[Arg] = &[OutTimeval, Ptr];
@@ -59,7 +59,7 @@ mod a {
     pub const NANOSLEEP: &[Arg] = &[InTimespec, Ptr];
     pub const CLOCK_NANOSLEEP: &[Arg] = &[ClockId, Int, InTimespec, Ptr];
     pub const CLOCK_NANOSLEEP64: &[Arg] = &[ClockId, Int, InTimespec64, Ptr];
-    pub const GETRANDOM: &[Arg] = &[OutBuf(1), Ulong, GrndFlags];
+    pub const GETRANDOM: &[Arg] = &[OutRandom(1), Ulong, GrndFlags];
     pub const SOCKET: &[Arg] = &[SockFamily, SockType, Int];
     pub const SOCKETPAIR: &[Arg] = &[SockFamily, SockType, Int, Ptr];
     pub const SOCK_ADDR: &[Arg] = &[Fd, Ptr, Int];
@@ -75,23 +75,24 @@ mod a {
     pub const EXIT: &[Arg] = &[Int];
     pub const EXECVE: &[Arg] = &[Path, StrArray, EnvArray];
     pub const EXECVEAT: &[Arg] = &[DirFd, Path, StrArray, EnvArray, AtFlags];
-    pub const WAIT4: &[Arg] = &[Int, OutWaitStatus, Hex, Ptr];
+    pub const WAIT4: &[Arg] = &[Int, OutWaitStatus, WaitOptions, Ptr];
     pub const WAITID: &[Arg] = &[Int, Int, Ptr, Hex, Ptr];
     pub const BRK: &[Arg] = &[Ptr];
     pub const MMAP: &[Arg] = &[Ptr, Ulong, Prot, MapFlags, Fd, Hex];
     pub const MUNMAP: &[Arg] = &[Ptr, Ulong];
     pub const MPROTECT: &[Arg] = &[Ptr, Ulong, Prot];
-    pub const MREMAP: &[Arg] = &[Ptr, Ulong, Ulong, Hex, Ptr];
+    pub const MREMAP: &[Arg] = &[Ptr, Ulong, Ulong, MremapFlags, MremapAddr];
     pub const MADVISE: &[Arg] = &[Ptr, Ulong, Int];
     pub const ARCH_PRCTL: &[Arg] = &[ArchPrctlCode, Hex];
     pub const PTR1: &[Arg] = &[Ptr];
     pub const SET_ROBUST_LIST: &[Arg] = &[Ptr, Ulong];
-    pub const RSEQ: &[Arg] = &[Ptr, Uint, Hex, Hex];
+    // strace 6.1 has no rseq decoder: all arguments in hex.
+    pub const RSEQ: &[Arg] = &[Hex, Hex, Hex, Hex];
     pub const FUTEX: &[Arg] = &[Ptr, Int, Uint, Ptr, Ptr, Uint];
     pub const KILL: &[Arg] = &[Int, Signal];
     pub const TGKILL: &[Arg] = &[Int, Int, Signal];
-    pub const SIGACTION: &[Arg] = &[Signal, Ptr, Ptr, Ulong];
-    pub const SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr, Ulong];
+    pub const SIGACTION: &[Arg] = &[Signal, InSigaction, OutSigaction, Ulong];
+    pub const SIGPROCMASK: &[Arg] = &[SigHow, InSigset(3), OutSigset(3), Ulong];
     pub const SIGALTSTACK: &[Arg] = &[Ptr, Ptr];
     pub const SIGPENDING: &[Arg] = &[Ptr, Ulong];
     pub const SIGSUSPEND: &[Arg] = &[Ptr, Ulong];
@@ -99,8 +100,10 @@ mod a {
     pub const OLD_SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr];
     pub const OLD_SIGSUSPEND: &[Arg] = &[Int, Int, Hex];
     pub const ALARM: &[Arg] = &[Uint];
-    pub const PRLIMIT64: &[Arg] = &[Int, Int, Ptr, Ptr];
-    pub const RLIMIT: &[Arg] = &[Int, Ptr];
+    pub const PRLIMIT64: &[Arg] = &[Int, Resource, InRlimit64, OutRlimit64];
+    pub const GETRLIMIT: &[Arg] = &[Resource, OutRlimit];
+    pub const SETRLIMIT: &[Arg] = &[Resource, InRlimit];
+    pub const SET_THREAD_AREA: &[Arg] = &[UserDesc];
     pub const CLONE: &[Arg] = &[CloneFlags, Ptr, Ptr, Ptr, Hex];
     pub const CLONE3: &[Arg] = &[Ptr, Ulong];
     pub const AUDIT: &[Arg] = &[Int, Int];
@@ -125,7 +128,7 @@ const STAT64_I386: &[super::table::Arg] = &[Path, OutStat(Stat64I386)];
 const FSTAT64_I386: &[super::table::Arg] = &[Fd, OutStat(Stat64I386)];
 const FSTATAT64: &[super::table::Arg] = &[DirFd, Path, OutStat(Stat64I386), AtFlags];
 const OLD_MMAP: &[super::table::Arg] = &[Ptr];
-const WAITPID: &[super::table::Arg] = &[Int, OutWaitStatus, Hex];
+const WAITPID: &[super::table::Arg] = &[Int, OutWaitStatus, WaitOptions];
 
 /// The x86_64 table.
 pub(crate) static X86_64: &[Spec] = &[
@@ -221,7 +224,7 @@ pub(crate) static X86_64: &[Spec] = &[
         RInt,
         misc::sys_gettimeofday,
     ),
-    m(n64::NR_GETRLIMIT, a::RLIMIT, RInt, M::Getrlimit),
+    m(n64::NR_GETRLIMIT, a::GETRLIMIT, RInt, M::Getrlimit),
     k(n64::NR_GETUID, a::NONE, RInt, misc::sys_getuid),
     k(n64::NR_GETGID, a::NONE, RInt, misc::sys_getgid),
     k(n64::NR_GETEUID, a::NONE, RInt, misc::sys_geteuid),
@@ -229,12 +232,17 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_GETPPID, a::NONE, RInt, misc::sys_getppid),
     m(n64::NR_SIGALTSTACK, a::SIGALTSTACK, RInt, M::Sigaltstack),
     m(n64::NR_ARCH_PRCTL, a::ARCH_PRCTL, RInt, M::ArchPrctl),
-    m(n64::NR_SETRLIMIT, a::RLIMIT, RInt, M::Setrlimit),
+    m(n64::NR_SETRLIMIT, a::SETRLIMIT, RInt, M::Setrlimit),
     k(n64::NR_GETTID, a::NONE, RInt, misc::sys_gettid),
     m(n64::NR_TKILL, a::KILL, RInt, M::Tkill),
     k(n64::NR_TIME, a::TIME, RInt, misc::sys_time),
     m(n64::NR_FUTEX, a::FUTEX, RInt, M::Futex),
-    m(n64::NR_SET_THREAD_AREA, a::PTR1, RInt, M::SetThreadArea),
+    m(
+        n64::NR_SET_THREAD_AREA,
+        a::SET_THREAD_AREA,
+        EntryNumber,
+        M::SetThreadArea,
+    ),
     m(n64::NR_GET_THREAD_AREA, a::PTR1, RInt, M::GetThreadArea),
     k(n64::NR_GETDENTS64, a::GETDENTS, RInt, io::sys_getdents64),
     m(n64::NR_SET_TID_ADDRESS, a::PTR1, RInt, M::SetTidAddress),
@@ -344,8 +352,8 @@ pub(crate) static I386: &[Spec] = &[
         RInt,
         M::Sigprocmask,
     ),
-    m(n32::NR_SETRLIMIT, a::RLIMIT, RInt, M::Setrlimit),
-    m(n32::NR_GETRLIMIT, a::RLIMIT, RInt, M::Getrlimit),
+    m(n32::NR_SETRLIMIT, a::SETRLIMIT, RInt, M::Setrlimit),
+    m(n32::NR_GETRLIMIT, a::GETRLIMIT, RInt, M::Getrlimit),
     k(
         n32::NR_GETTIMEOFDAY,
         a::GETTIMEOFDAY,
@@ -389,7 +397,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_GETCWD, a::GETCWD, RInt, path::sys_getcwd),
     m(n32::NR_SIGALTSTACK, a::SIGALTSTACK, RInt, M::Sigaltstack),
     m(n32::NR_VFORK, a::NONE, RInt, M::Vfork),
-    m(n32::NR_UGETRLIMIT, a::RLIMIT, RInt, M::Getrlimit),
+    m(n32::NR_UGETRLIMIT, a::GETRLIMIT, RInt, M::Getrlimit),
     m(n32::NR_MMAP2, a::MMAP, RHex, M::Mmap2),
     k(
         n32::NR_TRUNCATE64,
@@ -416,7 +424,12 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_GETTID, a::NONE, RInt, misc::sys_gettid),
     m(n32::NR_TKILL, a::KILL, RInt, M::Tkill),
     m(n32::NR_FUTEX, a::FUTEX, RInt, M::Futex),
-    m(n32::NR_SET_THREAD_AREA, a::PTR1, RInt, M::SetThreadArea),
+    m(
+        n32::NR_SET_THREAD_AREA,
+        a::SET_THREAD_AREA,
+        EntryNumber,
+        M::SetThreadArea,
+    ),
     m(n32::NR_GET_THREAD_AREA, a::PTR1, RInt, M::GetThreadArea),
     m(n32::NR_EXIT_GROUP, a::EXIT, NoReturn, M::ExitGroup),
     m(n32::NR_SET_TID_ADDRESS, a::PTR1, RInt, M::SetTidAddress),

@@ -124,6 +124,44 @@ pub enum Arg {
     SockType,
     /// `wait4` status pointer.
     OutWaitStatus,
+    /// `wait4` options (`WNOHANG`).
+    WaitOptions,
+    /// An rlimit resource (`RLIMIT_STACK`).
+    Resource,
+    /// A `struct rlimit` of the ABI's width the call reads (`setrlimit`).
+    InRlimit,
+    /// A `struct rlimit` of the ABI's width the call fills (`getrlimit`).
+    OutRlimit,
+    /// A 64-bit `struct rlimit64` the call reads (`prlimit64`'s new limit).
+    InRlimit64,
+    /// A 64-bit `struct rlimit64` the call fills (`prlimit64`'s old limit).
+    OutRlimit64,
+    /// `statx` flags: sync type, then `AT_*` flags.
+    StatxFlags,
+    /// `statx` mask (`STATX_BASIC_STATS`).
+    StatxMask,
+    /// A `struct user_desc` (`set_thread_area`), read at entry.
+    UserDesc,
+    /// A `getdents64` buffer, shown as `0x... /* N entries */`.
+    OutDirents,
+    /// A `struct sigaction` the call reads.
+    InSigaction,
+    /// A `struct sigaction` the call fills.
+    OutSigaction,
+    /// `rt_sigprocmask` how (`SIG_BLOCK`).
+    SigHow,
+    /// A signal set the call reads, size in argument `n`.
+    InSigset(u8),
+    /// A signal set the call fills, size in argument `n`.
+    OutSigset(u8),
+    /// Random bytes the call fills, shown in hex (`getrandom`), length in
+    /// argument `n`.
+    OutRandom(u8),
+    /// `mremap` flags (`MREMAP_MAYMOVE`).
+    MremapFlags,
+    /// `mremap`'s new address: shown only when argument 3 has both
+    /// `MREMAP_MAYMOVE` and `MREMAP_FIXED`.
+    MremapAddr,
 }
 
 /// How a return value is shown.
@@ -139,6 +177,8 @@ pub enum Ret {
     Fcntl,
     /// A mode in octal (`umask`).
     Octal,
+    /// `set_thread_area`: `0 (entry_number=N)`.
+    EntryNumber,
 }
 
 /// The calls the machine layer owns, named for its dispatch.

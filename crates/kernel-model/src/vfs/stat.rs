@@ -271,11 +271,23 @@ pub const STATX_BASIC_STATS: u32 = 0x7ff;
 /// Reserved `statx` mask bit; asking for it is `EINVAL`.
 pub const STATX_RESERVED: u32 = 0x8000_0000;
 
-/// Encodes `struct statx` with the basic fields (`stx_mask` =
-/// `STATX_BASIC_STATS`; no birth time, as tmpfs before 6.x).
+/// `STATX_MNT_ID`: `stx_mnt_id` is valid.
+pub const STATX_MNT_ID: u32 = 0x1000;
+
+/// The mount id `statx` reports for a filesystem: one mount per
+/// filesystem here, numbered from its device's minor number (Linux's
+/// mount ids are small integers too).
+pub const fn mount_id(dev: u64) -> u64 {
+    20 + dev_minor(dev) as u64
+}
+
+/// Encodes `struct statx` with the basic fields and the mount id
+/// (`stx_mask` = `STATX_BASIC_STATS|STATX_MNT_ID`, which Linux 5.8+ sets
+/// whatever was asked; no birth time, as tmpfs before 6.x).
 pub fn encode_statx(a: &Attr) -> [u8; 256] {
     let mut b = [0u8; 256];
-    put(&mut b, 0, &STATX_BASIC_STATS.to_le_bytes());
+    put(&mut b, 0, &(STATX_BASIC_STATS | STATX_MNT_ID).to_le_bytes());
+    put(&mut b, 144, &mount_id(a.dev).to_le_bytes());
     put(&mut b, 4, &a.blksize.to_le_bytes());
     put(&mut b, 16, &a.nlink.to_le_bytes());
     put(&mut b, 20, &a.uid.to_le_bytes());
@@ -412,7 +424,8 @@ mod tests {
     #[test]
     fn statx_layout() {
         let b = encode_statx(&sample());
-        assert_eq!(u32_at(&b, 0), STATX_BASIC_STATS);
+        assert_eq!(u32_at(&b, 0), STATX_BASIC_STATS | STATX_MNT_ID);
+        assert_eq!(u64_at(&b, 144), mount_id(sample().dev));
         assert_eq!(u16::from_le_bytes([b[28], b[29]]), (S_IFREG | 0o644) as u16);
         assert_eq!(u64_at(&b, 32), 7);
         assert_eq!(u64_at(&b, 40), 71985);

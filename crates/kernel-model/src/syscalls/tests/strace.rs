@@ -286,7 +286,7 @@ fn vectors_and_i386_forms() {
     t.call("statx", &[FDCWD, p, 0, 0x7ff, BUF]);
     assert_eq!(
         t.last_line(),
-        r#"statx(AT_FDCWD, "/tmp/f", 0, 0x7ff, {stx_mode=S_IFREG|0600, stx_size=0, ...}) = 0"#
+        r#"statx(AT_FDCWD, "/tmp/f", AT_STATX_SYNC_AS_STAT, STATX_BASIC_STATS, {stx_mask=STATX_BASIC_STATS|STATX_MNT_ID, stx_attributes=0, stx_mode=S_IFREG|0600, stx_size=0, ...}) = 0"#
     );
 }
 

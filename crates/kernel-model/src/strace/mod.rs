@@ -27,6 +27,10 @@ use crate::uaccess::{PATH_MAX, UserMemory, read_cstr, read_iovecs, read_ulong, r
 use crate::uapi::*;
 use crate::vfs::stat::StatLayout;
 
+pub mod decode;
+#[cfg(test)]
+mod tests;
+
 /// strace's default string limit (`-s 32`).
 pub const STRING_LIMIT: usize = 32;
 
@@ -80,7 +84,7 @@ fn hex(v: u64) -> String {
     }
 }
 
-fn ptr(v: u64) -> String {
+pub(crate) fn ptr(v: u64) -> String {
     if v == 0 {
         "NULL".into()
     } else {
@@ -143,7 +147,9 @@ fn named(v: i64, names: &[(i64, &str)]) -> String {
 pub fn signal_name(v: u64) -> String {
     match usize::try_from(v).ok().and_then(|i| SIGNAL_NAMES.get(i)) {
         Some(n) if v != 0 => n.to_string(),
-        _ if (32..=64).contains(&v) => format!("SIGRT_{}", v - 32),
+        // strace's signalent: 32 is SIGRTMIN, the rest SIGRT_<n>.
+        _ if v == 32 => "SIGRTMIN".to_string(),
+        _ if (33..=64).contains(&v) => format!("SIGRT_{}", v - 32),
         _ => v.to_string(),
     }
 }
@@ -218,7 +224,7 @@ pub fn format_ret(kind: Ret, ret: Option<i64>, args: &[u64]) -> String {
         return format!("-1 {e}");
     }
     match kind {
-        Ret::Int | Ret::NoReturn => ret.to_string(),
+        Ret::Int | Ret::NoReturn | Ret::EntryNumber => ret.to_string(),
         Ret::Hex => hex(ret as u64),
         Ret::Octal => octal(ret as u64),
         Ret::Fcntl => match args.get(1).map(|&c| arg_uint(c)) {
@@ -388,7 +394,38 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutIovec(_)
         | Arg::OutUtsname
         | Arg::OutLoff
-        | Arg::OutWaitStatus => return Part::Deferred,
+        | Arg::OutWaitStatus
+        | Arg::OutRlimit
+        | Arg::OutRlimit64
+        | Arg::OutDirents
+        | Arg::OutSigaction
+        | Arg::OutSigset(_)
+        | Arg::OutRandom(_) => return Part::Deferred,
+        Arg::WaitOptions => decode::wait_options(v),
+        Arg::MremapFlags => decode::printflags(
+            abi.ulong(v),
+            &[
+                (1, "MREMAP_MAYMOVE"),
+                (2, "MREMAP_FIXED"),
+                (4, "MREMAP_DONTUNMAP"),
+            ],
+            Some("MREMAP_???"),
+        ),
+        Arg::MremapAddr if value(values, 3) & 3 != 3 => return Part::Omit,
+        Arg::MremapAddr => ptr(abi.ulong(v)),
+        Arg::Resource => decode::resource(v),
+        Arg::InRlimit | Arg::InRlimit64 if v == 0 => "NULL".into(),
+        Arg::InRlimit | Arg::InRlimit64 => {
+            let wide = kind == Arg::InRlimit64 || abi == Abi::X86_64;
+            decode::rlimit(mem, v, wide).unwrap_or_else(|| ptr(v))
+        }
+        Arg::StatxFlags => decode::statx_flags(v),
+        Arg::StatxMask => decode::statx_mask(v),
+        Arg::UserDesc => decode::user_desc(abi, mem, v).unwrap_or_else(|| ptr(v)),
+        Arg::InSigaction if v == 0 => "NULL".into(),
+        Arg::InSigaction => decode::sigaction(abi, mem, v).unwrap_or_else(|| ptr(v)),
+        Arg::SigHow => decode::sigprocmask_how(v),
+        Arg::InSigset(n) => decode::sigset_at(abi, mem, v, abi.ulong(value(values, n))),
         Arg::OpenFlags => open_flags(v),
         Arg::CreateMode(n) => {
             let flags = arg_uint(value(values, n));
@@ -424,33 +461,18 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
             ],
             "0",
         ),
-        Arg::FcntlCmd => named(
-            i64::from(arg_uint(v)),
-            &[
-                (0, "F_DUPFD"),
-                (1, "F_GETFD"),
-                (2, "F_SETFD"),
-                (3, "F_GETFL"),
-                (4, "F_SETFL"),
-                (5, "F_GETLK"),
-                (6, "F_SETLK"),
-                (7, "F_SETLKW"),
-                (8, "F_SETOWN"),
-                (9, "F_GETOWN"),
-                (12, "F_GETLK64"),
-                (13, "F_SETLK64"),
-                (14, "F_SETLKW64"),
-                (1030, "F_DUPFD_CLOEXEC"),
-                (1031, "F_SETPIPE_SZ"),
-                (1032, "F_GETPIPE_SZ"),
-            ],
-        ),
+        Arg::FcntlCmd => decode::fcntl_cmd(v),
+        // strace's print_fcntl: the argument per command, in hex for
+        // commands it does not know.
         Arg::FcntlArg => match arg_uint(value(values, 1)) {
-            F_GETFD | F_GETFL | F_GETOWN | F_GETPIPE_SZ => return Part::Omit,
-            F_SETFD if arg_uint(v) == FD_CLOEXEC => "FD_CLOEXEC".into(),
-            F_SETFL => open_flags(u64::from(arg_uint(v))),
-            F_GETLK | F_SETLK | F_SETLKW | F_GETLK64 | F_SETLK64 | F_SETLKW64 => ptr(v),
-            _ => arg_int(v).to_string(),
+            F_GETFD | F_GETFL | F_GETOWN | F_GETPIPE_SZ | 11 | 1025 | 1034 => return Part::Omit,
+            F_SETFD => decode::fd_flags(abi.ulong(v)),
+            F_SETFL => open_flags(abi.ulong(v)),
+            F_GETLK | F_SETLK | F_SETLKW | F_GETLK64 | F_SETLK64 | F_SETLKW64 | 15 | 16 | 36
+            | 37 | 38 => ptr(v),
+            F_DUPFD | F_DUPFD_CLOEXEC | 1031 | F_SETOWN => abi.long(v).to_string(),
+            10 => signal_name(abi.ulong(v)),
+            _ => decode::hex0(abi.ulong(v)),
         },
         Arg::IoctlReq => named(
             i64::from(arg_uint(v)),
@@ -677,8 +699,21 @@ impl Pending {
             };
             shown.push(text);
         }
-        let call = format!("{}({})", self.shown, shown.join(", "));
-        let result = format_ret(self.ret, ret, &self.raw);
+        let call = if self.name == "clone" {
+            format!("clone({})", decode::clone_args(self.abi, &self.raw))
+        } else {
+            format!("{}({})", self.shown, shown.join(", "))
+        };
+        let mut result = format_ret(self.ret, ret, &self.raw);
+        if self.ret == Ret::EntryNumber
+            && ok
+            && let Some(e) = self
+                .raw
+                .first()
+                .and_then(|&a| decode::user_desc_entry(mem, a))
+        {
+            result.push_str(&format!(" (entry_number={e})"));
+        }
         Completed {
             abi: self.abi,
             nr: self.nr,
@@ -744,6 +779,29 @@ impl Pending {
                     .map(|_| format!("[{}]", i64::from_le_bytes(b)))
             }
             Arg::OutWaitStatus if v == 0 => Some("NULL".into()),
+            // strace shows the status only when a child was reaped.
+            Arg::OutWaitStatus if ret == 0 => None,
+            Arg::OutRlimit | Arg::OutRlimit64 if v == 0 => Some("NULL".into()),
+            Arg::OutRlimit | Arg::OutRlimit64 => {
+                decode::rlimit(mem, v, kind == Arg::OutRlimit64 || abi == Abi::X86_64)
+            }
+            Arg::OutDirents => {
+                let count = u64::from(arg_uint(value(&self.values, 2)));
+                let len = u64::try_from(ret).unwrap_or(u64::MAX);
+                (len <= count).then(|| decode::dirents64(mem, v, len))
+            }
+            Arg::OutSigaction if v == 0 => Some("NULL".into()),
+            Arg::OutSigaction => decode::sigaction(abi, mem, v),
+            Arg::OutSigset(n) => Some(decode::sigset_at(
+                abi,
+                mem,
+                v,
+                abi.ulong(value(&self.values, n)),
+            )),
+            Arg::OutRandom(n) => {
+                let cap = abi.ulong(value(&self.values, n));
+                decode::hex_string(mem, v, u64::try_from(ret).unwrap_or(0).min(cap))
+            }
             Arg::OutWaitStatus => {
                 let mut b = [0u8; 4];
                 mem.read(v, &mut b)
@@ -759,6 +817,9 @@ impl Pending {
 fn stat_text(layout: StatLayout, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
     let mut b = vec![0u8; layout.size()];
     mem.read(addr, &mut b).ok()?;
+    if layout == StatLayout::Statx {
+        return Some(decode::statx(&b));
+    }
     let ((mo, mw), (so, sw)) = layout.mode_and_size_fields();
     let get = |off: usize, w: usize| -> u64 {
         let mut q = [0u8; 8];
@@ -767,16 +828,24 @@ fn stat_text(layout: StatLayout, mem: &mut dyn UserMemory, addr: u64) -> Option<
         }
         u64::from_le_bytes(q)
     };
-    let (mode, size) = (get(mo, mw) as u32, get(so, sw));
-    let p = if layout == StatLayout::Statx {
-        "stx_"
+    let mode = get(mo, mw) as u32;
+    // strace's print_struct_stat: devices show st_rdev instead of st_size.
+    let second = if matches!(mode & S_IFMT, S_IFCHR | S_IFBLK) {
+        let (ro, rw) = match layout {
+            StatLayout::Stat64Native => (40, 8),
+            StatLayout::StatI386 => (16, 2),
+            StatLayout::Stat64I386 | StatLayout::Statx => (32, 8),
+        };
+        let rdev = get(ro, rw);
+        format!(
+            "st_rdev=makedev({}, {})",
+            decode::hex0(u64::from(crate::vfs::stat::dev_major(rdev))),
+            decode::hex0(u64::from(crate::vfs::stat::dev_minor(rdev)))
+        )
     } else {
-        "st_"
+        format!("st_size={}", get(so, sw))
     };
-    Some(format!(
-        "{{{p}mode={}, {p}size={size}, ...}}",
-        mode_string(mode)
-    ))
+    Some(format!("{{st_mode={}, {second}, ...}}", mode_string(mode)))
 }
 
 /// A `wait4` status as strace shows it.

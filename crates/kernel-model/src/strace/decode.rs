@@ -1,0 +1,567 @@
+//! Structure and flag decoders that follow strace 6.1 to the character:
+//! `printflags`/`printxval` semantics (names in strace's table order,
+//! leftover bits in hex, `0x.. /* X_??? */` for unknown values), rlimits
+//! (`8192*1024`, `RLIM_INFINITY`), `struct statx`, `struct user_desc`,
+//! `struct sigaction` and signal sets (`[PIPE]`, `~[KILL STOP RTMIN RT_1]`),
+//! directory-entry counts, `getrandom` bytes in forced hex, `clone`
+//! arguments by name, `wait4` options and `fcntl` commands.
+//!
+//! The sources are strace's own (src/resource.c, statx.c, ldt.c,
+//! signal.c, xgetdents.c, clone.c, wait.c, fcntl.c, xlat.c and the
+//! `xlat/*.in` tables); the expected strings in the tests are lines real
+//! strace printed.
+
+use crate::abi::Abi;
+use crate::uaccess::UserMemory;
+
+use super::{STRING_LIMIT, mode_string, ptr, signal_name};
+
+/// strace's `printflags`: each table entry whose bits are all set (or
+/// that equals the whole value, for zero entries) is named in table
+/// order and its bits cleared; leftover bits follow in hex. With no name
+/// at all: the hex value and ` /* dflt */`, or `0` when the value is zero
+/// and `dflt` is given (nothing when not).
+pub fn printflags(mut v: u64, table: &[(u64, &str)], dflt: Option<&str>) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for &(bits, name) in table {
+        if !(v != 0 || parts.is_empty()) {
+            break;
+        }
+        if v == bits || (bits != 0 && v & bits == bits) {
+            parts.push(name.to_string());
+            v &= !bits;
+        }
+        if v == 0 {
+            break;
+        }
+    }
+    if !parts.is_empty() {
+        if v != 0 {
+            parts.push(format!("{v:#x}"));
+        }
+        return parts.join("|");
+    }
+    match (v, dflt) {
+        (0, Some(_)) => "0".into(),
+        (0, None) => String::new(),
+        (v, Some(d)) => format!("{v:#x} /* {d} */"),
+        (v, None) => format!("{v:#x}"),
+    }
+}
+
+/// strace's `printxval`: the name of `v`, or `0x.. /* dflt */`.
+pub fn printxval(v: u64, table: &[(u64, &str)], dflt: &str) -> String {
+    match table.iter().find(|(n, _)| *n == v) {
+        Some((_, s)) => s.to_string(),
+        None => format!("{v:#x} /* {dflt} */"),
+    }
+}
+
+/// `%#x` as C prints it (`0` without prefix).
+pub fn hex0(v: u64) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
+    }
+}
+
+fn read_bytes<const N: usize>(mem: &mut dyn UserMemory, addr: u64) -> Option<[u8; N]> {
+    let mut b = [0u8; N];
+    mem.read(addr, &mut b).ok()?;
+    Some(b)
+}
+
+fn le(b: &[u8], off: usize, w: usize) -> u64 {
+    let mut q = [0u8; 8];
+    if let (Some(d), Some(s)) = (q.get_mut(..w), b.get(off..off + w)) {
+        d.copy_from_slice(s);
+    }
+    u64::from_le_bytes(q)
+}
+
+// ---- rlimits (src/resource.c) ----
+
+/// `xlat/resources.in` (x86).
+pub const RESOURCES: &[(u64, &str)] = &[
+    (0, "RLIMIT_CPU"),
+    (1, "RLIMIT_FSIZE"),
+    (2, "RLIMIT_DATA"),
+    (3, "RLIMIT_STACK"),
+    (4, "RLIMIT_CORE"),
+    (5, "RLIMIT_RSS"),
+    (6, "RLIMIT_NPROC"),
+    (7, "RLIMIT_NOFILE"),
+    (8, "RLIMIT_MEMLOCK"),
+    (9, "RLIMIT_AS"),
+    (10, "RLIMIT_LOCKS"),
+    (11, "RLIMIT_SIGPENDING"),
+    (12, "RLIMIT_MSGQUEUE"),
+    (13, "RLIMIT_NICE"),
+    (14, "RLIMIT_RTPRIO"),
+    (15, "RLIMIT_RTTIME"),
+];
+
+/// A resource number: `RLIMIT_STACK`.
+pub fn resource(v: u64) -> String {
+    printxval(v & 0xffff_ffff, RESOURCES, "RLIMIT_???")
+}
+
+/// One limit: `RLIM64_INFINITY` / `RLIM_INFINITY`, `N*1024` for
+/// multiples of 1024 above 1024, else the number.
+fn rlim(v: u64, wide: bool) -> String {
+    let inf = if wide { u64::MAX } else { u64::from(u32::MAX) };
+    if v == inf {
+        if wide {
+            "RLIM64_INFINITY"
+        } else {
+            "RLIM_INFINITY"
+        }
+        .into()
+    } else if v > 1024 && v.is_multiple_of(1024) {
+        format!("{}*1024", v / 1024)
+    } else {
+        v.to_string()
+    }
+}
+
+/// `struct rlimit` (`wide`: 64-bit fields, as `prlimit64` and x86_64
+/// `getrlimit`; else the i386 32-bit one).
+pub fn rlimit(mem: &mut dyn UserMemory, addr: u64, wide: bool) -> Option<String> {
+    let (cur, max) = if wide {
+        let b: [u8; 16] = read_bytes(mem, addr)?;
+        (le(&b, 0, 8), le(&b, 8, 8))
+    } else {
+        let b: [u8; 8] = read_bytes(mem, addr)?;
+        (le(&b, 0, 4), le(&b, 4, 4))
+    };
+    Some(format!(
+        "{{rlim_cur={}, rlim_max={}}}",
+        rlim(cur, wide),
+        rlim(max, wide)
+    ))
+}
+
+// ---- statx (src/statx.c) ----
+
+/// `xlat/at_statx_sync_types.in`.
+const AT_STATX_SYNC_TYPES: &[(u64, &str)] = &[
+    (0, "AT_STATX_SYNC_AS_STAT"),
+    (0x2000, "AT_STATX_FORCE_SYNC"),
+    (0x4000, "AT_STATX_DONT_SYNC"),
+    (0x6000, "AT_STATX_SYNC_TYPE"),
+];
+
+/// `xlat/at_flags.in`.
+pub const AT_FLAGS: &[(u64, &str)] = &[
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x200, "AT_REMOVEDIR"),
+    (0x400, "AT_SYMLINK_FOLLOW"),
+    (0x800, "AT_NO_AUTOMOUNT"),
+    (0x1000, "AT_EMPTY_PATH"),
+    (0x8000, "AT_RECURSIVE"),
+];
+
+/// `xlat/statx_masks.in`.
+const STATX_MASKS: &[(u64, &str)] = &[
+    (0xfff, "STATX_ALL"),
+    (0x7ff, "STATX_BASIC_STATS"),
+    (0x1, "STATX_TYPE"),
+    (0x2, "STATX_MODE"),
+    (0x4, "STATX_NLINK"),
+    (0x8, "STATX_UID"),
+    (0x10, "STATX_GID"),
+    (0x20, "STATX_ATIME"),
+    (0x40, "STATX_MTIME"),
+    (0x80, "STATX_CTIME"),
+    (0x100, "STATX_INO"),
+    (0x200, "STATX_SIZE"),
+    (0x400, "STATX_BLOCKS"),
+    (0x800, "STATX_BTIME"),
+    (0x1000, "STATX_MNT_ID"),
+    (0x2000, "STATX_DIOALIGN"),
+];
+
+/// `xlat/statx_attrs.in`.
+const STATX_ATTRS: &[(u64, &str)] = &[
+    (0x4, "STATX_ATTR_COMPRESSED"),
+    (0x10, "STATX_ATTR_IMMUTABLE"),
+    (0x20, "STATX_ATTR_APPEND"),
+    (0x40, "STATX_ATTR_NODUMP"),
+    (0x800, "STATX_ATTR_ENCRYPTED"),
+    (0x1000, "STATX_ATTR_AUTOMOUNT"),
+    (0x2000, "STATX_ATTR_MOUNT_ROOT"),
+    (0x100000, "STATX_ATTR_VERITY"),
+    (0x200000, "STATX_ATTR_DAX"),
+];
+
+/// `statx` flags: the sync type (`AT_STATX_SYNC_AS_STAT` for 0), then the
+/// other `AT_*` flags.
+pub fn statx_flags(v: u64) -> String {
+    let v = v & 0xffff_ffff;
+    let mut s = printflags(v & 0x6000, AT_STATX_SYNC_TYPES, None);
+    let rest = v & !0x6000;
+    if rest != 0 {
+        s.push('|');
+        s.push_str(&printflags(rest, AT_FLAGS, None));
+    }
+    s
+}
+
+/// A `statx` mask: `STATX_BASIC_STATS|STATX_MNT_ID`.
+pub fn statx_mask(v: u64) -> String {
+    printflags(v & 0xffff_ffff, STATX_MASKS, Some("STATX_???"))
+}
+
+/// `struct statx` as strace abbreviates it.
+pub fn statx(b: &[u8]) -> String {
+    let mask = le(b, 0, 4);
+    let mut s = format!(
+        "{{stx_mask={}, stx_attributes={}",
+        statx_mask(mask),
+        printflags(le(b, 8, 8), STATX_ATTRS, Some("STATX_ATTR_???"))
+    );
+    if mask & 3 != 0 {
+        s.push_str(&format!(", stx_mode={}", mode_string(le(b, 28, 2) as u32)));
+    }
+    if mask & 0x200 != 0 {
+        s.push_str(&format!(", stx_size={}", le(b, 40, 8)));
+    }
+    s.push_str(", ...}");
+    s
+}
+
+// ---- struct user_desc (src/ldt.c) ----
+
+/// `struct user_desc` as `set_thread_area` shows it at entry (`lm` only
+/// for 64-bit tasks).
+pub fn user_desc(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    let b: [u8; 16] = read_bytes(mem, addr)?;
+    let entry = le(&b, 0, 4) as u32;
+    let flags = le(&b, 12, 4) as u32;
+    let entry = if entry == u32::MAX {
+        "-1".to_string()
+    } else {
+        entry.to_string()
+    };
+    // PRINT_FIELD_0X: "%#0*x" with the field's width in hex digits.
+    let x0 = |v: u64| {
+        if v == 0 {
+            "00000000".to_string()
+        } else {
+            format!("{v:#08x}")
+        }
+    };
+    let mut s = format!(
+        "{{entry_number={entry}, base_addr={}, limit={}, seg_32bit={}, contents={}, \
+         read_exec_only={}, limit_in_pages={}, seg_not_present={}, useable={}",
+        x0(le(&b, 4, 4)),
+        x0(le(&b, 8, 4)),
+        flags & 1,
+        (flags >> 1) & 3,
+        (flags >> 3) & 1,
+        (flags >> 4) & 1,
+        (flags >> 5) & 1,
+        (flags >> 6) & 1,
+    );
+    if abi == Abi::X86_64 {
+        s.push_str(&format!(", lm={}", (flags >> 7) & 1));
+    }
+    s.push('}');
+    Some(s)
+}
+
+/// The `entry_number` `set_thread_area` wrote back.
+pub fn user_desc_entry(mem: &mut dyn UserMemory, addr: u64) -> Option<u32> {
+    let b: [u8; 4] = read_bytes(mem, addr)?;
+    Some(u32::from_le_bytes(b))
+}
+
+// ---- signals (src/signal.c) ----
+
+/// A signal's name inside a set: `PIPE`, `RTMIN`, `RT_1`.
+fn set_member(i: u32) -> String {
+    match i {
+        1..=31 => signal_name(u64::from(i))
+            .trim_start_matches("SIG")
+            .to_string(),
+        32 => "RTMIN".into(),
+        33..=64 => format!("RT_{}", i - 32),
+        _ => i.to_string(),
+    }
+}
+
+/// `sprintsigmask_n`: a set of `bytes` bytes (at most 8), inverted with
+/// `~` when two thirds or more of its bits are set.
+pub fn sigset(mask: u64, bytes: usize) -> String {
+    let words = bytes.min(8).div_ceil(4);
+    let bits = words * 32;
+    let valid = if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
+    let mut m = mask & valid;
+    let mut s = String::new();
+    if (m.count_ones() as usize) >= bits * 2 / 3 {
+        m = !m & valid;
+        s.push('~');
+    }
+    let names: Vec<String> = (0..bits as u32)
+        .filter(|b| m >> b & 1 != 0)
+        .map(|b| set_member(b + 1))
+        .collect();
+    s.push('[');
+    s.push_str(&names.join(" "));
+    s.push(']');
+    s
+}
+
+/// A signal set at `addr` of `len` bytes (`rt_sigprocmask`'s
+/// `print_sigset_addr_len`: the address when the size is not between the
+/// word size and 8).
+pub fn sigset_at(abi: Abi, mem: &mut dyn UserMemory, addr: u64, len: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    if len < abi.ptr_size() as u64 || len > 8 {
+        return ptr(addr);
+    }
+    let mut b = vec![0u8; len as usize];
+    if mem.read(addr, &mut b).is_err() {
+        return ptr(addr);
+    }
+    sigset(le(&b, 0, b.len()), len as usize)
+}
+
+/// `xlat/sigprocmaskcmds.in`.
+pub fn sigprocmask_how(v: u64) -> String {
+    printxval(
+        v & 0xffff_ffff,
+        &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")],
+        "SIG_???",
+    )
+}
+
+/// `xlat/sigact_flags.in` (x86 values).
+const SIGACT_FLAGS: &[(u64, &str)] = &[
+    (0x0400_0000, "SA_RESTORER"),
+    (0x0800_0000, "SA_ONSTACK"),
+    (0x1000_0000, "SA_RESTART"),
+    (0x2000_0000, "SA_INTERRUPT"),
+    (0x4000_0000, "SA_NODEFER"),
+    (0x8000_0000, "SA_RESETHAND"),
+    (4, "SA_SIGINFO"),
+    (1, "SA_NOCLDSTOP"),
+    (2, "SA_NOCLDWAIT"),
+];
+
+/// The kernel's `struct sigaction` of `abi` (handler, flags, restorer,
+/// mask): `{sa_handler=SIG_IGN, sa_mask=[PIPE], sa_flags=SA_RESTART}`.
+pub fn sigaction(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    let (handler, flags, restorer, mask) = if abi == Abi::X86_64 {
+        let b: [u8; 32] = read_bytes(mem, addr)?;
+        (le(&b, 0, 8), le(&b, 8, 8), le(&b, 16, 8), le(&b, 24, 8))
+    } else {
+        let b: [u8; 20] = read_bytes(mem, addr)?;
+        (le(&b, 0, 4), le(&b, 4, 4), le(&b, 8, 4), le(&b, 12, 8))
+    };
+    let h = match handler {
+        0 => "SIG_DFL".to_string(),
+        1 => "SIG_IGN".to_string(),
+        u64::MAX => "SIG_ERR".to_string(),
+        h => ptr(h),
+    };
+    let mut s = format!(
+        "{{sa_handler={h}, sa_mask={}, sa_flags={}",
+        sigset(mask, 8),
+        printflags(flags, SIGACT_FLAGS, Some("SA_???"))
+    );
+    if flags & 0x0400_0000 != 0 {
+        s.push_str(&format!(", sa_restorer={}", ptr(restorer)));
+    }
+    s.push('}');
+    Some(s)
+}
+
+// ---- getdents64 (src/xgetdents.c) ----
+
+/// `ADDR /* N entries */` for a `getdents64` that returned `len` bytes
+/// (`+` when bytes are left that do not make a whole entry).
+pub fn dirents64(mem: &mut dyn UserMemory, addr: u64, len: u64) -> String {
+    const HEADER: u64 = 19; // offsetof(struct linux_dirent64, d_name)
+    let mut count = 0;
+    let (mut at, mut len) = (addr, len);
+    while len >= HEADER {
+        let Some(b) = read_bytes::<19>(mem, at) else {
+            break;
+        };
+        count += 1;
+        let reclen = le(&b, 16, 2);
+        if reclen > len {
+            len = 0;
+            break;
+        } else if reclen < HEADER {
+            len -= HEADER;
+            break;
+        }
+        len -= reclen;
+        at += reclen;
+    }
+    let plus = if len != 0 { "+" } else { "" };
+    format!("{} /* {count}{plus} entries */", ptr(addr))
+}
+
+// ---- getrandom ----
+
+/// Bytes with every byte as `\xNN` (strace's `QUOTE_FORCE_HEX`), cut at
+/// 32 with `...`.
+pub fn hex_string(mem: &mut dyn UserMemory, addr: u64, len: u64) -> Option<String> {
+    let n = len.min(STRING_LIMIT as u64) as usize;
+    let mut b = vec![0u8; n];
+    mem.read(addr, &mut b).ok()?;
+    let mut s = String::with_capacity(n * 4 + 5);
+    s.push('"');
+    for c in b {
+        s.push_str(&format!("\\x{c:02x}"));
+    }
+    s.push('"');
+    if len > STRING_LIMIT as u64 {
+        s.push_str("...");
+    }
+    Some(s)
+}
+
+// ---- clone (src/clone.c) ----
+
+/// `xlat/clone_flags.in`.
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x100, "CLONE_VM"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"),
+    (0x10000, "CLONE_THREAD"),
+    (0x20000, "CLONE_NEWNS"),
+    (0x40000, "CLONE_SYSVSEM"),
+    (0x80000, "CLONE_SETTLS"),
+    (0x100000, "CLONE_PARENT_SETTID"),
+    (0x200000, "CLONE_CHILD_CLEARTID"),
+    (0x800000, "CLONE_UNTRACED"),
+    (0x1000000, "CLONE_CHILD_SETTID"),
+    (0x2000000, "CLONE_NEWCGROUP"),
+    (0x4000000, "CLONE_NEWUTS"),
+    (0x8000000, "CLONE_NEWIPC"),
+    (0x10000000, "CLONE_NEWUSER"),
+    (0x20000000, "CLONE_NEWPID"),
+    (0x40000000, "CLONE_NEWNET"),
+    (0x80000000, "CLONE_IO"),
+];
+
+/// `clone` flags with the exit signal: `CLONE_CHILD_SETTID|SIGCHLD`.
+pub fn clone_flags(v: u64) -> String {
+    let sig = v & 0xff;
+    let flags = v & !0xff;
+    let sig_text = || signal_name(sig);
+    if flags == 0 {
+        return sig_text();
+    }
+    let f = printflags(flags, CLONE_FLAGS, Some("CLONE_???"));
+    if sig != 0 {
+        format!("{f}|{}", sig_text())
+    } else {
+        f
+    }
+}
+
+/// The arguments of `clone` as strace names them; `ok` when the call
+/// succeeded (the output arguments are shown at exit either way).
+pub fn clone_args(abi: Abi, a: &[u64]) -> String {
+    let get = |i: usize| a.get(i).copied().unwrap_or(0);
+    let flags = abi.ulong(get(0));
+    let (ctid, tls) = if abi == Abi::X86_64 { (3, 4) } else { (4, 3) };
+    let mut s = format!(
+        "child_stack={}, flags={}",
+        ptr(abi.ulong(get(1))),
+        clone_flags(flags)
+    );
+    let f = flags & !0xff;
+    if f & (0x100000 | 0x1000) != 0 {
+        s.push_str(&format!(", parent_tid={}", ptr(abi.ulong(get(2)))));
+    }
+    if f & 0x80000 != 0 {
+        s.push_str(&format!(", tls={}", ptr(abi.ulong(get(tls)))));
+    }
+    if f & (0x1000000 | 0x200000) != 0 {
+        s.push_str(&format!(", child_tidptr={}", ptr(abi.ulong(get(ctid)))));
+    }
+    s
+}
+
+// ---- wait4 (src/wait.c) ----
+
+/// `xlat/wait4_options.in`.
+pub fn wait_options(v: u64) -> String {
+    printflags(
+        v & 0xffff_ffff,
+        &[
+            (1, "WNOHANG"),
+            (4, "WEXITED"),
+            (2, "WSTOPPED"),
+            (8, "WCONTINUED"),
+            (0x0100_0000, "WNOWAIT"),
+            (0x8000_0000, "__WCLONE"),
+            (0x4000_0000, "__WALL"),
+            (0x2000_0000, "__WNOTHREAD"),
+        ],
+        Some("W???"),
+    )
+}
+
+// ---- fcntl (src/fcntl.c) ----
+
+/// `xlat/fcntlcmds.in` and `fcntl64cmds.in` (x86).
+pub const FCNTL_CMDS: &[(u64, &str)] = &[
+    (0, "F_DUPFD"),
+    (1, "F_GETFD"),
+    (2, "F_SETFD"),
+    (3, "F_GETFL"),
+    (4, "F_SETFL"),
+    (5, "F_GETLK"),
+    (6, "F_SETLK"),
+    (7, "F_SETLKW"),
+    (8, "F_SETOWN"),
+    (9, "F_GETOWN"),
+    (10, "F_SETSIG"),
+    (11, "F_GETSIG"),
+    (12, "F_GETLK64"),
+    (13, "F_SETLK64"),
+    (14, "F_SETLKW64"),
+    (15, "F_SETOWN_EX"),
+    (16, "F_GETOWN_EX"),
+    (17, "F_GETOWNER_UIDS"),
+    (36, "F_OFD_GETLK"),
+    (37, "F_OFD_SETLK"),
+    (38, "F_OFD_SETLKW"),
+    (1024, "F_SETLEASE"),
+    (1025, "F_GETLEASE"),
+    (1026, "F_NOTIFY"),
+    (1030, "F_DUPFD_CLOEXEC"),
+    (1031, "F_SETPIPE_SZ"),
+    (1032, "F_GETPIPE_SZ"),
+    (1033, "F_ADD_SEALS"),
+    (1034, "F_GET_SEALS"),
+];
+
+/// An `fcntl` command: `F_SETFD`, or `0x270f /* F_??? */`.
+pub fn fcntl_cmd(v: u64) -> String {
+    printxval(v & 0xffff_ffff, FCNTL_CMDS, "F_???")
+}
+
+/// `xlat/fdflags.in`.
+pub fn fd_flags(v: u64) -> String {
+    printflags(v, &[(1, "FD_CLOEXEC")], Some("FD_???"))
+}

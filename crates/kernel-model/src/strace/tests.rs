@@ -1,0 +1,1 @@
+//! Decoders against lines real strace 6.1 printed for the C test programs.
