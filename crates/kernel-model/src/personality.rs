@@ -654,6 +654,24 @@ impl Personality {
         self.audit.record_call(&done, ts, process, mechanism)
     }
 
+    /// Sends a line that is not a system call to the strace sink (a
+    /// signal's `--- SIGCHLD {...} ---`, a process's `+++ exited with 0
+    /// +++`), prefixed like the calls of `pid`.
+    pub fn strace_note(&mut self, pid: u32, text: &str) {
+        if let Some(sink) = &mut self.strace {
+            if self.strace_pids {
+                sink(&format!("[pid {pid:>5}] {text}"));
+            } else {
+                sink(text);
+            }
+        }
+    }
+
+    /// Whether strace lines are wanted.
+    pub fn strace_on(&self) -> bool {
+        self.strace.is_some()
+    }
+
     /// Performs a call directly (as if from the host), for tests and tools:
     /// a convenience over [`Personality::syscall`] with mechanism `Direct`.
     #[allow(clippy::too_many_arguments)]

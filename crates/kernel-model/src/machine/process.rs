@@ -416,7 +416,18 @@ impl Machine {
                 }
                 self.schedule()
             }
-            Done::Ended => self.schedule(),
+            Done::Ended => {
+                // A call that ended its caller by SIGKILL (kill(getpid(),
+                // SIGKILL)): the task dies now, after the call's record.
+                let me = self.current;
+                if self.tasks.get(&me).is_some_and(|t| {
+                    !matches!(t.state, State::Zombie(_))
+                        && t.sig.pending & signal::bit(signal::sig::SIGKILL) != 0
+                }) {
+                    self.terminate(me, Status::Signaled(signal::sig::SIGKILL as i32));
+                }
+                self.schedule()
+            }
         }
     }
 
@@ -560,6 +571,15 @@ impl Machine {
             if let Some(t) = self.tasks.get_mut(&c) {
                 t.ppid = if pid == 1 { 0 } else { 1 };
             }
+        }
+        if self.personality.strace_on() {
+            let line = match status {
+                Status::Exited(c) => format!("+++ exited with {} +++", c & 0xFF),
+                Status::Signaled(s) => {
+                    format!("+++ killed by {} +++", crate::strace::signal_name(s as u64))
+                }
+            };
+            self.personality.strace_note(pid, &line);
         }
         if let Some(t) = self.tasks.get_mut(&pid) {
             t.state = State::Zombie(status);

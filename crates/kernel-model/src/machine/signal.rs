@@ -46,6 +46,7 @@ use sysgate_cpu::{SegReg, Segment};
 use super::process::{Done, State};
 use super::{Call, Machine, Status, boot, layout};
 use crate::abi::Abi;
+use crate::strace::signal_name;
 use crate::uaccess::{self, UserMemory};
 
 /// Signal numbers used by the kernel itself.
@@ -218,6 +219,100 @@ impl SigInfo {
             addr,
             ..SigInfo::default()
         }
+    }
+
+    /// strace's rendering (`{si_signo=SIGCHLD, si_code=CLD_EXITED, ...}`,
+    /// after strace's `print_si_info`).
+    pub(crate) fn strace(&self, abi: Abi) -> String {
+        let signo = self.signo;
+        let code = match (self.code, signo) {
+            (si::USER, _) => "SI_USER".to_string(),
+            (si::KERNEL, _) => "SI_KERNEL".to_string(),
+            (si::TKILL, _) => "SI_TKILL".to_string(),
+            (-1, _) => "SI_QUEUE".to_string(),
+            (1, sig::SIGSEGV) => "SEGV_MAPERR".into(),
+            (2, sig::SIGSEGV) => "SEGV_ACCERR".into(),
+            (c, sig::SIGILL) if (1..=8).contains(&c) => [
+                "ILL_ILLOPC",
+                "ILL_ILLOPN",
+                "ILL_ILLADR",
+                "ILL_ILLTRP",
+                "ILL_PRVOPC",
+                "ILL_PRVREG",
+                "ILL_COPROC",
+                "ILL_BADSTK",
+            ][(c - 1) as usize]
+                .into(),
+            (c, sig::SIGFPE) if (1..=8).contains(&c) => [
+                "FPE_INTDIV",
+                "FPE_INTOVF",
+                "FPE_FLTDIV",
+                "FPE_FLTOVF",
+                "FPE_FLTUND",
+                "FPE_FLTRES",
+                "FPE_FLTINV",
+                "FPE_FLTSUB",
+            ][(c - 1) as usize]
+                .into(),
+            (c, sig::SIGBUS) if (1..=3).contains(&c) => {
+                ["BUS_ADRALN", "BUS_ADRERR", "BUS_OBJERR"][(c - 1) as usize].into()
+            }
+            (c, sig::SIGTRAP) if (1..=2).contains(&c) => {
+                ["TRAP_BRKPT", "TRAP_TRACE"][(c - 1) as usize].into()
+            }
+            (c, sig::SIGCHLD) if (1..=6).contains(&c) => [
+                "CLD_EXITED",
+                "CLD_KILLED",
+                "CLD_DUMPED",
+                "CLD_TRAPPED",
+                "CLD_STOPPED",
+                "CLD_CONTINUED",
+            ][(c - 1) as usize]
+                .into(),
+            (c, _) => c.to_string(),
+        };
+        let mut s = format!(
+            "{{si_signo={}, si_code={code}",
+            signal_name(u64::from(signo))
+        );
+        let addr = |a: u64| {
+            let a = if abi == Abi::X86_64 {
+                a
+            } else {
+                a & 0xFFFF_FFFF
+            };
+            if a == 0 {
+                "NULL".to_string()
+            } else {
+                format!("{a:#x}")
+            }
+        };
+        if self.code <= 0 {
+            s += &format!(", si_pid={}, si_uid={}", self.pid, self.uid);
+        } else {
+            match signo {
+                sig::SIGCHLD => {
+                    let st = if self.code == si::CLD_EXITED {
+                        self.status.to_string()
+                    } else {
+                        signal_name(self.status as u64)
+                    };
+                    s += &format!(
+                        ", si_pid={}, si_uid={}, si_status={st}, si_utime=0, si_stime=0",
+                        self.pid, self.uid
+                    );
+                }
+                sig::SIGILL | sig::SIGFPE | sig::SIGSEGV | sig::SIGBUS => {
+                    s += &format!(", si_addr={}", addr(self.addr));
+                }
+                _ if self.pid != 0 || self.uid != 0 => {
+                    s += &format!(", si_pid={}, si_uid={}", self.pid, self.uid);
+                }
+                _ => {}
+            }
+        }
+        s.push('}');
+        s
     }
 
     /// The 128-byte `siginfo_t` of `abi` (compat layout for i386: the union
@@ -583,11 +678,15 @@ impl Machine {
         if matches!(t.state, State::Zombie(_)) {
             return;
         }
-        if s == sig::SIGKILL {
+        if s == sig::SIGKILL && pid != self.current {
             self.terminate(pid, Status::Signaled(s as i32));
             return;
         }
-        if t.sig.ignored(s) || t.sig.pending & bit(s) != 0 {
+        // Linux discards an ignored signal when it is sent; a traced
+        // task's are queued and discarded at dequeue (strace shows them).
+        // sysgate queues them always: the difference is not observable
+        // (ignored signals neither wake sleepers nor show in sigpending).
+        if t.sig.pending & bit(s) != 0 {
             return;
         }
         t.sig.pending |= bit(s);
@@ -633,6 +732,18 @@ impl Machine {
             t.sig.pending &= !bit(s);
             let info = t.sig.info[(s - 1) as usize];
             let act = t.sig.action(s);
+            if self.personality.strace_on() {
+                let abi = if self.tasks.get(&pid).is_some_and(|t| t.bits == 64) {
+                    Abi::X86_64
+                } else {
+                    Abi::I386
+                };
+                let line = format!("--- {} {} ---", signal_name(u64::from(s)), info.strace(abi));
+                self.personality.strace_note(pid, &line);
+            }
+            let Some(t) = self.tasks.get_mut(&pid) else {
+                return Delivered::Killed;
+            };
             if act.handler == SIG_IGN {
                 continue;
             }
@@ -1527,11 +1638,7 @@ impl Machine {
         for p in targets {
             self.post_signal(p, SigInfo::sent(s as u32, si::USER, me));
         }
-        if live(self, me) {
-            Done::Return(0)
-        } else {
-            Done::Ended
-        }
+        self.after_kill()
     }
 
     /// tkill(tid, sig) and tgkill(tgid, tid, sig) (one thread per process).
@@ -1552,14 +1659,19 @@ impl Machine {
         }
         let me = self.current;
         self.post_signal(p, SigInfo::sent(s as u32, si::TKILL, me));
-        if self
-            .tasks
-            .get(&me)
-            .is_some_and(|t| !matches!(t.state, State::Zombie(_)))
-        {
-            Done::Return(0)
-        } else {
-            Done::Ended
+        self.after_kill()
+    }
+
+    /// After a kill that may have reached the caller: SIGKILL ends it
+    /// before the call returns (strace shows `= ?`); anything else returns
+    /// 0 and is delivered on the way out.
+    fn after_kill(&mut self) -> Done {
+        let me = self.current;
+        match self.tasks.get(&me) {
+            Some(t) if matches!(t.state, State::Zombie(_)) => Done::Ended,
+            Some(t) if t.sig.pending & bit(sig::SIGKILL) != 0 => Done::Ended,
+            None => Done::Ended,
+            Some(_) => Done::Return(0),
         }
     }
 
