@@ -349,6 +349,11 @@ impl Cpu {
             }
         }
         let loc = self.translate(lin, 16, AccessKind::Read)?;
+        if ctx != NO_FAST_PATH
+            && let Some(page) = self.mmu.phys.host_page(loc.pa, false)
+        {
+            self.host.fill_read(lin, ctx, page);
+        }
         Ok(self.load128(loc))
     }
 
@@ -376,6 +381,11 @@ impl Cpu {
         }
         let loc = self.translate(lin, 16, AccessKind::Write)?;
         self.store128(loc, v);
+        if ctx != NO_FAST_PATH
+            && let Some(page) = self.mmu.phys.host_page(loc.pa, true)
+        {
+            self.host.fill_write(lin, ctx, page);
+        }
         Ok(())
     }
 
