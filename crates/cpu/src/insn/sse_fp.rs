@@ -13,9 +13,18 @@
 //! destination is left unchanged, MXCSR receives the flags the SDM says
 //! (only the pre-computation ones, IE/DE/ZE, when one of those is
 //! unmasked; all detected ones when only OE/UE/PE are), and the
-//! instruction raises #XM (CR4.OSXMMEXCPT = 1) or #UD. An unmasked
-//! underflow is also reported for a tiny result that is exact (masked
-//! underflow needs tiny and inexact, SDM Vol. 1 §4.9.1.5).
+//! instruction raises #XM (CR4.OSXMMEXCPT = 1) or #UD; the flags are set
+//! in both cases (SDM Vol. 1 §11.5.3.2). An unmasked underflow is also
+//! reported for a tiny result that is exact (masked underflow needs tiny
+//! and inexact, SDM Vol. 1 §4.9.1.5, §11.5.2.5); FTZ is ignored while
+//! underflow is unmasked.
+//!
+//! Known approximation: when overflow or underflow is unmasked and
+//! occurs, the PE flag recorded with it is the one of the masked response
+//! (always set for an overflow), whereas hardware sets PE only when the
+//! result rounded with an unbounded exponent is inexact. Tininess is
+//! judged on the masked result (a nonzero denormal), i.e. after rounding,
+//! as the SDM describes.
 
 use iced_x86::{Code, Instruction, Mnemonic};
 
