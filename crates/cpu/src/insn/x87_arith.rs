@@ -19,9 +19,7 @@ use crate::exception::Exception;
 use crate::fpu::F80;
 use crate::softfloat80::special::Cmp;
 use crate::softfloat80::transcend::Trig;
-use crate::softfloat80::{
-    self as sf, DE, Env, IE, INDEFINITE, ZE, arith, convert, special, transcend,
-};
+use crate::softfloat80::{self as sf, DE, IE, INDEFINITE, ZE, arith, convert, special, transcend};
 use crate::state::Cpu;
 
 const ADD: u8 = 0;
@@ -160,15 +158,23 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 }
 
 /// Reads a memory source operand as a double-extended value (SNaNs kept
-/// signaling so the operation raises IE; denormals raise DE).
-fn mem_source<const FORM: u8>(c: &mut Cpu, i: &Insn, e: &mut Env) -> Result<F80, Exception> {
+/// signaling so the operation raises IE) and whether it was a single or
+/// double denormal (DE is raised by the operation, after the NaN and
+/// invalid checks that outrank it).
+fn mem_source<const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(F80, bool), Exception> {
     let off = c.ea(i);
     let seg = i.mem.seg;
     Ok(match FORM {
-        M32 => convert::from_f32_keep(e, c.read_mem(seg, off, 4)? as u32),
-        M64 => convert::from_f64_keep(e, c.read_mem(seg, off, 8)?),
-        I16 => convert::from_int(i64::from(c.read_mem(seg, off, 2)? as u16 as i16)),
-        _ => convert::from_int(i64::from(c.read_mem(seg, off, 4)? as u32 as i32)),
+        M32 => convert::from_f32_keep(c.read_mem(seg, off, 4)? as u32),
+        M64 => convert::from_f64_keep(c.read_mem(seg, off, 8)?),
+        I16 => (
+            convert::from_int(i64::from(c.read_mem(seg, off, 2)? as u16 as i16)),
+            false,
+        ),
+        _ => (
+            convert::from_int(i64::from(c.read_mem(seg, off, 4)? as u32 as i32)),
+            false,
+        ),
     })
 }
 
@@ -177,10 +183,10 @@ fn arith<const OP: u8, const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
     enter(c)?;
     let mut e = env(c);
     let mem = FORM <= I32;
-    let src_mem = if mem {
-        mem_source::<FORM>(c, i, &mut e)?
+    let (src_mem, den) = if mem {
+        mem_source::<FORM>(c, i)?
     } else {
-        F80::default()
+        (F80::default(), false)
     };
     record(c, i, mem);
     let k = if mem { 0 } else { sti(&i.ins) };
@@ -199,17 +205,14 @@ fn arith<const OP: u8, const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
         STI_ST0 | STI_POP => (st(c, k), st(c, 0)),
         _ => (st(c, 0), src_mem),
     };
-    let r = if e.unmasked() & (IE | DE) != 0 {
-        d
-    } else {
-        match OP {
-            ADD => arith::add(&mut e, d, s, false),
-            MUL => arith::mul(&mut e, d, s),
-            SUB => arith::add(&mut e, d, s, true),
-            SUBR => arith::add(&mut e, s, d, true),
-            DIV => arith::div(&mut e, d, s),
-            _ => arith::div(&mut e, s, d),
-        }
+    // `den` marks the memory source (always `s`).
+    let r = match OP {
+        ADD => arith::add_d(&mut e, d, s, false, [false, den]),
+        MUL => arith::mul_d(&mut e, d, s, [false, den]),
+        SUB => arith::add_d(&mut e, d, s, true, [false, den]),
+        SUBR => arith::add_d(&mut e, s, d, true, [den, false]),
+        DIV => arith::div_d(&mut e, d, s, [false, den]),
+        _ => arith::div_d(&mut e, s, d, [den, false]),
     };
     finish(c, &e);
     if e.unmasked() & (IE | ZE | DE) != 0 {
@@ -241,10 +244,10 @@ fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
     enter(c)?;
     let mut e = env(c);
     let mem = FORM <= I32;
-    let src_mem = if mem {
-        mem_source::<FORM>(c, i, &mut e)?
+    let (src_mem, den) = if mem {
+        mem_source::<FORM>(c, i)?
     } else {
-        F80::default()
+        (F80::default(), false)
     };
     record(c, i, mem);
     // FCOMPP/FUCOMPP compare with ST(1); the register forms name ST(i)
@@ -266,7 +269,7 @@ fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
         return Ok(());
     }
     let b = if mem { src_mem } else { st(c, k) };
-    let r = special::compare(&mut e, st(c, 0), b, QUIET);
+    let r = special::compare_d(&mut e, st(c, 0), b, QUIET, den);
     finish(c, &e);
     // The condition codes are written even when IE is unmasked
     // (observed); the stack is then not popped.
@@ -281,7 +284,7 @@ fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
 }
 
 /// FCOMI/FCOMIP/FUCOMI/FUCOMIP: ZF, PF, CF from the comparison; OF, SF,
-/// AF cleared (SDM Vol. 2 FCOMI).
+/// AF cleared (SDM Vol. 2 FCOMI). C1 is cleared.
 fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     use crate::flags::{AF, CF, OF, PF, SF, ZF};
     enter(c)?;
@@ -300,9 +303,8 @@ fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), 
     let mut e = env(c);
     let r = special::compare(&mut e, st(c, 0), st(c, k), QUIET);
     finish(c, &e);
-    if e.unmasked() & (IE | DE) != 0 {
-        return Ok(());
-    }
+    // ZF, PF, CF are written even when the exception is unmasked
+    // (observed); the stack is then not popped.
     let f = match r {
         Cmp::Greater => 0,
         Cmp::Less => CF,
@@ -310,6 +312,9 @@ fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), 
         Cmp::Unordered => ZF | PF | CF,
     };
     c.rflags = (c.rflags & !all) | f;
+    if e.unmasked() & (IE | DE) != 0 {
+        return Ok(());
+    }
     if P {
         pop(c);
     }

@@ -21,8 +21,17 @@ fn denormals(env: &mut Env, ua: &Unp, ub: &Unp) -> bool {
 
 /// `a + b` (`a - b` when `negate_b`).
 pub fn add(env: &mut Env, a: F80, b: F80, negate_b: bool) -> F80 {
-    let ua = unpack(a);
+    add_d(env, a, b, negate_b, [false; 2])
+}
+
+/// [`add`] where `den[k]` marks operand k as converted from a single or
+/// double denormal (a DE source that is normal in double extended; DE is
+/// raised only if the operation reaches its operands' values).
+pub fn add_d(env: &mut Env, a: F80, b: F80, negate_b: bool, den: [bool; 2]) -> F80 {
+    let mut ua = unpack(a);
     let mut ub = unpack(b);
+    ua.denormal |= den[0];
+    ub.denormal |= den[1];
     if let Some(r) = nan2(env, a, &ua, b, &ub) {
         return r;
     }
@@ -101,8 +110,15 @@ fn add_finite(env: &mut Env, ua: &Unp, ub: &Unp) -> F80 {
 
 /// `a * b`.
 pub fn mul(env: &mut Env, a: F80, b: F80) -> F80 {
-    let ua = unpack(a);
-    let ub = unpack(b);
+    mul_d(env, a, b, [false; 2])
+}
+
+/// [`mul`] with converted-denormal marks (see [`add_d`]).
+pub fn mul_d(env: &mut Env, a: F80, b: F80, den: [bool; 2]) -> F80 {
+    let mut ua = unpack(a);
+    let mut ub = unpack(b);
+    ua.denormal |= den[0];
+    ub.denormal |= den[1];
     if let Some(r) = nan2(env, a, &ua, b, &ub) {
         return r;
     }
@@ -132,8 +148,15 @@ pub fn mul(env: &mut Env, a: F80, b: F80) -> F80 {
 
 /// `a / b`.
 pub fn div(env: &mut Env, a: F80, b: F80) -> F80 {
-    let ua = unpack(a);
-    let ub = unpack(b);
+    div_d(env, a, b, [false; 2])
+}
+
+/// [`div`] with converted-denormal marks (see [`add_d`]).
+pub fn div_d(env: &mut Env, a: F80, b: F80, den: [bool; 2]) -> F80 {
+    let mut ua = unpack(a);
+    let mut ub = unpack(b);
+    ua.denormal |= den[0];
+    ub.denormal |= den[1];
     if let Some(r) = nan2(env, a, &ua, b, &ub) {
         return r;
     }

@@ -81,17 +81,20 @@ pub fn from_f32(env: &mut Env, v: u32) -> F80 {
 }
 
 /// Single precision to double extended for an arithmetic source: an SNaN
-/// stays signaling (the operation raises IE), a denormal raises DE.
-pub fn from_f32_keep(env: &mut Env, v: u32) -> F80 {
-    from_narrow(
-        env,
+/// stays signaling (the operation raises IE); a denormal is reported in
+/// the second value instead of raising DE (the operation decides).
+pub fn from_f32_keep(v: u32) -> (F80, bool) {
+    let den = (v >> 23) & 0xFF == 0 && v & 0x7F_FFFF != 0;
+    let x = from_narrow(
+        &mut Env::from_fcw(0x037F),
         v >> 31 != 0,
         ((v >> 23) & 0xFF) as i32,
         u64::from(v & 0x7F_FFFF),
         23,
         F32,
         true,
-    )
+    );
+    (x, den)
 }
 
 /// Double precision to double extended.
@@ -108,17 +111,19 @@ pub fn from_f64(env: &mut Env, v: u64) -> F80 {
 }
 
 /// Double precision to double extended for an arithmetic source (SNaN
-/// kept signaling).
-pub fn from_f64_keep(env: &mut Env, v: u64) -> F80 {
-    from_narrow(
-        env,
+/// kept signaling, denormal reported as in [`from_f32_keep`]).
+pub fn from_f64_keep(v: u64) -> (F80, bool) {
+    let den = (v >> 52) & 0x7FF == 0 && v & ((1 << 52) - 1) != 0;
+    let x = from_narrow(
+        &mut Env::from_fcw(0x037F),
         v >> 63 != 0,
         ((v >> 52) & 0x7FF) as i32,
         v & ((1 << 52) - 1),
         52,
         F64,
         true,
-    )
+    );
+    (x, den)
 }
 
 fn to_narrow(env: &mut Env, x: F80, f: Format, fbits: u32) -> u64 {

@@ -248,6 +248,21 @@ fn check_special(name: &str, h: HostFn, emu: EmuFn, sw_mask: u16) {
         for (k, v) in hm.iter_mut().enumerate() {
             *v = (r.next() >> k) as u8;
         }
+        // Half the time the memory operand is a single/double special:
+        // exponent all ones (NaN, infinity) or zero (denormal, zero).
+        match r.next() % 6 {
+            0 => hm[3] |= 0x7F,
+            1 => hm[3] &= 0x80,
+            2 => hm[7] |= 0x7F,
+            3 => hm[7] &= 0x80,
+            _ => {}
+        }
+        if hm[3] & 0x7F == 0x7F {
+            hm[2] |= 0x80;
+        }
+        if hm[7] & 0x7F == 0x7F {
+            hm[6] |= 0xF0;
+        }
         let mut em = hm;
         let save = h(fcw, a, b, &mut hm);
         let mut env = Env::from_fcw(fcw);
@@ -652,3 +667,167 @@ const ONE: F80 = F80 {
     signif: 1 << 63,
     sign_exp: 0x3FFF,
 };
+
+host_fn!(h_comp, "fcomp st(1)", "# {m}");
+host_fn!(h_ucompp, "fucompp", "# {m}");
+
+/// FCOMI/FUCOMI on the host: the FNSAVE image and RFLAGS.
+fn h_comi(fcw: u16, a: F80, b: F80, quiet: bool) -> ([u8; 108], u64) {
+    let mut save = [0u8; 108];
+    let mut ab = [0u8; 20];
+    ab[..10].copy_from_slice(&a.to_bytes());
+    ab[10..].copy_from_slice(&b.to_bytes());
+    let flags: u64;
+    // SAFETY: as in `host_fn!`; the flags are read through the stack.
+    unsafe {
+        if quiet {
+            core::arch::asm!(
+                "fninit", "fld tbyte ptr [{ab} + 10]", "fld tbyte ptr [{ab}]", "fnclex",
+                "fldcw word ptr [{cw}]", "fucomip st(0), st(1)", "pushfq", "pop {fl}",
+                "fnsave [{sv}]", "fninit",
+                ab = in(reg) ab.as_ptr(), cw = in(reg) &fcw, sv = in(reg) save.as_mut_ptr(),
+                fl = out(reg) flags,
+                out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+            );
+        } else {
+            core::arch::asm!(
+                "fninit", "fld tbyte ptr [{ab} + 10]", "fld tbyte ptr [{ab}]", "fnclex",
+                "fldcw word ptr [{cw}]", "fcomip st(0), st(1)", "pushfq", "pop {fl}",
+                "fnsave [{sv}]", "fninit",
+                ab = in(reg) ab.as_ptr(), cw = in(reg) &fcw, sv = in(reg) save.as_mut_ptr(),
+                fl = out(reg) flags,
+                out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+            );
+        }
+    }
+    (save, flags)
+}
+
+/// Comparisons that pop, masked and unmasked: the status word including
+/// TOP (was the stack popped?) and, for FCOMIP/FUCOMIP, ZF/PF/CF.
+#[test]
+fn host_compare_and_pop() {
+    let mut r = Rng(0xC0FF_EE00_1234_5678);
+    let mut bad = 0;
+    for i in 0..N / 4 {
+        let fcw = control(&mut r, i);
+        let a = operand(&mut r, None);
+        let b = operand(&mut r, Some(a));
+        for (name, quiet, pops) in [("fcomp", false, 1u16), ("fucompp", true, 2)] {
+            let save = if pops == 1 {
+                h_comp(fcw, a, b, &mut [0; 16])
+            } else {
+                h_ucompp(fcw, a, b, &mut [0; 16])
+            };
+            let mut env = Env::from_fcw(fcw);
+            let c = special::compare(&mut env, a, b, quiet);
+            let cc = match c {
+                Cmp::Greater => 0,
+                Cmp::Less => C0,
+                Cmp::Equal => C3,
+                Cmp::Unordered => C0 | C2 | C3,
+            };
+            // TOP after loading two values is 6; each pop adds one.
+            let popped = if env.unmasked() & (IE | DE) != 0 {
+                0
+            } else {
+                pops
+            };
+            let want = (env.flags & 0x3F) | cc | (((6 + popped) & 7) << 11);
+            let got = fsw(&save) & (0x3F | C0 | C1 | C2 | C3 | 0x3800);
+            if want != got {
+                bad += 1;
+                if bad < 10 {
+                    eprintln!(
+                        "{name} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}: host sw={got:04x} emu {want:04x}",
+                        a.sign_exp, a.signif, b.sign_exp, b.signif
+                    );
+                }
+            }
+        }
+        for quiet in [false, true] {
+            let (save, fl) = h_comi(fcw, a, b, quiet);
+            let mut env = Env::from_fcw(fcw);
+            let c = special::compare(&mut env, a, b, quiet);
+            let unmasked = env.unmasked() & (IE | DE) != 0;
+            // ZF, PF, CF are written even when the exception is
+            // unmasked (observed); the stack is then not popped.
+            let f = match c {
+                Cmp::Greater => 0,
+                Cmp::Less => 1,
+                Cmp::Equal => 0x40,
+                Cmp::Unordered => 0x45,
+            };
+            let top = if unmasked { 6 } else { 7 };
+            let host_f = fl & 0x8D5;
+            let ok_flags = f == host_f;
+            let ok_sw = fsw(&save) & (0x3F | 0x3800) == (env.flags & 0x3F) | (top << 11);
+            if !ok_flags || !ok_sw {
+                bad += 1;
+                if bad < 10 {
+                    eprintln!(
+                        "fcomip quiet={quiet} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}: host sw={:04x} fl={host_f:03x}, emu sw={:04x} fl={f:x}",
+                        a.sign_exp,
+                        a.signif,
+                        b.sign_exp,
+                        b.signif,
+                        fsw(&save),
+                        env.flags
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(bad, 0);
+}
+
+host_fn!(h_fadd32, "fadd dword ptr [{m}]");
+host_fn!(h_fdivr64, "fdivr qword ptr [{m}]");
+
+/// Arithmetic with a memory operand: the source converts with SNaNs kept
+/// signaling, so the NaN rules see the original operand.
+#[test]
+fn host_memory_operands() {
+    check_special(
+        "fadd m32",
+        h_fadd32,
+        |e, a, b, m| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&m[..4]);
+            let (s, den) = convert::from_f32_keep(u32::from_le_bytes(w));
+            let r = arith::add_d(e, a, s, false, [false, den]);
+            (
+                if e.unmasked() & (IE | ZE | DE) != 0 {
+                    a
+                } else {
+                    r
+                },
+                b,
+                e.flags,
+            )
+        },
+        0x3F | C1,
+    );
+    check_special(
+        "fdivr m64",
+        h_fdivr64,
+        |e, a, b, m| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&m[..8]);
+            let (s, den) = convert::from_f64_keep(u64::from_le_bytes(w));
+            let r = arith::div_d(e, s, a, [den, false]);
+            (
+                if e.unmasked() & (IE | ZE | DE) != 0 {
+                    a
+                } else {
+                    r
+                },
+                b,
+                e.flags,
+            )
+        },
+        0x3F | C1,
+    );
+}

@@ -50,8 +50,15 @@ pub enum Cmp {
 /// Compares `a` with `b`. `quiet` (FUCOM family) raises IE only for SNaN
 /// and unsupported operands; otherwise any NaN raises IE.
 pub fn compare(env: &mut Env, a: F80, b: F80, quiet: bool) -> Cmp {
+    compare_d(env, a, b, quiet, false)
+}
+
+/// [`compare`] where `b_den` marks `b` as converted from a single or
+/// double denormal (DE only when no NaN is involved).
+pub fn compare_d(env: &mut Env, a: F80, b: F80, quiet: bool, b_den: bool) -> Cmp {
     let ua = unpack(a);
-    let ub = unpack(b);
+    let mut ub = unpack(b);
+    ub.denormal |= b_den;
     if ua.kind == Kind::Unsupported || ub.kind == Kind::Unsupported {
         env.raise(IE);
         return Cmp::Unordered;
