@@ -1581,3 +1581,36 @@ fn sse_in_16_bit_protected_mode() {
     assert_eq!(v.cpu.gpr[1], 11);
     assert_eq!(v.cpu.gpr[2], 44);
 }
+
+#[test]
+fn maskmovq_movntq_and_fxsave_with_em() {
+    let v = ok(
+        32,
+        |c| {
+            c.fpu.st[1].signif = 0x1122_3344_5566_7788;
+            // Store bytes 1 and 6 only.
+            c.fpu.st[2].signif = 0x0080_0000_0000_8000;
+            c.gpr[7] = DATA;
+            c.gpr[3] = DATA + 16;
+            put(c, 0, &[0xEE; 8]);
+        },
+        |a| {
+            a.maskmovq(mm1, mm2)?;
+            a.movntq(qword_ptr(ebx), mm1)
+        },
+    );
+    let d = data(&v.cpu, 24);
+    assert_eq!(&d[..8], &[0xEE, 0x77, 0xEE, 0xEE, 0xEE, 0xEE, 0x22, 0xEE]);
+    assert_eq!(&d[16..24], &0x1122_3344_5566_7788u64.to_le_bytes());
+    assert_eq!(v.cpu.fpu.ftw, 0);
+    // FXSAVE/FXRSTOR: CR0.EM gives #NM (not #UD), SDM Vol. 2 FXSAVE.
+    faults(
+        64,
+        Exception::NM,
+        |c| {
+            c.gpr[3] = DATA;
+            c.ctrl.cr0 |= Cr0::EM.bits();
+        },
+        |a| a.fxrstor(ptr(rbx)),
+    );
+}
