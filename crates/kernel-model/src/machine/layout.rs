@@ -31,8 +31,10 @@ pub mod image {
     pub const PERCPU: u64 = 0x2_3000;
     /// The double-fault stack (IST1 on x86_64), top of this page.
     pub const DF_STACK: u64 = 0x2_4000;
-    /// The vDSO image.
+    /// The vDSO image (32-bit; the vsyscall page follows it).
     pub const VDSO: u64 = 0x3_0000;
+    /// The 64-bit vDSO image.
+    pub const VDSO64: u64 = 0x3_2000;
 }
 
 /// x86_64 flavor: the kernel image is mapped at Linux's

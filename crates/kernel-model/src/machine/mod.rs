@@ -49,6 +49,8 @@ const KSTACK_REGION: u64 = 0x80_0000;
 const KSTACK_SIZE: u64 = 0x4000;
 /// Where 32-bit processes find the vDSO.
 const VDSO32_BASE: u64 = 0xF7FF_0000;
+/// Where 64-bit processes find the vDSO (above the stack).
+const VDSO64_BASE: u64 = 0x7FFF_FFFF_8000;
 /// Top of the 64-bit user stack.
 const STACK_TOP_64: u64 = 0x7FFF_FFFF_0000;
 /// Top of the 32-bit user stack.
@@ -358,6 +360,11 @@ impl Machine {
         let vdso = vdso::vdso32(VDSO32_BASE, vsyscall32)?;
         let vdso_pa = boot::kpa(layout::image::VDSO);
         vcpu.cpu.mmu.phys.write(vdso_pa, &vdso.code);
+        let vdso64 = vdso::vdso64(VDSO64_BASE)?;
+        vcpu.cpu
+            .mmu
+            .phys
+            .write(boot::kpa(layout::image::VDSO64), &vdso64.code);
         let idle = AddressSpace::new(&khalf, &mut vcpu.cpu.mmu.phys, &mut frames)?;
         let top = boot::kva(flavor, KSTACK_REGION + KSTACK_SIZE);
         boot::boot(&mut vcpu.cpu, flavor, &text, idle.cr3(), top);

@@ -18,9 +18,10 @@ use sysgate_cpu::{Cpu, Rflags, SegReg, Segment};
 
 use super::loader::{self, LoadError, at};
 use super::paging::{AddressSpace, Prot};
+use super::vdso;
 use super::{
     Call, KSTACK_SIZE, KernelError, Machine, Mechanism, PhaseCycles, STACK_PAGES, STACK_TOP_32,
-    STACK_TOP_64, Status, SyscallEvent, TaskMemory, VDSO32_BASE, boot, phases, regs,
+    STACK_TOP_64, Status, SyscallEvent, TaskMemory, VDSO32_BASE, VDSO64_BASE, boot, phases, regs,
 };
 use crate::abi::Abi;
 use crate::audit::EntryMechanism;
@@ -271,10 +272,21 @@ impl Machine {
                 (at::CLKTCK, 100),
                 (at::SECURE, 0),
             ];
+            // The clock parameters the vDSO's time functions read.
+            let clock = vdso::params(
+                self.personality.clock.freq_hz,
+                self.personality.clock.boot_epoch,
+            );
+            phys.write(self.vdso_pa + vdso::PARAMS, &clock);
+            let v64 = boot::kpa(super::layout::image::VDSO64);
+            phys.write(v64 + vdso::PARAMS, &clock);
             if bits == 32 {
                 mm.map(phys, &mut self.frames, VDSO32_BASE, self.vdso_pa, Prot::RX)?;
                 auxv.insert(0, (at::SYSINFO, self.vdso.kernel_vsyscall));
                 auxv.insert(1, (at::SYSINFO_EHDR, self.vdso.base));
+            } else {
+                mm.map(phys, &mut self.frames, VDSO64_BASE, v64, Prot::RX)?;
+                auxv.insert(0, (at::SYSINFO_EHDR, VDSO64_BASE));
             }
             let top = if bits == 64 {
                 STACK_TOP_64
@@ -317,6 +329,7 @@ impl Machine {
             Err(e) => {
                 // The VDSO page is shared: drop its mapping before freeing.
                 let _ = mm.forget(VDSO32_BASE);
+                let _ = mm.forget(VDSO64_BASE);
                 mm.destroy(&mut self.frames);
                 Err(e)
             }
@@ -590,6 +603,7 @@ impl Machine {
             let _ = t;
             let mut mm = mm;
             let _ = mm.forget(VDSO32_BASE);
+            let _ = mm.forget(VDSO64_BASE);
             mm.destroy(&mut self.frames);
         }
         if let Some(t) = self.tasks.get_mut(&pid) {
@@ -910,13 +924,28 @@ impl Machine {
         let Some(p) = self.tasks.get(&parent) else {
             return Ok(ESRCH);
         };
-        let child_mm = match p
-            .mm
-            .fork(&self.khalf, &mut self.vcpu.cpu.mmu.phys, &mut self.frames)
-        {
-            Ok(mm) => mm,
-            Err(_) => return Ok(ENOMEM),
-        };
+        let mut child_mm =
+            match p
+                .mm
+                .fork(&self.khalf, &mut self.vcpu.cpu.mmu.phys, &mut self.frames)
+            {
+                Ok(mm) => mm,
+                Err(_) => return Ok(ENOMEM),
+            };
+        // The vDSO pages are shared, not copied.
+        let v64 = boot::kpa(super::layout::image::VDSO64);
+        for (va, pa) in [(VDSO32_BASE, self.vdso_pa), (VDSO64_BASE, v64)] {
+            if let Some(copy) = child_mm.forget(va) {
+                self.frames.free(copy);
+                let _ = child_mm.map(
+                    &mut self.vcpu.cpu.mmu.phys,
+                    &mut self.frames,
+                    va,
+                    pa,
+                    Prot::RX,
+                );
+            }
+        }
         let files = p.files.fork();
         let sig = p.sig.fork();
         let rlimits = p.rlimits;
@@ -1134,6 +1163,7 @@ impl Machine {
         t.sig.exec();
         t.vfork_done = true;
         let _ = old.forget(VDSO32_BASE);
+        let _ = old.forget(VDSO64_BASE);
         old.destroy(&mut self.frames);
         self.install(pid);
         // Rewrite pt_regs so the entry stub's IRET starts the new image.

@@ -969,3 +969,127 @@ fn fork_wait_and_sigchld() {
     assert_eq!(out[0], b'C');
     assert_eq!(&out[1..], &(7u32 << 8).to_le_bytes());
 }
+
+/// The address of `name` in a one-page vDSO image mapped at `base`
+/// (ELF32 or ELF64, symbols through the section-less dynamic table).
+fn vdso_symbol(page: &[u8], base: u64, name: &str) -> u64 {
+    let elf64 = page[4] == 2;
+    let (dynsym, dynstr, ent) = if elf64 {
+        (0x180usize, 0x380usize, 24usize)
+    } else {
+        (0x140, 0x200, 16)
+    };
+    for k in 1..32 {
+        let at = dynsym + ent * k;
+        let name_at = dynstr + u32_at(page, at) as usize;
+        let end = name_at + page[name_at..].iter().position(|&c| c == 0).unwrap();
+        if &page[name_at..end] == name.as_bytes() {
+            let value = if elf64 {
+                u64_at(page, at + 8)
+            } else {
+                u32_at(page, at + 4)
+            };
+            return base + value;
+        }
+    }
+    panic!("no {name}");
+}
+
+#[test]
+fn vdso_time_functions_agree_with_the_system_calls() {
+    // x86_64: __vdso_clock_gettime(CLOCK_REALTIME), then the system call,
+    // then __vdso_time and __vdso_gettimeofday.
+    let v = vdso::vdso64(VDSO64_BASE).unwrap();
+    let cgt = vdso_symbol(&v.code, VDSO64_BASE, "__vdso_clock_gettime");
+    let tod = vdso_symbol(&v.code, VDSO64_BASE, "__vdso_gettimeofday");
+    let time = vdso_symbol(&v.code, VDSO64_BASE, "__vdso_time");
+    assert_eq!(vdso_symbol(&v.code, VDSO64_BASE, "clock_gettime"), cgt);
+    let (m, st) = run(Flavor::X86_64, 64, |a| {
+        a.sub(rsp, 64).unwrap();
+        a.xor(edi, edi).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(rax, cgt).unwrap();
+        a.call(rax).unwrap();
+        a.mov(r12, rax).unwrap();
+        a.xor(edi, edi).unwrap();
+        a.lea(rsi, rsp + 16).unwrap();
+        sys64(a, 228);
+        a.lea(rdi, rsp + 32).unwrap();
+        a.mov(rax, time).unwrap();
+        a.call(rax).unwrap();
+        a.lea(rdi, rsp + 40).unwrap();
+        a.xor(esi, esi).unwrap();
+        a.mov(rax, tod).unwrap();
+        a.call(rax).unwrap();
+        a.mov(edi, 1u32).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(edx, 56u32).unwrap();
+        sys64(a, 1);
+        a.mov(edi, r12d).unwrap();
+        sys64(a, 60);
+    });
+    assert_eq!(st, Status::Exited(0));
+    let out = m.stdout();
+    let epoch = m.personality.clock.boot_epoch as u64;
+    let (s1, n1, s2, n2) = (
+        u64_at(&out, 0),
+        u64_at(&out, 8),
+        u64_at(&out, 16),
+        u64_at(&out, 24),
+    );
+    assert_eq!((s1, s2), (epoch, epoch));
+    assert!(n1 > 0 && n1 <= n2 && n2 < 1_000_000, "{n1} {n2}");
+    assert_eq!(u64_at(&out, 32), epoch);
+    assert_eq!(u64_at(&out, 40), epoch);
+    assert!(u64_at(&out, 48) >= n2 / 1000 && u64_at(&out, 48) < 1000);
+    // Only the one system call was made besides write and exit.
+    let nrs: Vec<u32> = m.events.iter().map(|e| e.nr).collect();
+    assert_eq!(nrs, [228, 1, 60]);
+
+    // i386 on both kernels: __vdso_clock_gettime (32-bit timespec) and
+    // __vdso_clock_gettime64 with CLOCK_MONOTONIC, then the system call.
+    for flavor in [Flavor::I386, Flavor::X86_64] {
+        let page = Machine::new(Config {
+            flavor,
+            ..Config::default()
+        })
+        .unwrap()
+        .vdso
+        .code;
+        let cgt = vdso_symbol(&page, VDSO32_BASE, "__vdso_clock_gettime");
+        let cgt64 = vdso_symbol(&page, VDSO32_BASE, "__vdso_clock_gettime64");
+        let (m, st) = run(flavor, 32, |a| {
+            a.sub(esp, 48).unwrap();
+            a.mov(ebp, esp).unwrap();
+            a.push(ebp).unwrap();
+            a.push(1).unwrap();
+            a.mov(eax, cgt as u32).unwrap();
+            a.call(eax).unwrap();
+            a.add(esp, 8).unwrap();
+            a.lea(ecx, ebp + 8).unwrap();
+            a.push(ecx).unwrap();
+            a.push(1).unwrap();
+            a.mov(eax, cgt64 as u32).unwrap();
+            a.call(eax).unwrap();
+            a.add(esp, 8).unwrap();
+            a.mov(ebx, 1u32).unwrap();
+            a.lea(ecx, ebp + 24).unwrap();
+            sys32(a, 265);
+            a.mov(ebx, 1u32).unwrap();
+            a.mov(ecx, ebp).unwrap();
+            a.mov(edx, 32u32).unwrap();
+            sys32(a, 4);
+            a.xor(ebx, ebx).unwrap();
+            sys32(a, 1);
+        });
+        assert_eq!(st, Status::Exited(0));
+        let out = m.stdout();
+        let (s1, n1) = (u32_at(&out, 0), u32_at(&out, 4));
+        let (s2, n2) = (u64_at(&out, 8), u64_at(&out, 16));
+        let (s3, n3) = (u32_at(&out, 24), u32_at(&out, 28));
+        assert_eq!((s1, s2, s3), (0, 0, 0), "{flavor:?}");
+        assert!(n1 > 0 && n1 <= n2 && n2 <= n3, "{flavor:?} {n1} {n2} {n3}");
+        let nrs: Vec<u32> = m.events.iter().map(|e| e.nr).collect();
+        assert_eq!(nrs, [265, 4, 1], "{flavor:?}");
+    }
+}
