@@ -80,6 +80,13 @@ struct RunOpts {
     /// Print each system call, strace style, to stderr.
     #[arg(long)]
     strace: bool,
+    /// With --strace: write the lines to FILE instead of stderr (strace's
+    /// `-o`), so they do not mix with the guest's own stderr.
+    #[arg(long, value_name = "FILE")]
+    strace_output: Option<std::path::PathBuf>,
+    /// With --strace: prefix each line with `[pid N] ` (strace -f's form).
+    #[arg(long)]
+    strace_pids: bool,
     /// Write the audit log (every system call) as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     audit: Option<std::path::PathBuf>,
@@ -283,9 +290,21 @@ fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fa
             .mount_host("/mnt", dir, true)
             .map_err(|e| Fail(format!("cannot mount {}: {e}", dir.display())))?;
     }
-    if opts.strace {
-        m.personality
-            .set_strace(Some(Box::new(|line| eprintln!("{line}"))));
+    if opts.strace || opts.strace_output.is_some() {
+        m.personality.strace_pids = opts.strace_pids;
+        match &opts.strace_output {
+            Some(path) => {
+                use std::io::Write;
+                let mut f = std::fs::File::create(path)
+                    .map_err(|e| Fail(format!("cannot create {}: {e}", path.display())))?;
+                m.personality.set_strace(Some(Box::new(move |line| {
+                    let _ = writeln!(f, "{line}");
+                })));
+            }
+            None => m
+                .personality
+                .set_strace(Some(Box::new(|line| eprintln!("{line}")))),
+        }
     }
     if opts.audit.is_some() {
         m.personality.audit.set_filter(AuditFilter::All);

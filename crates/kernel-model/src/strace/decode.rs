@@ -417,6 +417,9 @@ pub fn dirents64(mem: &mut dyn UserMemory, addr: u64, len: u64) -> String {
 /// Bytes with every byte as `\xNN` (strace's `QUOTE_FORCE_HEX`), cut at
 /// 32 with `...`.
 pub fn hex_string(mem: &mut dyn UserMemory, addr: u64, len: u64) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
     let n = len.min(STRING_LIMIT as u64) as usize;
     let mut b = vec![0u8; n];
     mem.read(addr, &mut b).ok()?;
@@ -564,4 +567,34 @@ pub fn fcntl_cmd(v: u64) -> String {
 /// `xlat/fdflags.in`.
 pub fn fd_flags(v: u64) -> String {
     printflags(v, &[(1, "FD_CLOEXEC")], Some("FD_???"))
+}
+
+// ---- sysinfo (src/sysinfo.c) ----
+
+/// `struct sysinfo` of `abi` (32-bit `long`s for i386).
+pub fn sysinfo(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    let w = abi.ptr_size();
+    let mut b = vec![0u8; if w == 8 { 112 } else { 64 }];
+    mem.read(addr, &mut b).ok()?;
+    let l = |k: usize| le(&b, k * w, w);
+    let high = 11 * w;
+    Some(format!(
+        "{{uptime={}, loads=[{}, {}, {}], totalram={}, freeram={}, sharedram={}, \
+         bufferram={}, totalswap={}, freeswap={}, procs={}, totalhigh={}, freehigh={}, \
+         mem_unit={}}}",
+        abi.long(l(0)),
+        l(1),
+        l(2),
+        l(3),
+        l(4),
+        l(5),
+        l(6),
+        l(7),
+        l(8),
+        l(9),
+        le(&b, 10 * w, 2),
+        le(&b, high, w),
+        le(&b, high + w, w),
+        le(&b, high + 2 * w, 4),
+    ))
 }

@@ -307,6 +307,10 @@ fn value(values: &[u64], i: u8) -> u64 {
 }
 
 fn read_string(mem: &mut dyn UserMemory, addr: u64, len: u64) -> Option<String> {
+    // strace's printstr_ex shows a NULL buffer as NULL, whatever its length.
+    if addr == 0 {
+        return Some("NULL".into());
+    }
     let n = len.min(STRING_LIMIT as u64) as usize;
     let mut b = vec![0u8; n];
     mem.read(addr, &mut b).ok()?;
@@ -400,7 +404,8 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutDirents
         | Arg::OutSigaction
         | Arg::OutSigset(_)
-        | Arg::OutRandom(_) => return Part::Deferred,
+        | Arg::OutRandom(_)
+        | Arg::OutSysinfo => return Part::Deferred,
         Arg::WaitOptions => decode::wait_options(v),
         Arg::MremapFlags => decode::printflags(
             abi.ulong(v),
@@ -798,6 +803,7 @@ impl Pending {
                 v,
                 abi.ulong(value(&self.values, n)),
             )),
+            Arg::OutSysinfo => decode::sysinfo(abi, mem, v),
             Arg::OutRandom(n) => {
                 let cap = abi.ulong(value(&self.values, n));
                 decode::hex_string(mem, v, u64::try_from(ret).unwrap_or(0).min(cap))

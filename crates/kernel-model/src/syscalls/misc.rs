@@ -313,3 +313,40 @@ pub(crate) fn sys_getrandom(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 pub(crate) fn sys_sched_yield(_ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
     Err(SysError::Yield)
 }
+
+/// The memory `sysinfo` reports: a 2 GiB machine, half of it free, no
+/// swap. 2 GiB fits the i386 structure's 32-bit fields, so Linux's compat
+/// scaling (`mem_unit` > 1 when a figure needs more than 32 bits) never
+/// applies and both ABIs report the same figures.
+const SYSINFO_TOTALRAM: u64 = 2 << 30;
+
+/// sysinfo(struct sysinfo *info), after kernel/sys.c `do_sysinfo`:
+/// uptime from the modeled monotonic clock (rounded up, as Linux does),
+/// no load, fixed memory figures, one process (the personality layer does
+/// not see the task list), `mem_unit` 1. The i386 layout has 32-bit
+/// `long`s (`compat_sysinfo`).
+pub(crate) fn sys_sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    let up = ctx.sys.clock.monotonic(ctx.cycles);
+    let uptime = up.sec as u64 + u64::from(up.nsec != 0);
+    let total = SYSINFO_TOTALRAM;
+    let longs = [uptime, 0, 0, 0, total, total / 2, 0, 0, 0, 0];
+    let w = ctx.abi.ptr_size();
+    let mut b = vec![0u8; if w == 8 { 112 } else { 64 }];
+    let put = |b: &mut Vec<u8>, off: usize, v: u64, n: usize| {
+        if let Some(d) = b.get_mut(off..off + n) {
+            d.copy_from_slice(&v.to_le_bytes()[..n]);
+        }
+    };
+    for (k, v) in longs.iter().enumerate() {
+        put(&mut b, k * w, *v, w);
+    }
+    // procs (u16) after the eight leading longs, then totalhigh,
+    // freehigh (longs, aligned) and mem_unit (u32).
+    put(&mut b, 10 * w, 1, 2);
+    let high = 10 * w + w;
+    put(&mut b, high, 0, w);
+    put(&mut b, high + w, 0, w);
+    put(&mut b, high + 2 * w, 1, 4);
+    ctx.mem.write(a[0], &b).map_err(|_| Errno::EFAULT)?;
+    Ok(0)
+}

@@ -52,6 +52,7 @@ mod a {
     pub const GETDENTS: &[Arg] = &[Fd, OutDirents, Uint];
     pub const STATX: &[Arg] = &[DirFd, Path, StatxFlags, StatxMask, OutStat(StatxL)];
     pub const UNAME: &[Arg] = &[OutUtsname];
+    pub const SYSINFO: &[Arg] = &[OutSysinfo];
     pub const TIME: &[Arg] = &[Ptr];
     pub const GETTIMEOFDAY: &[Arg] = &[OutTimeval, Ptr];
     pub const CLOCK_GETTIME: &[Arg] = &[ClockId, OutTimespec];
@@ -203,6 +204,7 @@ pub(crate) static X86_64: &[Spec] = &[
     m(n64::NR_WAIT4, a::WAIT4, RInt, M::Wait4),
     m(n64::NR_KILL, a::KILL, RInt, M::Kill),
     k(n64::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
+    k(n64::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
     k(n64::NR_FCNTL, a::FCNTL, Fcntl, io::sys_fcntl),
     k(n64::NR_TRUNCATE, a::TRUNCATE, RInt, path::sys_truncate),
     k(n64::NR_FTRUNCATE, a::FTRUNCATE, RInt, path::sys_ftruncate),
@@ -374,6 +376,7 @@ pub(crate) static I386: &[Spec] = &[
     m(n32::NR_SIGRETURN, a::NONE, RInt, M::Sigreturn),
     m(n32::NR_CLONE, a::CLONE, RInt, M::Clone),
     k(n32::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
+    k(n32::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
     m(n32::NR_MPROTECT, a::MPROTECT, RInt, M::Mprotect),
     k(n32::NR_FCHDIR, a::FD, RInt, path::sys_fchdir),
     k(n32::NR__LLSEEK, LLSEEK, RInt, io::sys_llseek),

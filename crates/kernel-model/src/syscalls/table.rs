@@ -162,6 +162,8 @@ pub enum Arg {
     /// `mremap`'s new address: shown only when argument 3 has both
     /// `MREMAP_MAYMOVE` and `MREMAP_FIXED`.
     MremapAddr,
+    /// A `struct sysinfo` the call fills.
+    OutSysinfo,
 }
 
 /// How a return value is shown.
