@@ -167,15 +167,22 @@ impl PipeEnd {
     /// A second handle on the same end (the end stays open until every
     /// handle is dropped).
     pub fn clone_end(&self) -> PipeEnd {
+        self.open_end(self.write)
+    }
+
+    /// A new handle on this pipe's write end if `write`, else its read end
+    /// (opening the pipe through `/proc/self/fd/N`, as `fifo_open` does for
+    /// a pipe: it never waits for the other side).
+    pub fn open_end(&self, write: bool) -> PipeEnd {
         let mut p = lock(&self.inner);
-        if self.write {
+        if write {
             p.writers += 1;
         } else {
             p.readers += 1;
         }
         PipeEnd {
             inner: self.inner.clone(),
-            write: self.write,
+            write,
         }
     }
 }

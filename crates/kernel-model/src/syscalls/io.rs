@@ -36,6 +36,9 @@ fn do_read(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>)
             if matches!(vf.handle, Handle::Dir) {
                 return Err(Errno::EISDIR.into());
             }
+            if let Handle::Device(d) = vf.handle {
+                return super::dev::read(ctx, d, buf, len);
+            }
             if len == 0 {
                 return Ok(0);
             }
@@ -97,7 +100,9 @@ fn do_read(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>)
             end.consume(data.len());
             Ok(data.len() as i64)
         }
-        FileObject::Console(ConsoleStream::Stdin) => {
+        // A terminal console is one device: a description of it opened for
+        // reading (stdin, or /dev/tty) reads its input.
+        FileObject::Console(s) if *s == ConsoleStream::Stdin || ctx.sys.console.tty().is_some() => {
             if pos.is_some() {
                 return Err(Errno::ESPIPE.into());
             }
@@ -136,6 +141,9 @@ fn do_write(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>
     let len = len.min(MAX_RW_COUNT);
     match &g.object {
         FileObject::Vfs(vf) => {
+            if let Handle::Device(d) = vf.handle {
+                return super::dev::write(ctx, d, buf, len);
+            }
             if len == 0 {
                 return Ok(0);
             }
@@ -338,6 +346,11 @@ fn seek(ctx: &mut Ctx<'_>, f: &FileRef, off: i64, whence: u32) -> Result<i64, Er
     let FileObject::Vfs(vf) = &g.object else {
         return Err(Errno::ESPIPE);
     };
+    if matches!(vf.handle, Handle::Device(_)) {
+        // null_lseek (and noop_llseek on an offset that stays 0).
+        g.offset = 0;
+        return Ok(0);
+    }
     let cur = i64::try_from(g.offset).map_err(|_| Errno::EINVAL)?;
     let new = if matches!(vf.handle, Handle::Dir) {
         // Directory offsets are entry indexes: SET and CUR only.
@@ -553,7 +566,7 @@ pub(crate) fn sys_ioctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
         let g = f.lock();
         let avail = match &g.object {
             FileObject::PipeRead(e) | FileObject::PipeWrite(e) => e.available() as u64,
-            FileObject::Vfs(vf) if !matches!(vf.handle, Handle::Dir) => {
+            FileObject::Vfs(vf) if !matches!(vf.handle, Handle::Dir | Handle::Device(_)) => {
                 ctx.sys.vfs.size(vf)?.saturating_sub(g.offset)
             }
             FileObject::Console(_) if ctx.sys.console.tty().is_some() => 0,

@@ -11,10 +11,12 @@ pub mod unistd_32;
 pub mod unistd_64;
 
 mod auditcalls;
+mod dev;
 mod io;
 mod misc;
 pub mod net;
 mod path;
+mod procfd;
 pub mod regs;
 mod rows;
 pub mod table;

@@ -32,8 +32,15 @@ fn do_open(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, flags: u32, mode: u32)
     let base = base_dir(ctx, dirfd, &path)?;
     let mode = mode & 0o7777 & !ctx.task.umask;
     let cred = ctx.cred();
-    let vf = ctx.sys.vfs.open(&base, &path, flags, mode, &cred)?;
-    let of = OpenFile::new(flags, FileObject::Vfs(vf));
+    let object = match ctx.sys.vfs.open(&base, &path, flags, mode, &cred) {
+        Ok(vf) => super::dev::file_object(ctx, vf)?,
+        // Perhaps a /proc/self/fd magic link (or a symlink to one).
+        Err(Errno::ENOENT) => {
+            super::procfd::open(ctx, &base, &path, flags, mode).unwrap_or(Err(Errno::ENOENT))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let of = OpenFile::new(flags, object);
     let n = ctx
         .task
         .fds
@@ -118,7 +125,7 @@ fn native_layout(abi: Abi) -> StatLayout {
 fn stat_path(ctx: &mut Ctx<'_>, a: &[u64; 6], follow: bool, layout: StatLayout) -> SysResult {
     let path = path_arg(ctx, a[0], false)?;
     let base = base_dir(ctx, AT_FDCWD, &path)?;
-    let attr = ctx.sys.vfs.stat(&base, &path, follow, &ctx.cred())?;
+    let attr = stat_or_magic(ctx, &base, &path, follow)?;
     put_stat(ctx, layout, &attr, a[1])
 }
 
@@ -176,9 +183,17 @@ fn stat_at(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, flags: u32) -> Result<
         return fstat_file(ctx, &f);
     }
     let base = base_dir(ctx, dirfd, &path)?;
-    ctx.sys
-        .vfs
-        .stat(&base, &path, flags & AT_SYMLINK_NOFOLLOW == 0, &ctx.cred())
+    stat_or_magic(ctx, &base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+/// `stat` of a path, through `/proc/self/fd` magic links when following.
+fn stat_or_magic(ctx: &Ctx<'_>, base: &[u8], path: &[u8], follow: bool) -> Result<Attr, Errno> {
+    match ctx.sys.vfs.stat(base, path, follow, &ctx.cred()) {
+        Err(Errno::ENOENT) if follow => {
+            super::procfd::stat(ctx, base, path).unwrap_or(Err(Errno::ENOENT))
+        }
+        r => r,
+    }
 }
 
 /// x86_64 `newfstatat(dirfd, path, buf, flags)` and i386 `fstatat64`.
@@ -418,7 +433,7 @@ fn proc_link(ctx: &Ctx<'_>, abs: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
 
 /// Lexically absolute form of `path` against `base` (for recognizing the
 /// `/proc` magic links only; real lookups resolve component by component).
-fn lexical_abs(base: &[u8], path: &[u8]) -> Vec<u8> {
+pub(super) fn lexical_abs(base: &[u8], path: &[u8]) -> Vec<u8> {
     let mut parts: Vec<&[u8]> = Vec::new();
     let joined: Vec<u8> = if path.first() == Some(&b'/') {
         path.to_vec()

@@ -59,6 +59,8 @@ pub(crate) enum MemData {
     },
     /// A symbolic link's target.
     Symlink(Vec<u8>),
+    /// A device special file: its device number (`makedev` encoding).
+    Device(u64),
 }
 
 /// One inode of the in-memory filesystem.
@@ -80,7 +82,7 @@ impl MemInode {
     fn data_len(&self) -> u64 {
         match &self.data {
             MemData::File(v) | MemData::Symlink(v) => v.len() as u64,
-            MemData::Dir { .. } => 0,
+            MemData::Dir { .. } | MemData::Device(_) => 0,
         }
     }
 
@@ -89,6 +91,11 @@ impl MemInode {
         let size = match &self.data {
             MemData::File(v) | MemData::Symlink(v) => v.len() as u64,
             MemData::Dir { entries, .. } => 4096.max(entries.len() as u64 * 32),
+            MemData::Device(_) => 0,
+        };
+        let rdev = match self.data {
+            MemData::Device(rdev) => rdev,
+            _ => 0,
         };
         Attr {
             dev: 0,
@@ -97,7 +104,7 @@ impl MemInode {
             nlink: self.nlink,
             uid: self.uid,
             gid: self.gid,
-            rdev: 0,
+            rdev,
             size,
             blksize: 4096,
             blocks: self.data_len().div_ceil(4096) * 8,
@@ -329,6 +336,26 @@ impl MemFs {
     ) -> Result<u64, Errno> {
         let data = MemData::Symlink(target.to_vec());
         self.create_node(dir, name, S_IFLNK | 0o777, owner, data, now)
+    }
+
+    /// Creates a device special file (`mknod`): `mode` holds the type
+    /// (`S_IFCHR` or `S_IFBLK`) and permission bits, `rdev` the device
+    /// number.
+    pub fn mknod(
+        &mut self,
+        dir: u64,
+        name: &[u8],
+        mode: u32,
+        rdev: u64,
+        owner: (u32, u32),
+        now: Timespec,
+    ) -> Result<u64, Errno> {
+        let ftype = mode & S_IFMT;
+        if ftype != S_IFCHR && ftype != S_IFBLK {
+            return Err(Errno::EINVAL);
+        }
+        let data = MemData::Device(rdev);
+        self.create_node(dir, name, ftype | (mode & 0o7777), owner, data, now)
     }
 
     /// Adds a hard link `name` in `dir` to non-directory `ino`.

@@ -31,6 +31,7 @@
 //! [`Vfs::set_time`] before each system call, and mutating operations stamp
 //! inodes with it.
 
+pub mod dev;
 pub mod hostfs;
 pub mod memfs;
 mod ops;
@@ -176,6 +177,8 @@ pub enum Handle {
     Dir,
     /// An `O_PATH` descriptor: no I/O.
     Path,
+    /// A character device ([`dev`]).
+    Device(dev::Device),
 }
 
 /// A file opened through the VFS.
@@ -224,7 +227,8 @@ pub(crate) fn join(parts: &[Vec<u8>]) -> Vec<u8> {
 
 impl Vfs {
     /// A VFS whose root is a fresh in-memory filesystem holding `/tmp`
-    /// (mode `1777`); `limits` apply to every in-memory filesystem.
+    /// (mode `1777`) and `/dev` ([`dev`]); `limits` apply to every
+    /// in-memory filesystem.
     pub fn new(limits: MemFsLimits) -> Vfs {
         let mut v = Vfs {
             mounts: Vec::new(),
@@ -239,6 +243,7 @@ impl Vfs {
         });
         // Cannot fail on a fresh filesystem; ignore the impossible error.
         let _ = v.mkdir_all(b"/tmp", 0o1777);
+        let _ = v.populate_dev();
         v
     }
 
@@ -483,7 +488,7 @@ impl Vfs {
         let mut a = match &f.handle {
             Handle::Mem(inode) => memfs::lock(inode).attr(),
             Handle::Host(file) => HostFs::fstat(file)?,
-            Handle::Dir | Handle::Path => return self.getattr(&f.node),
+            Handle::Dir | Handle::Path | Handle::Device(_) => return self.getattr(&f.node),
         };
         a.dev = dev;
         Ok(a)

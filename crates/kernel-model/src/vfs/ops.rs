@@ -55,18 +55,10 @@ impl Vfs {
         let w = self.walk(base, path, follow, cred)?;
         if flags & O_PATH != 0 {
             let node = w.existing()?.clone();
-            if flags & O_DIRECTORY != 0 && !self.getattr(&node)?.is_dir() {
-                return Err(Errno::ENOTDIR);
-            }
-            return Ok(VfsFile {
-                node,
-                handle: Handle::Path,
-                path: w.path(),
-            });
+            return self.open_node(node, w.path(), w.must_be_dir, flags, cred);
         }
         let acc = flags & O_ACCMODE;
         let want_read = acc == O_RDONLY || acc == O_RDWR;
-        let want_write = acc == O_WRONLY || acc == O_RDWR;
         let Some(node) = w.node.clone() else {
             if !creat {
                 return Err(Errno::ENOENT);
@@ -79,6 +71,40 @@ impl Vfs {
         if creat && excl {
             return Err(Errno::EEXIST);
         }
+        self.open_node(node, w.path(), w.must_be_dir, flags, cred)
+    }
+
+    /// Opens the file `f` refers to anew with `flags` (what opening
+    /// `/proc/self/fd/N` does for a file of the VFS): permission is checked
+    /// against the new access mode, `O_TRUNC` truncates a regular file.
+    pub fn reopen(&mut self, f: &VfsFile, flags: u32, cred: &Cred) -> Result<VfsFile, Errno> {
+        self.open_node(f.node.clone(), f.path.clone(), false, flags, cred)
+    }
+
+    /// The part of `open` after the lookup: `node` exists and `path` is
+    /// its canonical path.
+    fn open_node(
+        &mut self,
+        node: Node,
+        path: Vec<u8>,
+        must_be_dir: bool,
+        flags: u32,
+        cred: &Cred,
+    ) -> Result<VfsFile, Errno> {
+        if flags & O_PATH != 0 {
+            if flags & O_DIRECTORY != 0 && !self.getattr(&node)?.is_dir() {
+                return Err(Errno::ENOTDIR);
+            }
+            return Ok(VfsFile {
+                node,
+                handle: Handle::Path,
+                path,
+            });
+        }
+        let creat = flags & O_CREAT != 0;
+        let acc = flags & O_ACCMODE;
+        let want_read = acc == O_RDONLY || acc == O_RDWR;
+        let want_write = acc == O_WRONLY || acc == O_RDWR;
         let a = self.getattr(&node)?;
         if a.is_symlink() {
             // O_NOFOLLOW on a symlink.
@@ -92,10 +118,10 @@ impl Vfs {
             return Ok(VfsFile {
                 node,
                 handle: Handle::Dir,
-                path: w.path(),
+                path,
             });
         }
-        if flags & O_DIRECTORY != 0 || w.must_be_dir {
+        if flags & O_DIRECTORY != 0 || must_be_dir {
             return Err(Errno::ENOTDIR);
         }
         let trunc = flags & O_TRUNC != 0;
@@ -107,9 +133,13 @@ impl Vfs {
             mask |= MAY_WRITE;
         }
         permission(&a, cred, mask)?;
-        if a.file_type() != Some(FileType::Regular) {
-            // Devices, FIFOs and sockets are not modeled.
-            return Err(Errno::ENXIO);
+        match a.file_type() {
+            Some(FileType::Regular) => {}
+            // No truncation and no EROFS for devices (may_open,
+            // inode_permission).
+            Some(FileType::CharDevice) => return self.open_device(node, &a, path),
+            // Block devices, FIFOs and sockets are not modeled.
+            _ => return Err(Errno::ENXIO),
         }
         if want_write || trunc {
             self.check_writable(node.mount)?;
@@ -128,11 +158,7 @@ impl Vfs {
             }
             _ => return Err(Errno::ENOENT),
         };
-        Ok(VfsFile {
-            node,
-            handle,
-            path: w.path(),
-        })
+        Ok(VfsFile { node, handle, path })
     }
 
     fn create_file(
@@ -470,9 +496,13 @@ impl Vfs {
     // ---- I/O on open files ----
 
     /// Reads from `f` at `off` into `buf`; returns the bytes read (0 at end).
+    /// The random devices need the kernel's generator, which the
+    /// system-call layer passes to [`Device::read`](super::dev::Device::read)
+    /// itself (`EINVAL` here).
     pub fn read(&self, f: &VfsFile, off: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         match &f.handle {
             Handle::Mem(inode) => MemFs::read(inode, off, buf),
+            Handle::Device(d) => d.read(buf, None),
             Handle::Host(file) => HostFs::read_at(file, off, buf),
             Handle::Dir => Err(Errno::EISDIR),
             Handle::Path => Err(Errno::EBADF),
@@ -485,6 +515,7 @@ impl Vfs {
         match &f.handle {
             Handle::Mem(inode) => self.memfs(f.node.mount)?.write(inode, off, data, now),
             Handle::Host(file) => self.hostfs(f.node.mount)?.write_at(file, off, data),
+            Handle::Device(d) => d.write(data.len()),
             Handle::Dir => Err(Errno::EISDIR),
             Handle::Path => Err(Errno::EBADF),
         }
@@ -509,6 +540,7 @@ impl Vfs {
         match &f.handle {
             Handle::Mem(inode) => self.memfs(f.node.mount)?.truncate(inode, len, now),
             Handle::Host(file) => self.hostfs(f.node.mount)?.ftruncate(file, len),
+            Handle::Device(_) => Err(Errno::EINVAL),
             Handle::Dir => Err(Errno::EISDIR),
             Handle::Path => Err(Errno::EBADF),
         }

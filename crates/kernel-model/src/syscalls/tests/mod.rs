@@ -1,6 +1,7 @@
 //! Dispatcher and table tests: `-ENOSYS`, names from the generated tables,
 //! machine-layer calls, blocking outcomes, `socketcall` demultiplexing.
 
+mod dev;
 mod fuzz;
 mod io;
 mod misc;
