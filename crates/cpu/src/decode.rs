@@ -244,6 +244,12 @@ impl Insn {
         } else {
             imm_n.map_or(0, |n| ins.immediate(n as u32))
         };
+        // x87 instructions have no immediate: `imm` carries their FOP.
+        let imm = if imm_n.is_none() && !near_branch {
+            insn::x87_fop(&ins).map_or(imm, u64::from)
+        } else {
+            imm
+        };
         let mem = mem_form(&ins, bits);
         // Vector registers (XMM, MM) keep their number in `reg` so the SSE
         // and MMX handlers need no iced accessor at run time.

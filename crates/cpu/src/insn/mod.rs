@@ -48,6 +48,8 @@ mod x87;
 mod x87_arith;
 mod x87_env;
 
+pub(crate) use x87::fop as x87_fop;
+
 /// The handler for `ins`.
 pub(crate) fn handler(ins: &Instruction) -> Handler {
     // `fast` comes first: it claims the hottest forms with specialized

@@ -227,7 +227,7 @@ pub(super) fn env(c: &Cpu) -> Env {
 
 /// The ST(i) index named by a register-form instruction (0 when both
 /// operands are ST(0) or there is none).
-pub(super) fn sti(ins: &Instruction) -> usize {
+fn sti(ins: &Instruction) -> usize {
     let mut n = 0;
     for k in 0..ins.op_count() {
         let r = ins.op_register(k);
@@ -298,22 +298,42 @@ fn modrm_mem(ins: &Instruction, reg: u8) -> u8 {
     (md << 6) | (reg << 3) | rm
 }
 
-/// The 11-bit FOP of `ins` (SDM Vol. 1 §8.1.8): the low three bits of
-/// the first opcode byte and the ModR/M byte.
-pub(super) fn fop(ins: &Instruction) -> u16 {
+/// The 11-bit FOP of an x87 instruction (SDM Vol. 1 §8.1.8): the low
+/// three bits of the first opcode byte and the ModR/M byte; `None` for
+/// other instructions. Computed once at decode time and kept in
+/// [`Insn::imm`] (x87 instructions have no immediate); for register forms
+/// its low three bits are the ST(i) index.
+pub(crate) fn fop(ins: &Instruction) -> Option<u16> {
     let oc = ins.op_code();
+    if oc.encoding() != iced_x86::EncodingKind::Legacy
+        || oc.table() != iced_x86::OpCodeTableKind::Normal
+    {
+        return None;
+    }
     let code = oc.op_code();
-    if oc.op_code_len() == 2 {
-        let sti = if oc.op_code() & 7 == 0 && ins.op_count() != 0 {
+    let two = oc.op_code_len() == 2;
+    let first = if two { code >> 8 } else { code };
+    if !(0xD8..=0xDF).contains(&first) {
+        return None;
+    }
+    Some(if two {
+        let sti = if code & 7 == 0 && ins.op_count() != 0 {
             sti(ins) as u32
         } else {
             0
         };
-        (((code >> 8) & 7) << 8 | ((code + sti) & 0xFF)) as u16
+        ((((code >> 8) & 7) << 8) | ((code + sti) & 0xFF)) as u16
     } else {
         let reg = (oc.group_index().max(0) & 7) as u8;
         (((code & 7) as u16) << 8) | u16::from(modrm_mem(ins, reg))
-    }
+    })
+}
+
+/// The ST(i) index of a register-form instruction: the ModR/M r/m field
+/// kept in the decoded FOP.
+#[inline(always)]
+pub(super) fn sti_of(i: &Insn) -> usize {
+    (i.imm & 7) as usize
 }
 
 /// Records FIP/FCS/FOP (and FDP/FDS for a memory operand) for a
@@ -328,7 +348,7 @@ pub(super) fn record(c: &mut Cpu, i: &Insn, mem: bool) {
         i.ip()
     };
     c.fpu.fcs = cs.selector;
-    c.fpu.fop = fop(&i.ins);
+    c.fpu.fop = (i.imm & 0x7FF) as u16;
     if mem {
         let ea = c.ea(i);
         let s = &c.seg[(i.mem.seg as usize).min(5)];
@@ -466,7 +486,7 @@ fn fld_mem<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 fn fld_sti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
-    let k = sti(&i.ins);
+    let k = sti_of(i);
     if empty(c, k) {
         if stack_fault(c, false) && push_ok(c) {
             push(c, INDEFINITE);
@@ -603,7 +623,7 @@ fn fst_mem<const N: u8, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
 fn fst_sti<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
-    let k = sti(&i.ins);
+    let k = sti_of(i);
     let v = if empty(c, 0) {
         if !stack_fault(c, false) {
             return Ok(());
@@ -682,7 +702,7 @@ fn fbstp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 fn fxch(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
-    let k = sti(&i.ins);
+    let k = sti_of(i);
     let (mut a, mut b) = (st(c, 0), st(c, k));
     if empty(c, 0) || empty(c, k) {
         if !stack_fault(c, false) {
@@ -706,7 +726,7 @@ fn fxch(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 fn fcmov<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
-    let k = sti(&i.ins);
+    let k = sti_of(i);
     if empty(c, 0) || empty(c, k) {
         if stack_fault(c, false) {
             set_st(c, 0, INDEFINITE);
@@ -818,7 +838,7 @@ fn finit<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 fn ffree<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
-    let p = phys(c, sti(&i.ins));
+    let p = phys(c, sti_of(i));
     c.fpu.ftw |= 3 << (2 * p);
     if P {
         pop(c);

@@ -12,7 +12,7 @@ use iced_x86::{Code, Instruction};
 
 use super::x87::{
     C0, C1, C2, C3, empty, enter, env, finish, phys, pop, push, record, set_st, st, stack_fault,
-    sti,
+    sti_of,
 };
 use crate::decode::{Handler, Insn};
 use crate::exception::Exception;
@@ -189,7 +189,7 @@ fn arith<const OP: u8, const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
         (F80::default(), false)
     };
     record(c, i, mem);
-    let k = if mem { 0 } else { sti(&i.ins) };
+    let k = if mem { 0 } else { sti_of(i) };
     let di = if FORM >= STI_ST0 { k } else { 0 };
     if empty(c, 0) || (!mem && empty(c, k)) {
         if stack_fault(c, false) {
@@ -257,7 +257,7 @@ fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
     } else if mem {
         0
     } else {
-        sti(&i.ins)
+        sti_of(i)
     };
     if empty(c, 0) || (!mem && empty(c, k)) {
         if stack_fault(c, false) {
@@ -289,7 +289,7 @@ fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), 
     use crate::flags::{AF, CF, OF, PF, SF, ZF};
     enter(c)?;
     record(c, i, false);
-    let k = sti(&i.ins);
+    let k = sti_of(i);
     let all = ZF | PF | CF | OF | SF | AF;
     if empty(c, 0) || empty(c, k) {
         if stack_fault(c, false) {

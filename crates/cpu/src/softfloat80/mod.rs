@@ -357,6 +357,25 @@ pub(crate) fn round_core(
         .saturating_add(f.bias)
         .clamp(-(1 << 24), 1 << 24);
     let p = f.p;
+    if p == 64 && e >= 1 && e <= f.emax {
+        // Fast path: a normal result at 64 bits (the common case).
+        let (hi, lo) = ((sig >> 64) as u64, sig as u64);
+        if lo == 0 {
+            return (e, hi);
+        }
+        let inc = match env.rc {
+            Rc::Nearest => lo > 1 << 63 || (lo == 1 << 63 && hi & 1 == 1),
+            Rc::Up => !sign,
+            Rc::Down => sign,
+            Rc::Zero => false,
+        };
+        let (k, carry) = hi.overflowing_add(u64::from(inc));
+        let (en, k) = if carry { (e + 1, 1 << 63) } else { (e, k) };
+        if en <= f.emax {
+            env.raise(if inc { PE | C1 } else { PE });
+            return (en, k);
+        }
+    }
     let (mut k, inexact, up) = round_bits(sig, 128 - p, sign, env.rc);
     let mut en = e;
     if k >> p != 0 {
