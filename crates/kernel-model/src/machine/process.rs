@@ -738,12 +738,21 @@ impl Machine {
                     self.resume(pid);
                     let done = match self.try_call(&call)? {
                         Done::Block => {
-                            let wake = self.tasks.get(&pid).and_then(|t| t.sig.wakes());
+                            let op = self.call_op(&call);
+                            // A vfork parent's wait is only killable
+                            // (wait_for_vfork_done): signals wait.
+                            let wake =
+                                self.tasks
+                                    .get(&pid)
+                                    .and_then(|t| t.sig.wakes())
+                                    .filter(|_| {
+                                        !matches!(op, Some(MachineOp::Vfork | MachineOp::Clone))
+                                    });
                             if wake.is_some() {
                                 // Interrupted by a signal: -EINTR or a
                                 // restart, then the signal.
                                 let restartable = !matches!(
-                                    self.call_op(&call),
+                                    op,
                                     Some(
                                         MachineOp::Pause
                                             | MachineOp::RtSigsuspend

@@ -1093,3 +1093,238 @@ fn vdso_time_functions_agree_with_the_system_calls() {
         assert_eq!(nrs, [265, 4, 1], "{flavor:?}");
     }
 }
+
+/// A parent blocked in read() on a pipe gets SIGUSR1 from its child; the
+/// handler (with `flags`) wakes the child through a second pipe; the
+/// child then writes one byte to the first pipe. Returns read()'s result.
+fn interrupted_read(flags: u64) -> i64 {
+    let (m, st) = run(Flavor::X86_64, 64, |a| {
+        let mut act = a.create_label();
+        let mut handler = a.create_label();
+        let mut restorer = a.create_label();
+        let mut child = a.create_label();
+        let mut fds = a.create_label();
+        let mut buf = a.create_label();
+        a.lea(rdi, ptr(fds)).unwrap();
+        sys64(a, 22);
+        a.lea(rdi, ptr(fds)).unwrap();
+        a.add(rdi, 8).unwrap();
+        sys64(a, 22);
+        sigaction64(a, SIGUSR1, act, handler, restorer, SA_RESTORER | flags, 0);
+        sys64(a, 57);
+        a.test(eax, eax).unwrap();
+        a.jz(child).unwrap();
+        // Parent: read(p1[0], buf, 1), then wait4(-1, ...), then report.
+        a.lea(r11, ptr(fds)).unwrap();
+        a.mov(edi, dword_ptr(r11)).unwrap();
+        a.lea(rsi, ptr(buf)).unwrap();
+        a.mov(edx, 1u32).unwrap();
+        sys64(a, 0);
+        a.push(rax).unwrap();
+        a.mov(edi, -1i32).unwrap();
+        a.xor(esi, esi).unwrap();
+        a.xor(edx, edx).unwrap();
+        a.xor(r10d, r10d).unwrap();
+        sys64(a, 61);
+        a.mov(edi, 1u32).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(edx, 8u32).unwrap();
+        sys64(a, 1);
+        a.xor(edi, edi).unwrap();
+        sys64(a, 60);
+        // Child: kill(getppid(), SIGUSR1); read(p2[0]); write(p1[1]).
+        a.set_label(&mut child).unwrap();
+        sys64(a, 110);
+        a.mov(edi, eax).unwrap();
+        a.mov(esi, SIGUSR1).unwrap();
+        sys64(a, 62);
+        a.lea(r11, ptr(fds)).unwrap();
+        a.mov(edi, dword_ptr(r11 + 8)).unwrap();
+        a.lea(rsi, ptr(buf)).unwrap();
+        a.mov(edx, 1u32).unwrap();
+        sys64(a, 0);
+        a.lea(r11, ptr(fds)).unwrap();
+        a.mov(edi, dword_ptr(r11 + 4)).unwrap();
+        a.lea(rsi, ptr(buf)).unwrap();
+        a.mov(edx, 1u32).unwrap();
+        sys64(a, 1);
+        a.xor(edi, edi).unwrap();
+        sys64(a, 60);
+        // Handler: write(p2[1], buf, 1).
+        a.set_label(&mut handler).unwrap();
+        a.lea(r11, ptr(fds)).unwrap();
+        a.mov(edi, dword_ptr(r11 + 12)).unwrap();
+        a.lea(rsi, ptr(buf)).unwrap();
+        a.mov(edx, 1u32).unwrap();
+        sys64(a, 1);
+        a.ret().unwrap();
+        a.set_label(&mut restorer).unwrap();
+        sys64(a, 15);
+        a.set_label(&mut act).unwrap();
+        a.db(&[0u8; 32]).unwrap();
+        a.set_label(&mut fds).unwrap();
+        a.db(&[0u8; 16]).unwrap();
+        a.set_label(&mut buf).unwrap();
+        a.db(b"xxxxxxxx").unwrap();
+    });
+    assert_eq!(st, Status::Exited(0));
+    u64_at(&m.stdout(), 0) as i64
+}
+
+#[test]
+fn a_blocked_read_is_interrupted_or_restarted_per_sa_restart() {
+    assert_eq!(interrupted_read(0), -4); // EINTR
+    assert_eq!(interrupted_read(0x1000_0000), 1); // SA_RESTART
+}
+
+#[test]
+fn rt_sigsuspend_waits_with_the_given_mask_and_restores_the_old_one() {
+    let (m, st) = run(Flavor::X86_64, 64, |a| {
+        let mut act = a.create_label();
+        let mut handler = a.create_label();
+        let mut restorer = a.create_label();
+        let mut sets = a.create_label();
+        sigaction64(a, SIGUSR1, act, handler, restorer, SA_RESTORER, 0);
+        // Block SIGUSR1, raise it, then sigsuspend with an empty mask.
+        a.xor(edi, edi).unwrap();
+        a.lea(rsi, ptr(sets)).unwrap();
+        a.xor(edx, edx).unwrap();
+        a.mov(r10d, 8u32).unwrap();
+        sys64(a, 14);
+        sys64(a, 39);
+        a.mov(edi, eax).unwrap();
+        a.mov(esi, SIGUSR1).unwrap();
+        sys64(a, 62);
+        a.lea(rdi, ptr(sets)).unwrap();
+        a.add(rdi, 8).unwrap();
+        a.mov(esi, 8u32).unwrap();
+        sys64(a, 130);
+        a.push(rax).unwrap();
+        // The mask after: rt_sigprocmask(SIG_BLOCK, NULL, &old, 8).
+        a.sub(rsp, 8).unwrap();
+        a.xor(edi, edi).unwrap();
+        a.xor(esi, esi).unwrap();
+        a.mov(rdx, rsp).unwrap();
+        a.mov(r10d, 8u32).unwrap();
+        sys64(a, 14);
+        a.mov(edi, 1u32).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(edx, 16u32).unwrap();
+        sys64(a, 1);
+        a.xor(edi, edi).unwrap();
+        sys64(a, 60);
+        a.set_label(&mut handler).unwrap();
+        a.push(0x48).unwrap();
+        a.mov(edi, 1u32).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(edx, 1u32).unwrap();
+        sys64(a, 1);
+        a.pop(rax).unwrap();
+        a.ret().unwrap();
+        a.set_label(&mut restorer).unwrap();
+        sys64(a, 15);
+        a.set_label(&mut act).unwrap();
+        a.db(&[0u8; 32]).unwrap();
+        a.set_label(&mut sets).unwrap();
+        a.dq(&[1 << 9, 0]).unwrap();
+    });
+    assert_eq!(st, Status::Exited(0));
+    let out = m.stdout();
+    assert_eq!(out[0], b'H');
+    // Mask after (pushed last), then sigsuspend's -EINTR.
+    assert_eq!(u64_at(&out, 1), 1 << 9);
+    assert_eq!(u64_at(&out, 9) as i64, -4);
+}
+
+#[test]
+fn waitid_reports_the_child_in_a_siginfo() {
+    let (m, st) = run(Flavor::X86_64, 64, |a| {
+        let mut child = a.create_label();
+        sys64(a, 57);
+        a.test(eax, eax).unwrap();
+        a.jz(child).unwrap();
+        a.sub(rsp, 128).unwrap();
+        a.xor(edi, edi).unwrap(); // P_ALL
+        a.xor(esi, esi).unwrap();
+        a.mov(rdx, rsp).unwrap();
+        a.mov(r10d, 4u32).unwrap(); // WEXITED
+        a.xor(r8d, r8d).unwrap();
+        sys64(a, 247);
+        a.mov(qword_ptr(rsp + 120), rax).unwrap();
+        a.mov(edi, 1u32).unwrap();
+        a.mov(rsi, rsp).unwrap();
+        a.mov(edx, 128u32).unwrap();
+        sys64(a, 1);
+        // Again: no child left, -ECHILD as the exit status.
+        a.xor(edi, edi).unwrap();
+        a.xor(esi, esi).unwrap();
+        a.mov(rdx, rsp).unwrap();
+        a.mov(r10d, 5u32).unwrap(); // WEXITED | WNOHANG
+        a.xor(r8d, r8d).unwrap();
+        sys64(a, 247);
+        a.neg(eax).unwrap();
+        a.mov(edi, eax).unwrap();
+        sys64(a, 60);
+        a.set_label(&mut child).unwrap();
+        a.mov(edi, 5u32).unwrap();
+        sys64(a, 60);
+    });
+    assert_eq!(st, Status::Exited(10));
+    let out = m.stdout();
+    assert_eq!(u32_at(&out, 0), 17); // SIGCHLD
+    assert_eq!(u32_at(&out, 8), 1); // CLD_EXITED
+    assert_eq!(u32_at(&out, 16), 2); // si_pid
+    assert_eq!(u32_at(&out, 24), 5); // si_status
+    assert_eq!(u64_at(&out, 120), 0);
+}
+
+#[test]
+fn execve_resets_handlers_but_keeps_ignored_signals() {
+    // The new image: kill(getpid(), SIGUSR2) (still ignored), then
+    // kill(getpid(), SIGUSR1) (its handler is gone: default, terminate).
+    let mut b = CodeAssembler::new(64).unwrap();
+    for s in [12u32, 10] {
+        sys64(&mut b, 39);
+        b.mov(edi, eax).unwrap();
+        b.mov(esi, s).unwrap();
+        sys64(&mut b, 62);
+    }
+    b.xor(edi, edi).unwrap();
+    sys64(&mut b, 60);
+    let next = elf(64, 0x40_0000, &b.assemble(0x40_1000).unwrap());
+    let (_, st) = run_with(
+        Flavor::X86_64,
+        64,
+        |a| {
+            let mut act = a.create_label();
+            let mut handler = a.create_label();
+            let mut restorer = a.create_label();
+            let mut path = a.create_label();
+            let mut ign = a.create_label();
+            sigaction64(a, SIGUSR1, act, handler, restorer, SA_RESTORER, 0);
+            a.mov(edi, 12u32).unwrap();
+            a.lea(rsi, ptr(ign)).unwrap();
+            a.xor(edx, edx).unwrap();
+            a.mov(r10d, 8u32).unwrap();
+            sys64(a, 13);
+            a.lea(rdi, ptr(path)).unwrap();
+            a.xor(esi, esi).unwrap();
+            a.xor(edx, edx).unwrap();
+            sys64(a, 59);
+            a.mov(edi, 99u32).unwrap();
+            sys64(a, 60);
+            a.set_label(&mut handler).unwrap();
+            a.ret().unwrap();
+            a.set_label(&mut restorer).unwrap();
+            sys64(a, 15);
+            a.set_label(&mut act).unwrap();
+            a.db(&[0u8; 32]).unwrap();
+            a.set_label(&mut ign).unwrap();
+            a.dq(&[1, 0x0400_0000, 0, 0]).unwrap();
+            a.set_label(&mut path).unwrap();
+            a.db(b"/bin/next\0").unwrap();
+        },
+        |m| m.add_file("/bin/next", &next, 0o755).unwrap(),
+    );
+    assert_eq!(st, Status::Signaled(10));
+}
