@@ -892,4 +892,6 @@ pub fn signal_for_vector(vector: u8) -> i32 {
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_mm;
+#[cfg(test)]
 mod tests_signal;
