@@ -149,7 +149,9 @@ pub fn boot(cpu: &mut Cpu, flavor: Flavor, text: &EntryText, cr3: u64, kstack_to
                 attr: 0x8B,
             };
             // Linux's fpu__init_cpu_generic: OSFXSR and OSXMMEXCPT (SIMD
-            // exceptions as #XM); CR0.MP|NE set, EM and TS clear.
+            // exceptions as #XM); CR0.MP|NE set, EM and TS clear. CR0 is
+            // Linux's CR0_STATE (PE MP ET NE WP AM PG): with AM, user code
+            // that sets EFLAGS.AC gets #AC (SIGBUS) on misaligned accesses.
             cpu.ctrl.cr4 =
                 Cr4::PAE.bits() | Cr4::PGE.bits() | Cr4::OSFXSR.bits() | Cr4::OSXMMEXCPT.bits();
             cpu.ctrl.efer =
@@ -159,6 +161,7 @@ pub fn boot(cpu: &mut Cpu, flavor: Flavor, text: &EntryText, cr3: u64, kstack_to
                 | Cr0::ET.bits()
                 | Cr0::NE.bits()
                 | Cr0::WP.bits()
+                | Cr0::AM.bits()
                 | Cr0::PG.bits();
             cpu.ctrl.cr3 = cr3;
             cpu.seg[SegReg::Cs as usize] = flat(gdt64::KERNEL_CS, 0x9B, 0xA);
@@ -222,6 +225,7 @@ pub fn boot(cpu: &mut Cpu, flavor: Flavor, text: &EntryText, cr3: u64, kstack_to
                 | Cr0::ET.bits()
                 | Cr0::NE.bits()
                 | Cr0::WP.bits()
+                | Cr0::AM.bits()
                 | Cr0::PG.bits();
             cpu.ctrl.cr3 = cr3;
             cpu.seg[SegReg::Cs as usize] = flat(gdt32::KERNEL_CS, 0x9B, 0xC);

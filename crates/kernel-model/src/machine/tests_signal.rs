@@ -1328,3 +1328,62 @@ fn execve_resets_handlers_but_keeps_ignored_signals() {
     );
     assert_eq!(st, Status::Signaled(10));
 }
+
+#[test]
+fn alignment_check_and_floating_point_exceptions_become_sigbus_and_sigfpe() {
+    // (signal, si_code, si_addr is an IP in the program?)
+    type Emit = fn(&mut CodeAssembler);
+    let cases: [(u32, u32, Emit, bool); 3] = [
+        (
+            7,
+            1, // BUS_ADRALN, si_addr NULL
+            |a| {
+                a.pushfq().unwrap();
+                a.or(qword_ptr(rsp), 0x4_0000).unwrap();
+                a.popfq().unwrap();
+                a.mov(eax, dword_ptr(rsp + 1)).unwrap();
+            },
+            false,
+        ),
+        (
+            8,
+            3, // FPE_FLTDIV from MXCSR (ZM clear)
+            |a| {
+                a.push(0x1D80).unwrap();
+                a.ldmxcsr(dword_ptr(rsp)).unwrap();
+                a.mov(eax, 1u32).unwrap();
+                a.cvtsi2ss(xmm0, eax).unwrap();
+                a.xorps(xmm1, xmm1).unwrap();
+                a.divss(xmm0, xmm1).unwrap();
+            },
+            true,
+        ),
+        (
+            8,
+            3, // FPE_FLTDIV from the x87 status and control words
+            |a| {
+                a.fninit().unwrap();
+                a.push(0x037B).unwrap();
+                a.fldcw(word_ptr(rsp)).unwrap();
+                a.fld1().unwrap();
+                a.fldz().unwrap();
+                a.fdivp(st1, st0).unwrap();
+                a.wait().unwrap();
+            },
+            true,
+        ),
+    ];
+    for (k, (sig, code, emit, at_ip)) in cases.into_iter().enumerate() {
+        let (m, st) = fault_guest(sig, emit);
+        assert_eq!(st, Status::Exited(9), "case {k}");
+        let out = m.stdout();
+        assert_eq!(u32_at(&out, 0), u64::from(sig), "case {k}");
+        assert_eq!(u32_at(&out, 8), u64::from(code), "case {k}");
+        let addr = u64_at(&out, 16);
+        if at_ip {
+            assert!(addr > 0x40_1000 && addr < 0x40_2000, "case {k}: {addr:#x}");
+        } else {
+            assert_eq!(addr, 0, "case {k}");
+        }
+    }
+}
