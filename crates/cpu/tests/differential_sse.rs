@@ -48,7 +48,10 @@ impl Rng {
     }
 }
 
-const F32_SPECIAL: [u32; 20] = [
+const F32_SPECIAL: [u32; 23] = [
+    0x3F7F_FFFF,
+    0x0080_0001,
+    0x00FF_FFFF,
     0,
     0x8000_0000,
     0x3F80_0000,
@@ -71,7 +74,10 @@ const F32_SPECIAL: [u32; 20] = [
     0x3EAA_AAAB,
 ];
 
-const F64_SPECIAL: [u64; 16] = [
+const F64_SPECIAL: [u64; 19] = [
+    0x3FEF_FFFF_FFFF_FFFF,
+    0x0010_0000_0000_0001,
+    0x001F_FFFF_FFFF_FFFF,
     0,
     0x8000_0000_0000_0000,
     0x3FF0_0000_0000_0000,
@@ -93,14 +99,20 @@ const F64_SPECIAL: [u64; 16] = [
 /// A random 64-bit half: random bits, two single-precision specials, a
 /// double-precision special, or a small integer pair.
 fn half(r: &mut Rng) -> u64 {
-    match r.below(5) {
+    match r.below(7) {
         0 => r.next(),
+        5 => {
+            // Singles in or near the smallest binades (incl. denormals).
+            let f = |r: &mut Rng| (r.next() as u32 & 0x807F_FFFF) | ((r.below(4) as u32) << 23);
+            u64::from(f(r)) | (u64::from(f(r)) << 32)
+        }
+        6 => (r.next() & 0x800F_FFFF_FFFF_FFFF) | (r.below(4) << 52),
         1 => {
-            let a = F32_SPECIAL[r.below(20) as usize];
-            let b = F32_SPECIAL[r.below(20) as usize];
+            let a = F32_SPECIAL[r.below(23) as usize];
+            let b = F32_SPECIAL[r.below(23) as usize];
             u64::from(a) | (u64::from(b) << 32)
         }
-        2 => F64_SPECIAL[r.below(16) as usize],
+        2 => F64_SPECIAL[r.below(19) as usize],
         3 => {
             // Ordinary floats: sign, moderate exponent, random mantissa.
             let f =
@@ -115,13 +127,18 @@ fn xmm_value(r: &mut Rng) -> u128 {
     u128::from(half(r)) | (u128::from(half(r)) << 64)
 }
 
-/// Random MXCSR: RC, FTZ, DAZ and sticky flags random, all masks set.
+/// Random MXCSR: RC, FTZ, DAZ and sticky flags random, all masks set; a
+/// third of the cases use the default control with PE set (the emulator's
+/// fast path for ordinary operations).
 fn mxcsr(r: &mut Rng) -> u32 {
     let flags = if r.below(2) == 0 {
         0
     } else {
         r.below(64) as u32
     };
+    if r.below(3) == 0 {
+        return 0x1F80 | 0x20 | flags;
+    }
     0x1F80
         | (r.below(4) as u32) << 13
         | (r.below(2) as u32) << 15

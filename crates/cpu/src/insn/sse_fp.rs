@@ -36,12 +36,15 @@ use super::sse_host::{self as e, PD, PS, SD, SS};
 use crate::decode::{Handler, Insn};
 use crate::exception::Exception;
 use crate::flags::{STATUS, mask};
+use crate::fpu::MXCSR_DEFAULT;
 use crate::state::Cpu;
 
 /// IE | DE | ZE: the pre-computation exceptions.
 const PRE: u32 = 0b000111;
 /// UE.
 const UE: u32 = 1 << 4;
+/// PE.
+const PE: u32 = 1 << 5;
 
 pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     use Mnemonic::*;
@@ -142,8 +145,9 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 fn check(c: &mut Cpu, f: u32, r: u128, kind: u8, n: usize) -> Result<(), Exception> {
     // MXCSR bits 7-12 mask IE..PE; an unmasked UE needs the tininess check
     // even when nothing was flagged.
-    let unmasked_ue = c.fpu.mxcsr & (UE << 7) == 0;
-    if f == 0 && !unmasked_ue {
+    let masks = (c.fpu.mxcsr >> 7) & 0x3F;
+    if f & !masks == 0 && masks & UE != 0 {
+        c.fpu.mxcsr |= f;
         return Ok(());
     }
     check_slow(c, f, r, kind, n)
@@ -211,7 +215,18 @@ fn arith<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src(c, i, 1)?;
     let d = i.reg[0];
-    let (r, f) = e::op2::<OP>(xmm(c, d), b, c.fpu.mxcsr);
+    let a = xmm(c, d);
+    // Default control (round to nearest, all masked, no FTZ/DAZ) with PE
+    // already set: an ordinary operation changes nothing in MXCSR.
+    if e::quick_op(OP)
+        && c.fpu.mxcsr & 0xFFC0 == MXCSR_DEFAULT
+        && c.fpu.mxcsr & PE != 0
+        && let Some(r) = e::op2_quick::<OP>(a, b)
+    {
+        set_xmm(c, d, r);
+        return Ok(());
+    }
+    let (r, f) = e::op2::<OP>(a, b, c.fpu.mxcsr);
     let (kind, n) = match out_kind(OP) {
         Some(k) => k,
         None => (PS, 0),

@@ -4,8 +4,10 @@
 //! as the host's own SSE instruction, under the guest's rounding control,
 //! FTZ and DAZ bits with every exception masked in the host MXCSR (so the
 //! host never traps), and the exception flags the host raised are read
-//! back. The host MXCSR is saved and restored inside the same `asm!` block,
-//! so no Rust code ever runs under the guest's control bits. Intel and AMD
+//! back. When the host MXCSR has other control bits, they are switched and
+//! switched back inside the same `asm!` block, so no Rust code ever runs
+//! under the guest's control bits (see `under!` for the fast path that
+//! needs no LDMXCSR at all in the common case). Intel and AMD
 //! agree on the results and flags of every SSE/SSE2 arithmetic, compare
 //! and conversion instruction (SDM Vol. 1 §11.5, IEEE 754); the one
 //! exception is the approximate RCPPS/RCPSS/RSQRTPS/RSQRTSS, whose results
@@ -98,6 +100,95 @@ pub(super) fn host_csr(guest: u32) -> u32 {
     c
 }
 
+/// The operations [`op2_quick`] handles.
+pub(super) const fn quick_op(op: u8) -> bool {
+    op < RCP || matches!(op, CVTSS2SD | CVTSD2SS | CVTPS2PD | CVTPD2PS)
+}
+
+/// A single-precision element that is zero or normal (no NaN, infinity
+/// or denormal).
+#[inline(always)]
+const fn plain32(x: u32) -> bool {
+    let e = x & 0x7F80_0000;
+    e != 0x7F80_0000 && (e != 0 || x << 1 == 0)
+}
+
+/// A double-precision element that is zero or normal.
+#[inline(always)]
+const fn plain64(x: u64) -> bool {
+    let e = x & 0x7FF0_0000_0000_0000;
+    e != 0x7FF0_0000_0000_0000 && (e != 0 || x << 1 == 0)
+}
+
+/// A single-precision result that is zero or normal above the smallest
+/// binade: a result of 2^-126 (or just above) may come from a tiny value
+/// rounded up, which raises UE (tininess is judged after rounding with an
+/// unbounded exponent, SDM Vol. 1 §4.9.1.5).
+#[inline(always)]
+const fn plain_out32(x: u32) -> bool {
+    let e = x & 0x7F80_0000;
+    e != 0x7F80_0000 && (e > 0x0080_0000 || x << 1 == 0)
+}
+
+/// The double-precision counterpart of [`plain_out32`].
+#[inline(always)]
+const fn plain_out64(x: u64) -> bool {
+    let e = x & 0x7FF0_0000_0000_0000;
+    e != 0x7FF0_0000_0000_0000 && (e > 0x0010_0000_0000_0000 || x << 1 == 0)
+}
+
+/// True when `OP` on `a`, `b` giving `r` can have raised no exception but
+/// PE (SDM Vol. 1 §11.5.2): every input element read is zero or normal
+/// (no DE, no NaN operand), every output element is zero or normal above
+/// the smallest binade (no NaN from an invalid operation, no infinity from
+/// an overflow in the default rounding, no tiny result), a divisor is
+/// nonzero (no ZE), and a zero product, quotient or narrowed value comes
+/// from a zero input (not an underflow to zero). Sums and differences
+/// cannot underflow to zero: a tiny difference of normal values is exact
+/// and denormal.
+#[inline(always)]
+pub(super) fn ordinary<const OP: u8>(a: u128, b: u128, r: u128) -> bool {
+    let d32 = |v: u128, k: usize| (v >> (32 * k)) as u32;
+    let d64 = |v: u128, k: usize| (v >> (64 * k)) as u64;
+    match OP {
+        CVTSS2SD | CVTPS2PD => {
+            let n = if OP == CVTSS2SD { 1 } else { 2 };
+            (0..n).all(|k| plain32(d32(b, k)))
+        }
+        CVTSD2SS | CVTPD2PS => {
+            let n = if OP == CVTSD2SS { 1 } else { 2 };
+            (0..n).all(|k| {
+                let (x, y) = (d64(b, k), d32(r, k));
+                plain64(x) && plain_out32(y) && (y << 1 != 0 || x << 1 == 0)
+            })
+        }
+        _ => {
+            let base = OP & !3;
+            let n = match OP & 3 {
+                PS => 4,
+                PD => 2,
+                _ => 1,
+            };
+            (0..n).all(|k| {
+                let (ok, a0, b0, r0) = if matches!(OP & 3, PS | SS) {
+                    let (x, y, z) = (d32(a, k), d32(b, k), d32(r, k));
+                    let ok = plain32(y) && plain_out32(z) && (base == SQRT || plain32(x));
+                    (ok, x << 1 == 0, y << 1 == 0, z << 1 == 0)
+                } else {
+                    let (x, y, z) = (d64(a, k), d64(b, k), d64(r, k));
+                    let ok = plain64(y) && plain_out64(z) && (base == SQRT || plain64(x));
+                    (ok, x << 1 == 0, y << 1 == 0, z << 1 == 0)
+                };
+                ok && match base {
+                    MUL => !r0 || a0 || b0,
+                    DIV => !b0 && (!r0 || a0),
+                    _ => true,
+                }
+            })
+        }
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(super) use host::*;
 #[cfg(not(target_arch = "x86_64"))]
@@ -122,30 +213,70 @@ mod host {
         unsafe { core::mem::transmute::<__m128i, u128>(v) }
     }
 
-    /// Runs the instruction template `$t` with the host MXCSR set to `$csr`
-    /// and restored afterwards; evaluates to the flags (bits 0-5).
+    /// The host's MXCSR.
+    #[inline(always)]
+    fn host_mxcsr() -> u32 {
+        let mut v = 0u32;
+        // SAFETY: STMXCSR writes the four bytes of `v` only.
+        unsafe { asm!("stmxcsr [{}]", in(reg) &raw mut v, options(nostack, preserves_flags)) };
+        v
+    }
+
+    /// Runs the instruction template `$t` under the guest MXCSR `$csr`;
+    /// evaluates to the exception flags (bits 0-5) to merge into the
+    /// guest's MXCSR.
+    ///
+    /// Fast path (no LDMXCSR): the host MXCSR already has the control bits
+    /// `host_csr(guest)` asks for, the guest masks every exception, and
+    /// every sticky flag left in the host MXCSR is already set in the
+    /// guest's. Then the flags read after the instruction, merged into the
+    /// guest's, give exactly the guest's new MXCSR (a flag that was already
+    /// set stays set either way, and no exception can be unmasked).
+    ///
+    /// Otherwise the host MXCSR is loaded with `host_csr(guest)` and no
+    /// flags, the instruction runs, the flags are read, and the host's
+    /// control bits are restored with its sticky flags cleared (Rust code
+    /// never reads them; clearing them keeps the next operation on the
+    /// fast path).
     macro_rules! under {
         ($csr:expr, $t:expr, $($ops:tt)*) => {{
-            let new: u32 = $csr;
-            let mut save = 0u32;
+            let guest: u32 = $csr;
+            let new = host_csr(guest);
+            let h = host_mxcsr();
             let mut out = 0u32;
-            // SAFETY: STMXCSR/LDMXCSR touch only the three local u32 slots
-            // given by pointer; the MXCSR loaded has every exception masked
-            // (no trap) and the host's MXCSR is restored before the block
-            // ends. The instruction itself works on registers only.
-            unsafe {
-                asm!(
-                    "stmxcsr [{s}]",
-                    "ldmxcsr [{n}]",
-                    $t,
-                    "stmxcsr [{o}]",
-                    "ldmxcsr [{s}]",
-                    s = in(reg) &raw mut save,
-                    n = in(reg) &raw const new,
-                    o = in(reg) &raw mut out,
-                    $($ops)*
-                    options(nostack),
-                );
+            if h & !0x3F == new && guest & MASKS == MASKS && h & 0x3F & !guest == 0 {
+                // SAFETY: STMXCSR writes the local `out` only; the MXCSR in
+                // force masks every exception (no trap). The instruction
+                // works on registers only.
+                unsafe {
+                    asm!(
+                        $t,
+                        "stmxcsr [{o}]",
+                        o = in(reg) &raw mut out,
+                        $($ops)*
+                        options(nostack),
+                    );
+                }
+            } else {
+                let restore = h & !0x3F;
+                // SAFETY: STMXCSR/LDMXCSR touch only the local u32 slots
+                // given by pointer; the MXCSR loaded has every exception
+                // masked (no trap) and the host's control bits are
+                // restored before the block ends. The instruction itself
+                // works on registers only.
+                unsafe {
+                    asm!(
+                        "ldmxcsr [{n}]",
+                        $t,
+                        "stmxcsr [{o}]",
+                        "ldmxcsr [{rs}]",
+                        n = in(reg) &raw const new,
+                        rs = in(reg) &raw const restore,
+                        o = in(reg) &raw mut out,
+                        $($ops)*
+                        options(nostack),
+                    );
+                }
             }
             out & 0x3F
         }};
@@ -166,7 +297,6 @@ mod host {
     /// `OP dst, src` on the host: dst = `a`, src = `b`.
     #[inline(always)]
     pub(in super::super) fn op2<const OP: u8>(a: u128, b: u128, csr: u32) -> (u128, u32) {
-        let csr = host_csr(csr);
         op2!(OP, a, b, csr;
             ADD + PS => "addps", ADD + SS => "addss", ADD + PD => "addpd", ADD + SD => "addsd",
             SUB + PS => "subps", SUB + SS => "subss", SUB + PD => "subpd", SUB + SD => "subsd",
@@ -181,6 +311,52 @@ mod host {
             CVTPD2DQ => "cvtpd2dq", CVTTPD2DQ => "cvttpd2dq", CVTPS2PD => "cvtps2pd",
             CVTPD2PS => "cvtpd2ps",
         )
+    }
+
+    /// `OP dst, src` run under the host's own MXCSR, which in a Rust
+    /// program always has the default control bits (round to nearest,
+    /// every exception masked, no FTZ/DAZ: Rust's floating-point semantics
+    /// assume that environment). Returns the result only when every input
+    /// and output element is an ordinary value (see [`ordinary`]): then the
+    /// only exception the operation can have raised is PE, so a guest whose
+    /// MXCSR has exactly that default control and PE already set sees no
+    /// change to its MXCSR. Otherwise None (the caller runs [`op2`]).
+    #[inline(always)]
+    pub(in super::super) fn op2_quick<const OP: u8>(a: u128, b: u128) -> Option<u128> {
+        if !quick_op(OP) {
+            return None;
+        }
+        let mut x = m(a);
+        let y = m(b);
+        macro_rules! bare {
+            ($($k:expr => $mn:literal),* $(,)?) => {
+                match OP {
+                    // SAFETY: one SSE instruction on registers; the host
+                    // MXCSR masks every exception, so it cannot trap.
+                    $( k if k == $k => unsafe {
+                        asm!(concat!($mn, " {x}, {y}"), x = inout(xmm_reg) x, y = in(xmm_reg) y, options(pure, nomem, nostack, preserves_flags));
+                    }, )*
+                    _ => return None,
+                }
+            };
+        }
+        bare!(
+            ADD + PS => "addps", ADD + SS => "addss", ADD + PD => "addpd", ADD + SD => "addsd",
+            SUB + PS => "subps", SUB + SS => "subss", SUB + PD => "subpd", SUB + SD => "subsd",
+            MUL + PS => "mulps", MUL + SS => "mulss", MUL + PD => "mulpd", MUL + SD => "mulsd",
+            DIV + PS => "divps", DIV + SS => "divss", DIV + PD => "divpd", DIV + SD => "divsd",
+            MIN + PS => "minps", MIN + SS => "minss", MIN + PD => "minpd", MIN + SD => "minsd",
+            MAX + PS => "maxps", MAX + SS => "maxss", MAX + PD => "maxpd", MAX + SD => "maxsd",
+            SQRT + PS => "sqrtps", SQRT + SS => "sqrtss", SQRT + PD => "sqrtpd", SQRT + SD => "sqrtsd",
+            CVTSS2SD => "cvtss2sd", CVTSD2SS => "cvtsd2ss", CVTPS2PD => "cvtps2pd",
+            CVTPD2PS => "cvtpd2ps",
+        );
+        let r = u(x);
+        if ordinary::<OP>(a, b, r) {
+            Some(r)
+        } else {
+            None
+        }
     }
 
     macro_rules! cmp_arm {
@@ -202,7 +378,6 @@ mod host {
         pred: u8,
         csr: u32,
     ) -> (u128, u32) {
-        let csr = host_csr(csr);
         let mut x = m(a);
         let y = m(b);
         let f = match pred & 7 {
@@ -226,7 +401,6 @@ mod host {
         b: u128,
         csr: u32,
     ) -> (u64, u32) {
-        let csr = host_csr(csr);
         let x = m(a);
         let y = m(b);
         let (mut z, mut p, mut c): (u8, u8, u8) = (0, 0, 0);
@@ -252,7 +426,6 @@ mod host {
     /// (`W64` false, zero-extended) or 64-bit integer.
     #[inline(always)]
     pub(in super::super) fn cvt2si<const OP: u8, const W64: bool>(b: u128, csr: u32) -> (u64, u32) {
-        let csr = host_csr(csr);
         let y = m(b);
         let mut r: u64 = 0;
         let f = match (OP, W64) {
@@ -291,7 +464,6 @@ mod host {
         v: u64,
         csr: u32,
     ) -> (u128, u32) {
-        let csr = host_csr(csr);
         let mut x = m(a);
         let f = match (DOUBLE, W64) {
             (false, false) => {
@@ -376,6 +548,11 @@ pub(super) mod soft {
         } else {
             u64::from(r as i32 as u32)
         }
+    }
+
+    /// The portable engine has no quick path.
+    pub(in super::super) fn op2_quick<const OP: u8>(_a: u128, _b: u128) -> Option<u128> {
+        None
     }
 
     /// See the x86-64 engine's `op2`.

@@ -1614,3 +1614,69 @@ fn maskmovq_movntq_and_fxsave_with_em() {
         |a| a.fxrstor(ptr(rbx)),
     );
 }
+
+/// Stale sticky flags in the host's MXCSR (from earlier guest operations
+/// or from Rust code) never leak into the guest's flags.
+#[test]
+fn host_sticky_flags_do_not_leak_into_the_guest() {
+    // Rust code raising PE (and more) in this thread's MXCSR.
+    let x = std::hint::black_box(1.0f64) / std::hint::black_box(3.0f64);
+    let y = std::hint::black_box(1e308f64) * std::hint::black_box(10.0f64);
+    assert!(x < 1.0 && y.is_infinite());
+    let v = fp(
+        &[
+            (0, q2(D1, 0)),
+            (1, q2(D3, 0)),
+            (2, q2(D1, 0)),
+            (3, q2(D2, 0)),
+        ],
+        MXCSR,
+        |a| {
+            a.addsd(xmm2, xmm3)?; // exact: no flags although the host has some
+            a.movd(eax, xmm0)?;
+            a.divsd(xmm0, xmm1)?; // PE
+            a.stmxcsr(dword_ptr(rsp - 4))?;
+            a.mov(ecx, dword_ptr(rsp - 4))?;
+            a.mov(dword_ptr(rsp - 4), MXCSR)?;
+            a.ldmxcsr(dword_ptr(rsp - 4))?; // guest clears its flags
+            a.mulsd(xmm3, xmm3) // exact again: no flags
+        },
+    );
+    assert_eq!(v.cpu.fpu.xmm[2] as u64, D3);
+    assert_eq!(v.cpu.gpr[1], u64::from(MXCSR | PE));
+    assert_eq!(v.cpu.fpu.xmm[3] as u64, 0x4010_0000_0000_0000);
+    assert_eq!(v.cpu.fpu.mxcsr, MXCSR);
+}
+
+/// The fast path for ordinary operations agrees with the full path at the
+/// edge of the underflow range: (1 - 2^-24) * 2^-126 rounds up to the
+/// smallest normal, and the product is tiny after rounding with an
+/// unbounded exponent, so UE and PE are raised (same for doubles).
+#[test]
+fn fast_path_keeps_underflow_at_the_smallest_normal() {
+    let cases: [(u128, u128, u32); 2] = [
+        (0x3F7F_FFFF, 0x0080_0000, 0x0080_0000),
+        (
+            0x3FEF_FFFF_FFFF_FFFF,
+            0x0010_0000_0000_0000,
+            0, // checked through the double below
+        ),
+    ];
+    for (k, (x, y, want)) in cases.into_iter().enumerate() {
+        for csr in [MXCSR, MXCSR | PE] {
+            let v = fp(&[(0, x), (1, y)], csr, move |a| {
+                if k == 0 {
+                    a.mulss(xmm0, xmm1)
+                } else {
+                    a.mulsd(xmm0, xmm1)
+                }
+            });
+            if k == 0 {
+                assert_eq!(v.cpu.fpu.xmm[0] as u32, want);
+            } else {
+                assert_eq!(v.cpu.fpu.xmm[0] as u64, 0x0010_0000_0000_0000);
+            }
+            assert_eq!(v.cpu.fpu.mxcsr, MXCSR | UE | PE, "csr {csr:#x} case {k}");
+        }
+    }
+}
