@@ -6,8 +6,16 @@
 //! host never traps), and the exception flags the host raised are read
 //! back. When the host MXCSR has other control bits, they are switched and
 //! switched back inside the same `asm!` block, so no Rust code ever runs
-//! under the guest's control bits (see `under!` for the fast path that
-//! needs no LDMXCSR at all in the common case). Intel and AMD
+//! under the guest's control bits; the host's sticky flags are left clear
+//! (Rust code never reads them). Two fast paths avoid the costly MXCSR
+//! accesses: `under!` needs no LDMXCSR when the host already has the
+//! guest's control bits and no stale flag the guest lacks, and
+//! `op2_quick` (arithmetic under the default MXCSR with PE already set)
+//! touches MXCSR not at all when every input and output element is
+//! ordinary, because then nothing in the guest's MXCSR can change. Both
+//! rely on the host thread running with Rust's default floating-point
+//! environment (round to nearest, all exceptions masked, no FTZ/DAZ),
+//! which Rust's own float semantics assume. Intel and AMD
 //! agree on the results and flags of every SSE/SSE2 arithmetic, compare
 //! and conversion instruction (SDM Vol. 1 §11.5, IEEE 754); the one
 //! exception is the approximate RCPPS/RCPSS/RSQRTPS/RSQRTSS, whose results
