@@ -1387,3 +1387,90 @@ fn alignment_check_and_floating_point_exceptions_become_sigbus_and_sigfpe() {
         }
     }
 }
+
+#[test]
+fn an_unwritable_stack_or_a_bad_sigreturn_frame_ends_in_sigsegv() {
+    // The frame cannot be written: SIGSEGV with its default action.
+    let (_, st) = run(Flavor::X86_64, 64, |a| {
+        let mut act = a.create_label();
+        let mut handler = a.create_label();
+        let mut restorer = a.create_label();
+        sigaction64(a, SIGUSR1, act, handler, restorer, SA_RESTORER, 0);
+        sys64(a, 39);
+        a.mov(edi, eax).unwrap();
+        a.mov(esi, SIGUSR1).unwrap();
+        a.mov(rsp, 0x1000u64).unwrap();
+        sys64(a, 62);
+        a.xor(edi, edi).unwrap();
+        sys64(a, 60);
+        a.set_label(&mut handler).unwrap();
+        a.ret().unwrap();
+        a.set_label(&mut restorer).unwrap();
+        sys64(a, 15);
+        a.set_label(&mut act).unwrap();
+        a.db(&[0u8; 32]).unwrap();
+    });
+    assert_eq!(st, Status::Signaled(11));
+    // The handler puts a kernel selector in the saved CS: rt_sigreturn
+    // refuses it (Linux's IRET would fault) with SIGSEGV.
+    let (_, st) = run(Flavor::X86_64, 64, |a| {
+        let mut act = a.create_label();
+        let mut handler = a.create_label();
+        let mut restorer = a.create_label();
+        sigaction64(a, SIGUSR1, act, handler, restorer, SA_RESTORER, 0);
+        sys64(a, 39);
+        a.mov(edi, eax).unwrap();
+        a.mov(esi, SIGUSR1).unwrap();
+        sys64(a, 62);
+        a.xor(edi, edi).unwrap();
+        sys64(a, 60);
+        a.set_label(&mut handler).unwrap();
+        a.mov(word_ptr(rdx + 40 + 144), 0x10).unwrap();
+        a.ret().unwrap();
+        a.set_label(&mut restorer).unwrap();
+        sys64(a, 15);
+        a.set_label(&mut act).unwrap();
+        a.db(&[0u8; 32]).unwrap();
+    });
+    assert_eq!(st, Status::Signaled(11));
+}
+
+#[test]
+fn i386_sigreturn_loads_valid_data_selectors_and_nulls_bad_ones() {
+    for flavor in [Flavor::I386, Flavor::X86_64] {
+        let uds = match flavor {
+            Flavor::I386 => layout::gdt32::USER_DS,
+            Flavor::X86_64 => layout::gdt64::USER_DS,
+        };
+        let (m, st) = run(flavor, 32, |a| {
+            handler32(a, |a| {
+                // sigframe: sc at esp + 8: gs at +0, fs at +4.
+                a.mov(dword_ptr(esp + 8), 0x1234u32).unwrap();
+                a.mov(dword_ptr(esp + 12), u32::from(uds)).unwrap();
+                a.ret().unwrap();
+            });
+            sigaction32(a, SIGUSR1, 0, 0);
+            sys32(a, 20);
+            a.mov(ebx, eax).unwrap();
+            a.mov(ecx, SIGUSR1).unwrap();
+            sys32(a, 37);
+            a.push(0).unwrap();
+            a.push(0).unwrap();
+            a.mov(word_ptr(esp), gs).unwrap();
+            a.mov(word_ptr(esp + 4), fs).unwrap();
+            a.mov(ebx, 1u32).unwrap();
+            a.mov(ecx, esp).unwrap();
+            a.mov(edx, 8u32).unwrap();
+            sys32(a, 4);
+            a.xor(ebx, ebx).unwrap();
+            sys32(a, 1);
+        });
+        assert_eq!(st, Status::Exited(0), "{flavor:?}");
+        let out = m.stdout();
+        assert_eq!(
+            (u32_at(&out, 0), u32_at(&out, 4)),
+            (0, u64::from(uds)),
+            "{flavor:?}"
+        );
+    }
+}
