@@ -237,7 +237,7 @@ fn sin_cos_series(r: W, cos: bool) -> W {
     for n in 0..60 {
         term = term.times(r2).over(W::from_int((k + 1) * (k + 2)));
         k += 2;
-        if term.is_zero() || term.exp < sum.exp - 130 {
+        if term.is_zero() {
             break;
         }
         sum = if n % 2 == 0 {
@@ -245,6 +245,11 @@ fn sin_cos_series(r: W, cos: bool) -> W {
         } else {
             sum.plus(term)
         };
+        // A term below the working precision still counts (sticky),
+        // so a tiny correction makes the result inexact.
+        if term.exp < sum.exp - 130 {
+            break;
+        }
     }
     sum
 }
@@ -275,10 +280,21 @@ pub fn trig(env: &mut Env, a: F80, f: Trig) -> Option<F80> {
                 return Some(a);
             }
             let x = wide_of(&u);
-            // k = round(x / (pi/2)); r = x - k pi/2 in [-pi/4, pi/4].
-            let half_pi = PI66.scale(-1);
-            let k = x.over(half_pi).round_int();
-            let r = x.minus(half_pi.times(W::from_int(k)));
+            // k = round(x / (pi/2)); r = x - k pi/2 exactly for the
+            // x87's 66-bit pi: pi/2 = Q * 2^-65 with the 66-bit integer Q.
+            let k = x.over(PI66.scale(-1)).round_int();
+            let r = if k == 0 {
+                x
+            } else {
+                // |x| >= pi/4: x = X * 2^-65 with X = sig << (exp + 2)
+                // < 2^128; the difference is small, so wrapping
+                // arithmetic modulo 2^128 is exact.
+                const Q: u128 = 0x3_243F_6A88_85A3_08D3;
+                let xi = u128::from(u.sig) << (u.exp + 2).clamp(0, 64);
+                let xi = if u.sign { xi.wrapping_neg() } else { xi };
+                let d = xi.wrapping_sub((k as i128 as u128).wrapping_mul(Q)) as i128;
+                W::new(d < 0, 62, d.unsigned_abs())
+            };
             let q = k & 3;
             let (s, c) = (sin_cos_series(r, false), sin_cos_series(r, true));
             let v = match f {

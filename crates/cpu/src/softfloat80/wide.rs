@@ -103,13 +103,13 @@ impl W {
     }
 
     /// The nearest integer (halves away from zero), saturating beyond
-    /// 2^62.
+    /// 2^63.
     pub fn round_int(self) -> i64 {
         if self.m == 0 || self.exp < -1 {
             return 0;
         }
-        let v = if self.exp >= 62 {
-            1i64 << 62
+        let v = if self.exp >= 63 {
+            i64::MAX
         } else {
             let sh = (127 - self.exp) as u32;
             (((self.m >> (sh - 1)) + 1) >> 1) as i64
@@ -133,18 +133,24 @@ impl W {
         let d = (a.exp - b.exp) as u32;
         // One guard bit of headroom: work on m >> 1.
         let am = a.m >> 1;
-        // Bits shifted out are jammed into the lowest bit (sticky), so a
-        // tiny addend still makes the result inexact.
-        let bm = if d >= 127 {
-            1
+        // Bits shifted out make a sticky bit: the sum is `am + bm + e`
+        // with 0 < e < 1 when sticky; the result keeps the floor with
+        // its lowest bit set (a borrow first for a difference).
+        let full = b.m >> 1;
+        let (bm, sticky) = if d >= 127 {
+            (0, true)
         } else {
-            let full = b.m >> 1;
-            (full >> d) | u128::from(full & ((1u128 << d) - 1) != 0 || b.m & 1 != 0)
+            (full >> d, full & ((1u128 << d) - 1) != 0 || b.m & 1 != 0)
         };
+        let st = u128::from(sticky);
         if a.neg == b.neg {
-            W::new(a.neg, a.exp + 1, am + bm)
+            W::new(a.neg, a.exp + 1, (am + bm) | st)
         } else {
-            W::new(a.neg, a.exp + 1, am - bm)
+            let diff = am - bm;
+            if diff == 0 {
+                return W::ZERO;
+            }
+            W::new(a.neg, a.exp + 1, (diff - st) | st)
         }
     }
 
@@ -225,10 +231,15 @@ fn ln_ratio(num: W, den: W) -> W {
     for k in 1..80 {
         pow = pow.times(t2);
         let term = pow.over(W::from_int(2 * k + 1));
-        if term.is_zero() || term.exp < sum.exp - 130 {
+        if term.is_zero() {
             break;
         }
         sum = sum.plus(term);
+        // A term below the working precision still counts (sticky),
+        // so a tiny correction makes the result inexact.
+        if term.exp < sum.exp - 130 {
+            break;
+        }
     }
     sum.scale(1)
 }
@@ -264,10 +275,15 @@ pub fn exp2m1(x: W) -> W {
     let mut sum = z;
     for k in 2..80 {
         term = term.times(z).over(W::from_int(k));
-        if term.is_zero() || term.exp < sum.exp - 130 {
+        if term.is_zero() {
             break;
         }
         sum = sum.plus(term);
+        // A term below the working precision still counts (sticky),
+        // so a tiny correction makes the result inexact.
+        if term.exp < sum.exp - 130 {
+            break;
+        }
     }
     sum
 }
@@ -290,7 +306,7 @@ fn atan_unit(t: W) -> W {
     for k in 1..200 {
         pow = pow.times(u2);
         let term = pow.over(W::from_int(2 * k + 1));
-        if term.is_zero() || term.exp < sum.exp - 130 {
+        if term.is_zero() {
             break;
         }
         sum = if k % 2 == 1 {
@@ -298,6 +314,11 @@ fn atan_unit(t: W) -> W {
         } else {
             sum.plus(term)
         };
+        // A term below the working precision still counts (sticky),
+        // so a tiny correction makes the result inexact.
+        if term.exp < sum.exp - 130 {
+            break;
+        }
     }
     base.plus(sum)
 }
