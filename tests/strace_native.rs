@@ -28,6 +28,18 @@
 //! - on an i386 kernel (`--kernel i386`), `set_thread_area`'s
 //!   `(entry_number=6)` is shown as x86_64's 12 (the GDT's TLS entries
 //!   start at 6 on i386 and at 12 on x86_64, where the native run is);
+//! - in programs with several processes (`strace -f` natively,
+//!   `--strace-pids` under sysgate), each process's calls are compared on
+//!   their own (P1 the first process, then the pids its calls return,
+//!   breadth first), `<unfinished ...>`/`<... resumed>` pairs joined, and
+//!   what depends on scheduling is relaxed: a run of reads of one
+//!   descriptor that returned data is one read of their total, with buffer
+//!   sizes hidden (how a pipe's bytes are split between reads); a call
+//!   interrupted and restarted by the kernel (`= ? ERESTARTNOINTR (To be
+//!   restarted)`) is left out (the restarted call is compared); and
+//!   `--- SIGCHLD` lines are checked apart: each one sysgate shows must be
+//!   one strace showed, and there must be one when there was one natively
+//!   (children that end while their parent sleeps share one delivery);
 //! - `+++ exited with N +++` lines: `strace -qq` omits them, sysgate always
 //!   prints them (the exit status itself is checked by tests/native.rs);
 //!   `+++ killed by SIG... +++` lines are compared.
@@ -160,7 +172,8 @@ fn pid_result(line: &str) -> Option<(usize, &str)> {
     (!n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && n != "0").then_some((eq + 3, n))
 }
 
-/// Replaces process ids by `P1`, `P2`, ... (see the header).
+/// Replaces process ids by `P1`, `P2`, ... in order of their first
+/// appearance as a result (see the header).
 fn hide_pids(lines: Vec<String>) -> Vec<String> {
     let mut pids: Vec<String> = Vec::new();
     for l in &lines {
@@ -170,6 +183,11 @@ fn hide_pids(lines: Vec<String>) -> Vec<String> {
             pids.push(n.to_string());
         }
     }
+    hide_pids_with(lines, &pids)
+}
+
+/// Replaces the process ids in `pids` by `P1`, `P2`, ... in that order.
+fn hide_pids_with(lines: Vec<String>, pids: &[String]) -> Vec<String> {
     let name = |n: &str| {
         pids.iter()
             .position(|p| p == n)
@@ -219,10 +237,16 @@ fn normalize(text: &str) -> Vec<String> {
     hide_pids(lines)
 }
 
-fn native_strace(bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
-    let log = cwd.join("strace.log");
-    let status = Command::new("strace")
-        .arg("-qq")
+/// The native strace log of `bin` (`follow`: `-f`, lines prefixed with
+/// their pid).
+fn native_text(bin: &Path, args: &[&str], cwd: &Path, follow: bool) -> String {
+    let log = cwd.with_extension("native.log");
+    let mut cmd = Command::new("strace");
+    cmd.arg("-qq");
+    if follow {
+        cmd.arg("-f");
+    }
+    let status = cmd
         .arg("-o")
         .arg(&log)
         .arg("--")
@@ -245,7 +269,11 @@ fn native_strace(bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
     );
     let text = std::fs::read_to_string(&log).expect("reading the strace log");
     std::fs::remove_file(&log).expect("removing the strace log");
-    let mut lines = normalize(&text);
+    text
+}
+
+fn native_strace(bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
+    let mut lines = normalize(&native_text(bin, args, cwd, false));
     assert!(
         lines.first().is_some_and(|l| l.starts_with("execve(")),
         "strace's first line is the program's execve: {lines:?}"
@@ -254,7 +282,9 @@ fn native_strace(bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
     lines
 }
 
-fn sysgate_strace(config: &[&str], bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
+/// sysgate's strace log of `bin` under `config` (`pids`: lines
+/// prefixed with `[pid N] `).
+fn sysgate_text(config: &[&str], bin: &Path, args: &[&str], cwd: &Path, pids: bool) -> String {
     let log = cwd.with_extension("sysgate.log");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sysgate"));
     cmd.arg("run")
@@ -262,6 +292,9 @@ fn sysgate_strace(config: &[&str], bin: &Path, args: &[&str], cwd: &Path) -> Vec
         .arg("--strace-output")
         .arg(&log)
         .args(config);
+    if pids {
+        cmd.arg("--strace-pids");
+    }
     for (k, v) in ENV {
         cmd.arg("--env").arg(format!("{k}={v}"));
     }
@@ -275,7 +308,11 @@ fn sysgate_strace(config: &[&str], bin: &Path, args: &[&str], cwd: &Path) -> Vec
         .expect("running sysgate");
     let text = std::fs::read_to_string(&log).expect("reading sysgate's strace log");
     std::fs::remove_file(&log).expect("removing sysgate's strace log");
-    let mut lines = normalize(&text);
+    text
+}
+
+fn sysgate_strace(config: &[&str], bin: &Path, args: &[&str], cwd: &Path) -> Vec<String> {
+    let mut lines = normalize(&sysgate_text(config, bin, args, cwd, false));
     if config.contains(&"i386") {
         for l in &mut lines {
             *l = i386_tls_entry(l);
@@ -359,6 +396,289 @@ strace_tests! {
     killed_abort: "killed" &["abort"];
     killed_segv: "killed" &["segv"];
     killed_term: "killed" &["term"];
+    killed_fpe: "killed" &["fpe"];
+    killed_ill: "killed" &["ill"];
+    killed_bus: "killed" &["bus"];
+    killed_ignored: "killed" &["ignored"];
+    killed_exit: "killed" &["none"];
+}
+
+// ---- Programs with several processes ----
+
+/// One trace's lines per process, in order of each pid's first line,
+/// `<unfinished ...>`/`<... resumed>` pairs joined (native `strace -f -o`
+/// prefixes lines with `PID `; sysgate's `--strace-pids` with
+/// `[pid N] `).
+fn split_processes(text: &str, native: bool) -> Vec<(String, Vec<String>)> {
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut pending: Vec<(String, String)> = Vec::new();
+    for raw in text.lines() {
+        let split = if native {
+            raw.split_once(' ')
+        } else {
+            raw.strip_prefix("[pid")
+                .and_then(|r| r.trim_start().split_once("] "))
+        };
+        let Some((pid, rest)) = split else {
+            continue;
+        };
+        let line = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
+            pending.push((pid.to_string(), head.to_string()));
+            continue;
+        } else if let Some(tail) = rest.strip_prefix("<... ") {
+            let Some((_, after)) = tail.split_once(" resumed>") else {
+                continue;
+            };
+            let head = pending
+                .iter()
+                .position(|(p, _)| p == pid)
+                .map(|k| pending.remove(k).1)
+                .unwrap_or_default();
+            format!("{head}{after}")
+        } else {
+            rest.to_string()
+        };
+        match groups.iter_mut().find(|(p, _)| p == pid) {
+            Some((_, v)) => v.push(line),
+            None => groups.push((pid.to_string(), vec![line])),
+        }
+    }
+    groups
+}
+
+/// Runs of reads of one descriptor that returned data become one read of
+/// their total, and the buffer size of every read is hidden: how a pipe's
+/// bytes are split between reads depends on scheduling.
+fn coalesce_reads(lines: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Option<(String, u64)> = None;
+    let flush = |out: &mut Vec<String>, run: &mut Option<(String, u64)>| {
+        if let Some((fd, total)) = run.take() {
+            out.push(format!("read({fd}, ..., ...) = {total}"));
+        }
+    };
+    for l in lines {
+        let read = l.strip_prefix("read(").and_then(|r| {
+            let (fd, _) = r.split_once(", ")?;
+            let (_, n) = r.rsplit_once(") = ")?;
+            Some((fd.to_string(), n.parse::<u64>().ok()?))
+        });
+        match read {
+            Some((fd, n)) if n > 0 => {
+                if run.as_ref().is_some_and(|(f, _)| *f != fd) {
+                    flush(&mut out, &mut run);
+                }
+                let (_, total) = run.get_or_insert((fd, 0));
+                *total += n;
+            }
+            Some((fd, 0)) => {
+                flush(&mut out, &mut run);
+                out.push(format!("read({fd}, \"\", ...) = 0"));
+            }
+            _ => {
+                flush(&mut out, &mut run);
+                out.push(l);
+            }
+        }
+    }
+    flush(&mut out, &mut run);
+    out
+}
+
+/// Each process's normalized lines, in the order the processes are named
+/// (P1 the first, then the pids each one's calls return, breadth first).
+fn processes(text: &str, native: bool) -> Vec<Vec<String>> {
+    let mut groups: Vec<(String, Vec<String>)> = split_processes(text, native)
+        .into_iter()
+        .map(|(pid, lines)| {
+            let lines = lines
+                .iter()
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                // A call a signal interrupted and the kernel restarted
+                // (`= ? ERESTARTNOINTR`, `ERESTARTSYS`, ...): whether one
+                // was interrupted depends on when the signal came; the
+                // restarted call follows and is compared.
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with("+++ exited with ")
+                        && !(l.contains(" = ? ERESTART") && l.ends_with("(To be restarted)"))
+                })
+                .map(|l| hide_machine_state(&hide_random(&hide_addresses(&l))))
+                .collect();
+            (pid, lines)
+        })
+        .collect();
+    if native && let Some((_, first)) = groups.first_mut() {
+        assert!(
+            first.first().is_some_and(|l| l.starts_with("execve(")),
+            "strace's first line is the program's execve: {first:?}"
+        );
+        first.remove(0);
+    }
+    let mut pids: Vec<String> = groups.first().map(|(p, _)| p.clone()).into_iter().collect();
+    let mut k = 0;
+    while k < pids.len() {
+        if let Some((_, lines)) = groups.iter().find(|(p, _)| *p == pids[k]) {
+            for l in lines {
+                if let Some((_, n)) = pid_result(l)
+                    && !pids.iter().any(|p| p == n)
+                {
+                    pids.push(n.to_string());
+                }
+            }
+        }
+        k += 1;
+    }
+    let mut out = Vec::new();
+    for pid in &pids {
+        if let Some(k) = groups.iter().position(|(p, _)| p == pid) {
+            let (_, lines) = groups.remove(k);
+            out.push(coalesce_reads(hide_pids_with(lines, &pids)));
+        }
+    }
+    // Processes no named pid leads to, in order of appearance.
+    for (_, lines) in groups {
+        out.push(lines);
+    }
+    out
+}
+
+/// A process's lines without its `--- SIGCHLD` lines, and those lines.
+fn without_sigchld(lines: &[String]) -> (Vec<String>, Vec<String>) {
+    let (sigchld, rest): (Vec<String>, Vec<String>) = lines
+        .iter()
+        .cloned()
+        .partition(|l| l.starts_with("--- SIGCHLD "));
+    (rest, sigchld)
+}
+
+fn compare_processes(target: &str, configs: &[&[&str]], program: &str, args: &[&str]) {
+    build();
+    let bin = root().join("target/c-tests").join(target).join(program);
+    let cwd = root()
+        .join("target/c-tests/work")
+        .join(format!("strace-{target}-{program}-{}", args.join("-")));
+    let _ = std::fs::remove_dir_all(&cwd);
+    std::fs::create_dir_all(&cwd).expect("work directory");
+    let want = processes(&native_text(&bin, args, &cwd, true), true);
+    assert!(
+        want.len() >= 2 && want.iter().all(|p| !p.is_empty()),
+        "strace -f shows several processes: {want:?}"
+    );
+    for config in configs {
+        let _ = std::fs::remove_dir_all(&cwd);
+        std::fs::create_dir_all(&cwd).expect("work directory");
+        let got = processes(&sysgate_text(config, &bin, args, &cwd, true), false);
+        let mut config_lines = Vec::new();
+        for (k, (w, g)) in want.iter().zip(&got).enumerate() {
+            let mut g = g.clone();
+            if config.contains(&"i386") {
+                for l in &mut g {
+                    *l = i386_tls_entry(l);
+                }
+            }
+            // SIGCHLD (ignored by default here) is delivered once per
+            // return to user mode with it pending: children that end while
+            // the parent sleeps share one delivery, so how many the parent
+            // sees depends on scheduling. Each one sysgate delivers must
+            // be one native strace showed, and there must be one if there
+            // was one natively; the other lines must be the same, in order.
+            let ((w_rest, w_chld), (g_rest, g_chld)) = (without_sigchld(w), without_sigchld(&g));
+            let chld_ok = g_chld.iter().all(|l| w_chld.contains(l))
+                && (w_chld.is_empty() == g_chld.is_empty());
+            if w_rest != g_rest || !chld_ok {
+                config_lines.push(report(k + 1, &w_rest, &g_rest));
+                config_lines.push(format!(
+                    "SIGCHLD natively:\n{}\nSIGCHLD under sysgate:\n{}\n",
+                    w_chld.join("\n"),
+                    g_chld.join("\n")
+                ));
+            }
+        }
+        assert_eq!(
+            want.len(),
+            got.len(),
+            "{target} {program} under {config:?}: number of processes"
+        );
+        assert!(
+            config_lines.is_empty(),
+            "{target} {program} under {config:?}: system calls differ:\n{}",
+            config_lines.join("\n")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&cwd);
+}
+
+/// Side-by-side lines of process `p`, differing ones marked `!!`.
+fn report(p: usize, want: &[String], got: &[String]) -> String {
+    let mut s = format!("process P{p}:\n");
+    for i in 0..want.len().max(got.len()) {
+        let (w, g) = (want.get(i), got.get(i));
+        let mark = if w == g { "  " } else { "!!" };
+        s.push_str(&format!(
+            "{mark} native:  {}\n   sysgate: {}\n",
+            w.map_or("-", String::as_str),
+            g.map_or("-", String::as_str)
+        ));
+    }
+    s
+}
+
+macro_rules! strace_process_tests {
+    ($($name:ident: $program:literal $args:expr;)*) => {
+        mod glibc64_processes { use super::*; $(#[test] fn $name() { compare_processes("glibc64", X86_64, $program, $args) })* }
+        mod musl64_processes { use super::*; $(#[test] fn $name() { compare_processes("musl64", X86_64, $program, $args) })* }
+        mod glibc32_processes { use super::*; $(#[test] fn $name() { compare_processes("glibc32", I386, $program, $args) })* }
+    };
+}
+
+strace_process_tests! {
+    forkpipe: "forkpipe" &[];
+}
+
+#[test]
+fn processes_are_split_and_joined() {
+    let native = concat!(
+        "100 execve(\"/p\", [\"/p\"], 0x7ffd0 /* 3 vars */) = 0\n",
+        "100 set_tid_address(0x1000) = 100\n",
+        "100 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>\n",
+        "101 set_robust_list(0x10, 24) = 0\n",
+        "100 <... clone resumed>) = 101\n",
+        "100 read(3,  <unfinished ...>\n",
+        "101 write(4, \"ab\", 2) = 2\n",
+        "100 <... read resumed>\"a\", 10) = 1\n",
+        "100 read(3, \"b\", 9) = 1\n",
+        "101 exit_group(0) = ?\n",
+        "101 +++ exited with 0 +++\n",
+        "100 read(3, \"\", 8) = 0\n",
+        "100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0} ---\n",
+        "100 wait4(-1, NULL, 0, NULL) = 101\n",
+    );
+    let sysgate = concat!(
+        "[pid     1] set_tid_address(0x1000) = 1\n",
+        "[pid     1] clone(child_stack=NULL, flags=SIGCHLD) = 2\n",
+        "[pid     2] set_robust_list(0x10, 24) = 0\n",
+        "[pid     2] write(4, \"ab\", 2) = 2\n",
+        "[pid     2] exit_group(0) = ?\n",
+        "[pid     1] read(3, \"ab\", 10) = 2\n",
+        "[pid     1] read(3, \"\", 8) = 0\n",
+        "[pid     1] wait4(-1, NULL, 0, NULL) = 2\n",
+    );
+    let (n, s) = (processes(native, true), processes(sysgate, false));
+    assert_eq!(
+        n[0],
+        [
+            "set_tid_address(0x1000) = P1",
+            "clone(child_stack=NULL, flags=SIGCHLD) = P2",
+            "read(3, ..., ...) = 2",
+            "read(3, \"\", ...) = 0",
+            "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=P2, si_uid=0} ---",
+            "wait4(-1, NULL, 0, NULL) = P2",
+        ]
+    );
+    assert_eq!(without_sigchld(&n[0]).0, s[0]);
+    assert_eq!(n[1], s[1]);
+    assert_eq!(n.len(), 2);
 }
 
 #[test]
