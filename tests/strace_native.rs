@@ -499,9 +499,8 @@ fn processes(text: &str, native: bool) -> Vec<Vec<String>> {
                 // was interrupted depends on when the signal came; the
                 // restarted call follows and is compared.
                 .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with("+++ exited with ")
-                        && !(l.contains(" = ? ERESTART") && l.ends_with("(To be restarted)"))
+                    let restarted = l.contains(" = ? ERESTART") && l.ends_with("(To be restarted)");
+                    !l.is_empty() && !l.starts_with("+++ exited with ") && !restarted
                 })
                 .map(|l| hide_machine_state(&hide_random(&hide_addresses(&l))))
                 .collect();
