@@ -443,7 +443,13 @@ fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
             signif: 1 << 63,
             sign_exp: sf::BIAS as u16,
         }),
-        3 => transcend::trig(&mut e, a, Trig::Sin),
+        // FSINCOS: C1 reports the sine's rounding (observed).
+        3 => {
+            let mut es = env(c);
+            let s = transcend::trig(&mut es, a, Trig::Sin);
+            e.flags = ((e.flags | es.flags) & !C1) | (es.flags & C1);
+            s
+        }
         _ => None,
     };
     finish(c, &e);

@@ -880,16 +880,22 @@ fn host_trig_specials() {
                     )
                 }
                 Some(v) => {
-                    let s = transcend::trig(&mut e, a, transcend::Trig::Sin).unwrap_or(a);
+                    let mut es = Env::from_fcw(fcw);
+                    let s = transcend::trig(&mut es, a, transcend::Trig::Sin).unwrap_or(a);
+                    e.flags = ((e.flags | es.flags) & !C1) | (es.flags & C1);
                     (v, s, 0)
                 }
             };
+            // C1 is not compared: the host's C1 after FSIN/FCOS/FPTAN
+            // follows its internal approximation, not the final rounding.
+            let c1 = 0;
             let close = |x: F80, y: F80| {
                 x == y || (x.sign_exp == y.sign_exp && ulps(x).abs_diff(ulps(y)) <= 1)
             };
             let ok = close(st(&save, 0), s0)
                 && close(st(&save, 1), s1)
-                && fsw(&save) & (C2 | IE | DE | ZE | OE) == c2 | (e.flags & (IE | DE | ZE | OE));
+                && fsw(&save) & (C2 | IE | DE | ZE | OE | c1)
+                    == c2 | (e.flags & (IE | DE | ZE | OE | c1));
             if !ok {
                 bad += 1;
                 if bad < 10 {

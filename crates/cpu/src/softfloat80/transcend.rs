@@ -308,7 +308,8 @@ pub fn trig(env: &mut Env, a: F80, f: Trig) -> Option<F80> {
                     }
                 }
             };
-            Some(round(env, v))
+            let out = round(env, v);
+            Some(out)
         }
     }
 }
