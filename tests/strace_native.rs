@@ -393,6 +393,7 @@ strace_tests! {
     sha256: "sha256" &[];
     stdio: "stdio" &[];
     strings: "strings" &[];
+    signals: "signals" &[];
     killed_abort: "killed" &["abort"];
     killed_segv: "killed" &["segv"];
     killed_term: "killed" &["term"];
@@ -422,6 +423,8 @@ fn split_processes(text: &str, native: bool) -> Vec<(String, Vec<String>)> {
         let Some((pid, rest)) = split else {
             continue;
         };
+        // strace pads pids to five columns.
+        let rest = rest.trim_start();
         let line = if let Some(head) = rest.strip_suffix(" <unfinished ...>") {
             pending.push((pid.to_string(), head.to_string()));
             continue;
@@ -638,7 +641,7 @@ strace_process_tests! {
 #[test]
 fn processes_are_split_and_joined() {
     let native = concat!(
-        "100 execve(\"/p\", [\"/p\"], 0x7ffd0 /* 3 vars */) = 0\n",
+        "100   execve(\"/p\", [\"/p\"], 0x7ffd0 /* 3 vars */) = 0\n",
         "100 set_tid_address(0x1000) = 100\n",
         "100 clone(child_stack=NULL, flags=SIGCHLD <unfinished ...>\n",
         "101 set_robust_list(0x10, 24) = 0\n",

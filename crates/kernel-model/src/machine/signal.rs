@@ -302,7 +302,7 @@ impl SigInfo {
                         self.pid, self.uid
                     );
                 }
-                sig::SIGILL | sig::SIGFPE | sig::SIGSEGV | sig::SIGBUS => {
+                sig::SIGILL | sig::SIGFPE | sig::SIGSEGV | sig::SIGBUS | sig::SIGTRAP => {
                     s += &format!(", si_addr={}", addr(self.addr));
                 }
                 _ if self.pid != 0 || self.uid != 0 => {

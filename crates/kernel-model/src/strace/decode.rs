@@ -598,3 +598,30 @@ pub fn sysinfo(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> 
         le(&b, high + 2 * w, 4),
     ))
 }
+
+// ---- sigaltstack (src/sigaltstack.c) ----
+
+/// A `stack_t` of `abi`: `{ss_sp=0x..., ss_flags=0, ss_size=65536}`
+/// (`NULL` for a null pointer).
+pub fn stack_t(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let w = abi.ptr_size();
+    let mut b = vec![0u8; 3 * w];
+    mem.read(addr, &mut b).ok()?;
+    Some(format!(
+        "{{ss_sp={}, ss_flags={}, ss_size={}}}",
+        ptr(le(&b, 0, w)),
+        printflags(
+            le(&b, w, 4),
+            &[
+                (1, "SS_ONSTACK"),
+                (2, "SS_DISABLE"),
+                (0x8000_0000, "SS_AUTODISARM"),
+            ],
+            Some("SS_???"),
+        ),
+        le(&b, 2 * w, w)
+    ))
+}

@@ -405,7 +405,9 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutSigaction
         | Arg::OutSigset(_)
         | Arg::OutRandom(_)
-        | Arg::OutSysinfo => return Part::Deferred,
+        | Arg::OutSysinfo
+        | Arg::OutStack => return Part::Deferred,
+        Arg::InStack => decode::stack_t(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::WaitOptions => decode::wait_options(v),
         Arg::MremapFlags => decode::printflags(
             abi.ulong(v),
@@ -804,6 +806,7 @@ impl Pending {
                 abi.ulong(value(&self.values, n)),
             )),
             Arg::OutSysinfo => decode::sysinfo(abi, mem, v),
+            Arg::OutStack => decode::stack_t(abi, mem, v),
             Arg::OutRandom(n) => {
                 let cap = abi.ulong(value(&self.values, n));
                 decode::hex_string(mem, v, u64::try_from(ret).unwrap_or(0).min(cap))

@@ -94,7 +94,7 @@ mod a {
     pub const TGKILL: &[Arg] = &[Int, Int, Signal];
     pub const SIGACTION: &[Arg] = &[Signal, InSigaction, OutSigaction, Ulong];
     pub const SIGPROCMASK: &[Arg] = &[SigHow, InSigset(3), OutSigset(3), Ulong];
-    pub const SIGALTSTACK: &[Arg] = &[Ptr, Ptr];
+    pub const SIGALTSTACK: &[Arg] = &[InStack, OutStack];
     pub const SIGPENDING: &[Arg] = &[Ptr, Ulong];
     pub const SIGSUSPEND: &[Arg] = &[Ptr, Ulong];
     pub const OLD_SIGACTION: &[Arg] = &[Signal, Ptr, Ptr];

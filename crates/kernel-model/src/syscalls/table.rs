@@ -164,6 +164,10 @@ pub enum Arg {
     MremapAddr,
     /// A `struct sysinfo` the call fills.
     OutSysinfo,
+    /// A `stack_t` the call reads (`sigaltstack`'s new stack).
+    InStack,
+    /// A `stack_t` the call fills (`sigaltstack`'s old stack).
+    OutStack,
 }
 
 /// How a return value is shown.
