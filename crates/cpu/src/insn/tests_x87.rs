@@ -709,3 +709,318 @@ fn fldcw_unmasking_a_pending_flag_sets_es() {
     );
     assert_eq!(v.cpu.fpu.fsw & (IE | SF | ES), IE | SF | ES);
 }
+
+/// Instruction sequences run on the host x87 and in the emulator from the
+/// same state (ST(0) = a, ST(1) = b, FCW given), compared through the
+/// FNSAVE image: FCW, FSW (TOP, condition codes, flags, SF, ES, B), the
+/// tag word, FOP and the eight registers. Covers stack overflow and
+/// underflow, pops, tags and unmasked responses of the instruction layer.
+#[cfg(target_arch = "x86_64")]
+mod host_sequences {
+    use super::*;
+
+    macro_rules! seq {
+        ($name:ident, [$($host:literal),*], $emu:expr) => {
+            fn $name() -> (fn(u16, F80, F80) -> [u8; 108], fn(&mut CodeAssembler) -> Result<(), IcedError>) {
+                fn host(fcw: u16, a: F80, b: F80) -> [u8; 108] {
+                    let mut save = [0u8; 108];
+                    let mut ab = [0u8; 20];
+                    ab[..10].copy_from_slice(&a.to_bytes());
+                    ab[10..].copy_from_slice(&b.to_bytes());
+                    // SAFETY: touches only the x87 state (reinitialized at
+                    // the end) and the two local buffers.
+                    unsafe {
+                        core::arch::asm!(
+                            "fninit",
+                            "fld tbyte ptr [{ab} + 10]",
+                            "fld tbyte ptr [{ab}]",
+                            "fldcw word ptr [{cw}]",
+                            $($host,)*
+                            "fnsave [{sv}]",
+                            "fninit",
+                            ab = in(reg) ab.as_ptr(),
+                            cw = in(reg) &fcw,
+                            sv = in(reg) save.as_mut_ptr(),
+                            out("st(0)") _, out("st(1)") _, out("st(2)") _, out("st(3)") _,
+                            out("st(4)") _, out("st(5)") _, out("st(6)") _, out("st(7)") _,
+                            options(nostack),
+                        );
+                    }
+                    save
+                }
+                (host, $emu)
+            }
+        };
+    }
+
+    seq!(s_underflow, ["fld1", "fadd st(0), st(3)"], |a| {
+        a.fld1()?;
+        a.fadd_2(st0, st3)
+    });
+    seq!(
+        s_overflow,
+        [
+            "fldpi", "fldpi", "fldpi", "fldpi", "fldpi", "fldpi", "fldpi"
+        ],
+        |a| {
+            for _ in 0..7 {
+                a.fldpi()?;
+            }
+            Ok(())
+        }
+    );
+    seq!(s_compp, ["fstp st(0)", "fcompp"], |a| {
+        a.fstp(st0)?;
+        a.fcompp()
+    });
+    seq!(s_xch, ["fxch st(3)"], |a| a.fxch(st0, st3));
+    seq!(u_add, ["fadd st(0), st(3)"], |a| a.fadd_2(st0, st3));
+    seq!(u_compp, ["fcompp"], |a| a.fcompp());
+    seq!(u_sqrt, ["fsqrt"], |a| a.fsqrt());
+    seq!(u_divp, ["fdivp st(1), st(0)"], |a| a.fdivp(st1, st0));
+    seq!(u_subrp, ["fsubrp st(1), st(0)"], |a| a.fsubrp(st1, st0));
+    seq!(u_xtract, ["fxtract"], |a| a.fxtract());
+    seq!(u_prem1, ["fprem1"], |a| a.fprem1());
+    seq!(u_scale, ["fscale"], |a| a.fscale());
+    seq!(u_comip, ["fcomip st(0), st(1)"], |a| a.fcomip(st0, st1));
+    seq!(u_ucomp, ["fucomp st(1)"], |a| a.fucomp(st0, st1));
+    seq!(u_stp, ["fstp st(2)"], |a| a.fstp(st2));
+    seq!(u_rndint, ["frndint"], |a| a.frndint());
+    seq!(
+        s_stp_empty,
+        ["fstp st(0)", "fstp st(0)", "fstp st(0)"],
+        |a| {
+            a.fstp(st0)?;
+            a.fstp(st0)?;
+            a.fstp(st0)
+        }
+    );
+    seq!(
+        s_ptan_full,
+        ["fld1", "fld1", "fld1", "fld1", "fldz", "fptan"],
+        |a| {
+            for _ in 0..4 {
+                a.fld1()?;
+            }
+            a.fldz()?;
+            a.fptan()
+        }
+    );
+    seq!(s_xtract, ["fxtract", "fxch st(1)", "fxtract"], |a| {
+        a.fxtract()?;
+        a.fxch(st0, st1)?;
+        a.fxtract()
+    });
+    seq!(s_divp, ["fdivp st(1), st(0)", "fsqrt"], |a| {
+        a.fdivp(st1, st0)?;
+        a.fsqrt()
+    });
+    seq!(
+        s_arith,
+        [
+            "fsubr st(0), st(1)",
+            "fmul st(1), st(0)",
+            "fdivrp st(1), st(0)",
+            "fadd st(0), st(0)"
+        ],
+        |a| {
+            a.fsubr_2(st0, st1)?;
+            a.fmul_2(st1, st0)?;
+            a.fdivrp(st1, st0)?;
+            a.fadd_2(st0, st0)
+        }
+    );
+    seq!(
+        s_comi,
+        [
+            "fucomip st(0), st(1)",
+            "fcmovnbe st(0), st(3)",
+            "fcomi st(0), st(0)"
+        ],
+        |a| {
+            a.fucomip(st0, st1)?;
+            a.fcmovnbe(st0, st3)?;
+            a.fcomi(st0, st0)
+        }
+    );
+    seq!(
+        s_free,
+        [
+            "ffree st(1)",
+            "fincstp",
+            "fld1",
+            "fdecstp",
+            "fst st(3)",
+            "fxam"
+        ],
+        |a| {
+            a.ffree(st1)?;
+            a.fincstp()?;
+            a.fld1()?;
+            a.fdecstp()?;
+            a.fst(st3)?;
+            a.fxam()
+        }
+    );
+    seq!(
+        s_prem,
+        [
+            "fprem", "fprem1", "fscale", "frndint", "fchs", "fabs", "ftst"
+        ],
+        |a| {
+            a.fprem()?;
+            a.fprem1()?;
+            a.fscale()?;
+            a.frndint()?;
+            a.fchs()?;
+            a.fabs()?;
+            a.ftst()
+        }
+    );
+    seq!(
+        s_consts,
+        [
+            "fldl2t", "fldl2e", "fldlg2", "fldln2", "fldz", "fpatan", "fyl2x"
+        ],
+        |a| {
+            a.fldl2t()?;
+            a.fldl2e()?;
+            a.fldlg2()?;
+            a.fldln2()?;
+            a.fldz()?;
+            a.fpatan()?;
+            a.fyl2x()
+        }
+    );
+
+    fn emu(
+        fcw: u16,
+        a: F80,
+        b: F80,
+        f: fn(&mut CodeAssembler) -> Result<(), IcedError>,
+    ) -> Vec<u8> {
+        let (v, exit) = x87_exit(
+            64,
+            0,
+            &[
+                (DATA, &a.to_bytes()),
+                (DATA + 16, &b.to_bytes()),
+                (DATA + 32, &fcw.to_le_bytes()),
+            ],
+            |asm| {
+                asm.fninit()?;
+                asm.fld(tword_ptr(DATA + 16))?;
+                asm.fld(tword_ptr(DATA))?;
+                asm.fldcw(word_ptr(DATA + 32))?;
+                f(asm)?;
+                asm.fnsave(ptr(DATA + 0x100))
+            },
+        );
+        assert_eq!(exit, Exit::Hlt);
+        mem(&v, DATA + 0x100, 108)
+    }
+
+    /// The compared parts of an FNSAVE image.
+    fn key(img: &[u8]) -> Vec<u8> {
+        let mut k = Vec::new();
+        k.extend_from_slice(&img[0..2]);
+        k.extend_from_slice(&img[4..6]);
+        k.extend_from_slice(&img[8..10]);
+        k.push(img[18]);
+        k.push(img[19] & 7);
+        // Registers: only the non-empty ones (an empty register's
+        // contents are whatever was last there).
+        let tag = u16::from_le_bytes([img[8], img[9]]);
+        let top = usize::from((img[5] >> 3) & 7);
+        for i in 0..8 {
+            if (tag >> (2 * ((top + i) & 7))) & 3 != 3 {
+                k.extend_from_slice(&img[28 + 10 * i..38 + 10 * i]);
+            }
+        }
+        k
+    }
+
+    #[test]
+    fn host_instruction_sequences() {
+        let vals = [
+            ONE,
+            f80(0xC000_0000_0000_0000, 0x4000), // 3
+            f80(0x8000_0000_0000_0000, 0xC001), // -4
+            f80(0, 0),                          // +0
+            f80(0xC000_0000_0000_0000, 0xFFFF), // QNaN (indefinite)
+            f80(0x8000_0000_0000_0001, 0x7FFF), // SNaN
+            f80(0x8000_0000_0000_0000, 0x7FFF), // +inf
+            f80(0x0000_0000_0000_0001, 0x0000), // denormal
+            f80(0x9000_0000_0000_0000, 0x403F), // 2^64 * 1.125
+        ];
+        // Sequences run with exceptions masked (an unmasked exception
+        // would trap the host at the next waiting instruction); single
+        // instructions also run with IE, ZE, DE unmasked.
+        let multi = [
+            s_underflow(),
+            s_overflow(),
+            s_compp(),
+            s_xch(),
+            s_stp_empty(),
+            s_ptan_full(),
+            s_xtract(),
+            s_divp(),
+            s_arith(),
+            s_comi(),
+            s_free(),
+            s_prem(),
+            s_consts(),
+        ];
+        let single = [
+            s_xch(),
+            u_add(),
+            u_compp(),
+            u_sqrt(),
+            u_divp(),
+            u_subrp(),
+            u_xtract(),
+            u_prem1(),
+            u_scale(),
+            u_comip(),
+            u_ucomp(),
+            u_stp(),
+            u_rndint(),
+        ];
+        let seqs = multi
+            .iter()
+            .map(|s| (*s, false))
+            .chain(single.iter().map(|s| (*s, true)))
+            .collect::<Vec<_>>();
+        let mut bad = 0;
+        for (n, ((host, code), all)) in seqs.iter().enumerate() {
+            let fcws: &[u16] = if *all {
+                &[0x037F, 0x037E, 0x0372, 0x0F7F, 0x007F, 0x0370, 0x0B7D]
+            } else {
+                &[0x037F, 0x0F7F, 0x007F, 0x0B7F]
+            };
+            for &fcw in fcws {
+                for a in vals {
+                    for b in vals {
+                        let h = host(fcw, a, b);
+                        let e = emu(fcw, a, b, *code);
+                        if key(&h) != key(&e) {
+                            bad += 1;
+                            if bad < 10 {
+                                eprintln!(
+                                    "seq {n} fcw={fcw:04x} a={:04x}:{:016x} b={:04x}:{:016x}\n host {:02x?}\n emu  {:02x?}",
+                                    a.sign_exp,
+                                    a.signif,
+                                    b.sign_exp,
+                                    b.signif,
+                                    key(&h),
+                                    key(&e)
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(bad, 0);
+    }
+}
