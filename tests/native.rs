@@ -391,3 +391,8 @@ fn busybox() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn mmapfile() {
+    compare("mmapfile", &[(&[], b"")]);
+}

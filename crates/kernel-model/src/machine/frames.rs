@@ -48,6 +48,11 @@ impl Frames {
         self.free.push(pa & !0xFFF);
     }
 
+    /// Frames that can still be handed out.
+    pub fn available(&self) -> u64 {
+        (self.end.saturating_sub(self.next)) / 0x1000 + self.free.len() as u64
+    }
+
     /// Frames handed out and not returned.
     pub fn in_use(&self) -> u64 {
         (self.next - FRAMES_START) / 0x1000 - self.free.len() as u64

@@ -505,8 +505,14 @@ impl Machine {
                 Done::Return(ret)
             }
             Dispatch::Block(_) => return Ok(Done::Block),
-            Dispatch::Machine(mc) => {
+            Dispatch::Machine(mut mc) => {
                 let done = self.machine_call(call, &mc)?;
+                if matches!(mc.op, MachineOp::RtSigreturn | MachineOp::Sigreturn)
+                    && let (Some(p), Some(t)) = (mc.pending.as_mut(), self.tasks.get(&pid))
+                {
+                    // strace shows the mask the frame restored.
+                    p.set_value(0, t.sig.blocked);
+                }
                 let ret = match done {
                     Done::Return(r) => Some(r),
                     Done::Block => return Ok(Done::Block),
@@ -1397,6 +1403,16 @@ impl Machine {
             return EINVAL;
         }
         let len = (len + 0xFFF) & !0xFFF;
+        // A file mapping's contents are read first (errors leave the
+        // address space unchanged).
+        let data = if flags & MAP_ANONYMOUS == 0 {
+            match self.mapped_file_contents(fd, off, len, prot, flags) {
+                Ok(d) => Some(d),
+                Err(e) => return e,
+            }
+        } else {
+            None
+        };
         let limit = self.user_limit();
         let Some(t) = self.tasks.get_mut(&self.current) else {
             return EINVAL;
@@ -1409,14 +1425,6 @@ impl Machine {
         } else {
             t.mmap_next -= len;
             t.mmap_next
-        };
-        // File-backed mappings are not supported yet (static programs
-        // rarely need them): -ENODEV, as for a file that cannot be mapped.
-        let _ = (fd, off);
-        let data: Option<Vec<u8>> = if flags & MAP_ANONYMOUS == 0 {
-            return -19;
-        } else {
-            None
         };
         let p = Machine::prot(prot);
         let mut va = start;
@@ -1444,6 +1452,76 @@ impl Machine {
         }
         self.vcpu.cpu.mmu.flush_tlb(false);
         start as i64
+    }
+
+    /// The bytes a file mapping of `len` bytes at `off` of `fd` starts
+    /// with (at most `len`; the rest of the mapping, past the end of the
+    /// file, reads as zeros). Private mappings (and
+    /// read-only shared ones, which no write can tell apart) are served
+    /// by copying the file at `mmap` time, as a private mapping that no
+    /// one else writes behaves; a writable `MAP_SHARED` mapping, which
+    /// would have to reach the file, is refused with ENODEV, as Linux does
+    /// for files that cannot be mapped so. Errors as Linux: EBADF, EACCES
+    /// (not open for reading, or shared-writable without write access),
+    /// ENODEV (pipes, the console, directories, devices).
+    fn mapped_file_contents(
+        &mut self,
+        fd: i32,
+        off: u64,
+        len: u64,
+        prot: u64,
+        flags: u64,
+    ) -> Result<Vec<u8>, i64> {
+        const EBADF: i64 = -9;
+        const EACCES: i64 = -13;
+        const ENODEV: i64 = -19;
+        const MAP_TYPE: u64 = 0x0F;
+        const MAP_SHARED: u64 = 0x01;
+        const MAP_SHARED_VALIDATE: u64 = 0x03;
+        const PROT_WRITE: u64 = 0x2;
+        let file = self
+            .tasks
+            .get(&self.current)
+            .ok_or(EBADF)?
+            .files
+            .fds
+            .file(fd)
+            .map_err(|_| EBADF)?;
+        let g = file.lock();
+        let crate::fd::FileObject::Vfs(vf) = &g.object else {
+            return Err(ENODEV);
+        };
+        if !matches!(
+            vf.handle,
+            crate::vfs::Handle::Mem(_) | crate::vfs::Handle::Host(_)
+        ) {
+            return Err(ENODEV);
+        }
+        if !g.readable() {
+            return Err(EACCES);
+        }
+        let shared = matches!(flags & MAP_TYPE, MAP_SHARED | MAP_SHARED_VALIDATE);
+        if shared && prot & PROT_WRITE != 0 {
+            return Err(if g.writable() { ENODEV } else { EACCES });
+        }
+        // Guest RAM bounds what can be mapped (and so what is read).
+        const ENOMEM: i64 = -12;
+        if len / 0x1000 > self.frames.available() {
+            return Err(ENOMEM);
+        }
+        let mut data = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        while (data.len() as u64) < len {
+            let want = ((len - data.len() as u64) as usize).min(chunk.len());
+            let Some(buf) = chunk.get_mut(..want) else {
+                break;
+            };
+            match self.personality.vfs.read(vf, off + data.len() as u64, buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => data.extend_from_slice(buf.get(..n).unwrap_or_default()),
+            }
+        }
+        Ok(data)
     }
 
     fn munmap(&mut self, addr: u64, len: u64) -> i64 {

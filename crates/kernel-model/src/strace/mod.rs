@@ -407,6 +407,7 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutRandom(_)
         | Arg::OutSysinfo
         | Arg::OutStack => return Part::Deferred,
+        | Arg::SigreturnMask
         Arg::InStack => decode::stack_t(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::WaitOptions => decode::wait_options(v),
         Arg::MremapFlags => decode::printflags(
@@ -691,13 +692,25 @@ impl Pending {
         let ok = ret.is_some_and(|r| Errno::from_return(r).is_none());
         let mut shown = Vec::new();
         for (i, part) in self.parts.iter().enumerate() {
+    /// Replaces the value of argument `i` before [`Pending::finish`], for
+    /// arguments only the machine layer knows (a sigreturn's restored
+    /// mask).
+    pub fn set_value(&mut self, i: usize, v: u64) {
+        if let Some(x) = self.values.get_mut(i) {
+            *x = v;
+        }
+    }
+
             let text = match part {
                 Part::Text(t) => t.clone(),
                 Part::Omit => continue,
                 Part::Deferred => {
                     let kind = self.kinds.get(i).copied().unwrap_or(Arg::Hex);
                     let v = self.values.get(i).copied().unwrap_or(0);
-                    if ok {
+                    if kind == Arg::SigreturnMask {
+                        // Whatever sigreturn returns (the restored AX).
+                        format!("{{mask={}}}", decode::sigset(v, 8))
+                    } else if ok {
                         self.exit_part(kind, v, ret.unwrap_or(0), mem)
                     } else {
                         ptr(v)
