@@ -625,3 +625,164 @@ pub fn stack_t(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> 
         le(&b, 2 * w, w)
     ))
 }
+
+// ---- time (src/print_time.c, util.c sprinttime) ----
+
+/// `sprinttime`: `2026-11-23T22:59:16+0000`. strace uses the local time
+/// zone; sysgate's guests have none, so this is UTC (`+0000`), which is
+/// also what strace prints on a machine without a time zone.
+pub fn sprinttime(t: i64) -> String {
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}+0000",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// `time`'s argument at exit: `NULL` or `[N /* date */]`.
+pub fn time_arg(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let w = abi.ptr_size();
+    let mut b = vec![0u8; w];
+    mem.read(addr, &mut b).ok()?;
+    let t = abi.long(le(&b, 0, w));
+    Some(format!("[{t} /* {} */]", sprinttime(t)))
+}
+
+// ---- madvise (xlat/madvise_cmds.in) ----
+
+/// A `madvise` advice: `MADV_DONTNEED`.
+pub fn madvise_advice(v: u64) -> String {
+    printxval(
+        v & 0xffff_ffff,
+        &[
+            (0, "MADV_NORMAL"),
+            (1, "MADV_RANDOM"),
+            (2, "MADV_SEQUENTIAL"),
+            (3, "MADV_WILLNEED"),
+            (4, "MADV_DONTNEED"),
+            (8, "MADV_FREE"),
+            (9, "MADV_REMOVE"),
+            (10, "MADV_DONTFORK"),
+            (11, "MADV_DOFORK"),
+            (12, "MADV_MERGEABLE"),
+            (13, "MADV_UNMERGEABLE"),
+            (14, "MADV_HUGEPAGE"),
+            (15, "MADV_NOHUGEPAGE"),
+            (16, "MADV_DONTDUMP"),
+            (17, "MADV_DODUMP"),
+            (18, "MADV_WIPEONFORK"),
+            (19, "MADV_KEEPONFORK"),
+            (20, "MADV_COLD"),
+            (21, "MADV_PAGEOUT"),
+            (22, "MADV_POPULATE_READ"),
+            (23, "MADV_POPULATE_WRITE"),
+            (24, "MADV_DONTNEED_LOCKED"),
+            (100, "MADV_HWPOISON"),
+            (101, "MADV_SOFT_OFFLINE"),
+        ],
+        "MADV_???",
+    )
+}
+
+// ---- waitid (src/wait.c, printsiginfo.c) ----
+
+/// `waitid`'s id type: `P_PID`.
+pub fn waitid_type(v: u64) -> String {
+    printxval(
+        v & 0xffff_ffff,
+        &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
+        "P_???",
+    )
+}
+
+/// A `siginfo_t` of `abi` as strace's `printsiginfo` shows it (the
+/// kinds the kernel model produces: sent signals, SIGCHLD, faults).
+pub fn siginfo(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    let mut b = [0u8; 128];
+    mem.read(addr, &mut b).ok()?;
+    let signo = le(&b, 0, 4) as u32;
+    if signo == 0 {
+        return Some("{}".into());
+    }
+    let code = le(&b, 8, 4) as u32 as i32;
+    let w = abi.ptr_size();
+    let u = if w == 8 { 16 } else { 12 };
+    let name = |table: &[&str], c: i32| {
+        usize::try_from(c - 1)
+            .ok()
+            .and_then(|k| table.get(k))
+            .map_or_else(|| c.to_string(), |s| s.to_string())
+    };
+    let code_text = match (code, signo) {
+        (0, _) => "SI_USER".to_string(),
+        (0x80, _) => "SI_KERNEL".to_string(),
+        (-1, _) => "SI_QUEUE".to_string(),
+        (-6, _) => "SI_TKILL".to_string(),
+        (c, 17) => name(
+            &[
+                "CLD_EXITED",
+                "CLD_KILLED",
+                "CLD_DUMPED",
+                "CLD_TRAPPED",
+                "CLD_STOPPED",
+                "CLD_CONTINUED",
+            ],
+            c,
+        ),
+        (c, 11) => name(&["SEGV_MAPERR", "SEGV_ACCERR"], c),
+        (c, 5) => name(&["TRAP_BRKPT", "TRAP_TRACE"], c),
+        (c, _) => c.to_string(),
+    };
+    let mut s = format!(
+        "{{si_signo={}, si_code={code_text}",
+        signal_name(u64::from(signo))
+    );
+    let (pid, uid) = (le(&b, u, 4) as u32 as i32, le(&b, u + 4, 4) as u32);
+    if code <= 0 {
+        s.push_str(&format!(", si_pid={pid}, si_uid={uid}"));
+    } else {
+        match signo {
+            17 => {
+                let status = le(&b, u + 8, 4) as u32 as i32;
+                let st = if code == 1 {
+                    status.to_string()
+                } else {
+                    signal_name(status as u64)
+                };
+                let (ut, stt) = if w == 8 {
+                    (le(&b, u + 16, 8) as i64, le(&b, u + 24, 8) as i64)
+                } else {
+                    (
+                        i64::from(le(&b, u + 12, 4) as u32 as i32),
+                        i64::from(le(&b, u + 16, 4) as u32 as i32),
+                    )
+                };
+                s.push_str(&format!(
+                    ", si_pid={pid}, si_uid={uid}, si_status={st}, si_utime={ut}, si_stime={stt}"
+                ));
+            }
+            4 | 5 | 7 | 8 | 11 => {
+                s.push_str(&format!(", si_addr={}", ptr(le(&b, u, w))));
+            }
+            _ => {}
+        }
+    }
+    s.push('}');
+    Some(s)
+}

@@ -225,6 +225,7 @@ pub fn format_ret(kind: Ret, ret: Option<i64>, args: &[u64]) -> String {
     }
     match kind {
         Ret::Int | Ret::NoReturn | Ret::EntryNumber => ret.to_string(),
+        Ret::Time => format!("{ret} ({})", decode::sprinttime(ret)),
         Ret::Hex => hex(ret as u64),
         Ret::Octal => octal(ret as u64),
         Ret::Fcntl => match args.get(1).map(|&c| arg_uint(c)) {
@@ -366,7 +367,8 @@ fn env_array(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
     let w = abi.ptr_size() as u64;
     for i in 0..4096u64 {
         if read_ulong(mem, abi, addr.checked_add(i * w)?).ok()? == 0 {
-            return Some(format!("{} /* {i} vars */", ptr(addr)));
+            let s = if i == 1 { "" } else { "s" };
+            return Some(format!("{} /* {i} var{s} */", ptr(addr)));
         }
     }
     None
@@ -406,8 +408,11 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutSigset(_)
         | Arg::OutRandom(_)
         | Arg::OutSysinfo
-        | Arg::OutStack => return Part::Deferred,
-        | Arg::SigreturnMask
+        | Arg::OutStack
+        | Arg::OutTime
+        | Arg::OutSiginfo => return Part::Deferred,
+        Arg::Madvice => decode::madvise_advice(v),
+        Arg::IdType => decode::waitid_type(v),
         Arg::InStack => decode::stack_t(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::WaitOptions => decode::wait_options(v),
         Arg::MremapFlags => decode::printflags(
@@ -692,25 +697,13 @@ impl Pending {
         let ok = ret.is_some_and(|r| Errno::from_return(r).is_none());
         let mut shown = Vec::new();
         for (i, part) in self.parts.iter().enumerate() {
-    /// Replaces the value of argument `i` before [`Pending::finish`], for
-    /// arguments only the machine layer knows (a sigreturn's restored
-    /// mask).
-    pub fn set_value(&mut self, i: usize, v: u64) {
-        if let Some(x) = self.values.get_mut(i) {
-            *x = v;
-        }
-    }
-
             let text = match part {
                 Part::Text(t) => t.clone(),
                 Part::Omit => continue,
                 Part::Deferred => {
                     let kind = self.kinds.get(i).copied().unwrap_or(Arg::Hex);
                     let v = self.values.get(i).copied().unwrap_or(0);
-                    if kind == Arg::SigreturnMask {
-                        // Whatever sigreturn returns (the restored AX).
-                        format!("{{mask={}}}", decode::sigset(v, 8))
-                    } else if ok {
+                    if ok {
                         self.exit_part(kind, v, ret.unwrap_or(0), mem)
                     } else {
                         ptr(v)
@@ -820,6 +813,9 @@ impl Pending {
             )),
             Arg::OutSysinfo => decode::sysinfo(abi, mem, v),
             Arg::OutStack => decode::stack_t(abi, mem, v),
+            Arg::OutTime => decode::time_arg(abi, mem, v),
+            Arg::OutSiginfo if v == 0 => Some("NULL".into()),
+            Arg::OutSiginfo => decode::siginfo(abi, mem, v),
             Arg::OutRandom(n) => {
                 let cap = abi.ulong(value(&self.values, n));
                 decode::hex_string(mem, v, u64::try_from(ret).unwrap_or(0).min(cap))

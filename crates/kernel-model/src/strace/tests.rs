@@ -309,3 +309,53 @@ fn sysinfo_layouts() {
         );
     }
 }
+
+#[test]
+fn time_madvise_waitid_and_execve_env() {
+    assert_eq!(sprinttime(1_795_474_756), "2026-11-23T22:59:16+0000");
+    assert_eq!(sprinttime(0), "1970-01-01T00:00:00+0000");
+    assert_eq!(sprinttime(951_782_400), "2000-02-29T00:00:00+0000");
+    let mut t = T::new(Abi::X86_64);
+    let now = t.call("time", &[0]);
+    assert_eq!(
+        t.last_line(),
+        format!("time(NULL) = {now} ({})", sprinttime(now))
+    );
+    t.call("time", &[BUF]);
+    assert_eq!(
+        t.last_line(),
+        format!("time([{now} /* {0} */]) = {now} ({0})", sprinttime(now))
+    );
+    assert_eq!(madvise_advice(4), "MADV_DONTNEED");
+    assert_eq!(madvise_advice(77), "0x4d /* MADV_??? */");
+    assert_eq!(waitid_type(1), "P_PID");
+    // The siginfo waitid filled for an exited child (x86_64 layout: the
+    // union at 16, utime/stime at 32/40).
+    let mut info = [0u8; 128];
+    info[0] = 17;
+    info[8] = 1;
+    info[16..20].copy_from_slice(&18568u32.to_le_bytes());
+    info[24] = 4;
+    t.write_mem(BUF, &info);
+    let line = machine_call(&mut t, "waitid", &[1, 18568, BUF, 4, 0], 0, |_| {});
+    assert_eq!(
+        line,
+        "waitid(P_PID, 18568, {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=18568, si_uid=0, \
+         si_status=4, si_utime=0, si_stime=0}, WEXITED, NULL) = 0"
+    );
+    let line = machine_call(&mut t, "waitid", &[0, 0, BUF, 5, 0], -10, |_| {});
+    assert_eq!(
+        line,
+        "waitid(P_ALL, 0, 0x20000, WNOHANG|WEXITED, NULL) = -1 ECHILD (No child processes)"
+    );
+    // execve's environment count: "1 var", "2 vars".
+    let path = t.s("/nonexistent");
+    let arg = t.s("/bin/true");
+    let env = t.s("A=1");
+    t.write_mem(BUF2, &le64(&[arg, 0, env, 0]));
+    let line = machine_call(&mut t, "execve", &[path, BUF2, BUF2 + 16], -2, |_| {});
+    assert_eq!(
+        line,
+        "execve(\"/nonexistent\", [\"/bin/true\"], 0x28010 /* 1 var */) = -1 ENOENT (No such file or directory)"
+    );
+}

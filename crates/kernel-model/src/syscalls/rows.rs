@@ -4,7 +4,9 @@
 
 use super::table::Arg::*;
 use super::table::MachineOp as M;
-use super::table::Ret::{EntryNumber, Fcntl, Hex as RHex, Int as RInt, NoReturn, Octal};
+use super::table::Ret::{
+    EntryNumber, Fcntl, Hex as RHex, Int as RInt, NoReturn, Octal, Time as RTime,
+};
 use super::table::{Spec, k, m};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
@@ -53,7 +55,7 @@ mod a {
     pub const STATX: &[Arg] = &[DirFd, Path, StatxFlags, StatxMask, OutStat(StatxL)];
     pub const UNAME: &[Arg] = &[OutUtsname];
     pub const SYSINFO: &[Arg] = &[OutSysinfo];
-    pub const TIME: &[Arg] = &[Ptr];
+    pub const TIME: &[Arg] = &[OutTime];
     pub const GETTIMEOFDAY: &[Arg] = &[OutTimeval, Ptr];
     pub const CLOCK_GETTIME: &[Arg] = &[ClockId, OutTimespec];
     pub const CLOCK_GETTIME64: &[Arg] = &[ClockId, OutTimespec64];
@@ -77,13 +79,13 @@ mod a {
     pub const EXECVE: &[Arg] = &[Path, StrArray, EnvArray];
     pub const EXECVEAT: &[Arg] = &[DirFd, Path, StrArray, EnvArray, AtFlags];
     pub const WAIT4: &[Arg] = &[Int, OutWaitStatus, WaitOptions, Ptr];
-    pub const WAITID: &[Arg] = &[Int, Int, Ptr, Hex, Ptr];
+    pub const WAITID: &[Arg] = &[IdType, Int, OutSiginfo, WaitOptions, Ptr];
     pub const BRK: &[Arg] = &[Ptr];
     pub const MMAP: &[Arg] = &[Ptr, Ulong, Prot, MapFlags, Fd, Hex];
     pub const MUNMAP: &[Arg] = &[Ptr, Ulong];
     pub const MPROTECT: &[Arg] = &[Ptr, Ulong, Prot];
     pub const MREMAP: &[Arg] = &[Ptr, Ulong, Ulong, MremapFlags, MremapAddr];
-    pub const MADVISE: &[Arg] = &[Ptr, Ulong, Int];
+    pub const MADVISE: &[Arg] = &[Ptr, Ulong, Madvice];
     pub const ARCH_PRCTL: &[Arg] = &[ArchPrctlCode, Hex];
     pub const PTR1: &[Arg] = &[Ptr];
     pub const SET_ROBUST_LIST: &[Arg] = &[Ptr, Ulong];
@@ -95,9 +97,8 @@ mod a {
     pub const SIGACTION: &[Arg] = &[Signal, InSigaction, OutSigaction, Ulong];
     pub const SIGPROCMASK: &[Arg] = &[SigHow, InSigset(3), OutSigset(3), Ulong];
     pub const SIGALTSTACK: &[Arg] = &[InStack, OutStack];
-    pub const SIGPENDING: &[Arg] = &[OutSigset(1), Ulong];
-    pub const SIGSUSPEND: &[Arg] = &[InSigset(1), Ulong];
-    pub const SIGRETURN: &[Arg] = &[SigreturnMask];
+    pub const SIGPENDING: &[Arg] = &[Ptr, Ulong];
+    pub const SIGSUSPEND: &[Arg] = &[Ptr, Ulong];
     pub const OLD_SIGACTION: &[Arg] = &[Signal, Ptr, Ptr];
     pub const OLD_SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr];
     pub const OLD_SIGSUSPEND: &[Arg] = &[Int, Int, Hex];
@@ -153,7 +154,7 @@ pub(crate) static X86_64: &[Spec] = &[
         RInt,
         M::RtSigprocmask,
     ),
-    m(n64::NR_RT_SIGRETURN, a::SIGRETURN, RInt, M::RtSigreturn),
+    m(n64::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
     m(n64::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
     m(n64::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     k(n64::NR_IOCTL, a::IOCTL, RInt, io::sys_ioctl),
@@ -238,7 +239,7 @@ pub(crate) static X86_64: &[Spec] = &[
     m(n64::NR_SETRLIMIT, a::SETRLIMIT, RInt, M::Setrlimit),
     k(n64::NR_GETTID, a::NONE, RInt, misc::sys_gettid),
     m(n64::NR_TKILL, a::KILL, RInt, M::Tkill),
-    k(n64::NR_TIME, a::TIME, RInt, misc::sys_time),
+    k(n64::NR_TIME, a::TIME, RTime, misc::sys_time),
     m(n64::NR_FUTEX, a::FUTEX, RInt, M::Futex),
     m(
         n64::NR_SET_THREAD_AREA,
@@ -324,7 +325,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_UNLINK, a::PATH1, RInt, path::sys_unlink),
     m(n32::NR_EXECVE, a::EXECVE, RInt, M::Execve),
     k(n32::NR_CHDIR, a::PATH1, RInt, path::sys_chdir),
-    k(n32::NR_TIME, a::TIME, RInt, misc::sys_time),
+    k(n32::NR_TIME, a::TIME, RTime, misc::sys_time),
     k(n32::NR_LSEEK, a::LSEEK, RInt, io::sys_lseek),
     k(n32::NR_GETPID, a::NONE, RInt, misc::sys_getpid),
     k(n32::NR_GETUID, a::NONE, RInt, misc::sys_getuid16),
@@ -374,7 +375,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_LSTAT, STAT_I386, RInt, path::sys_lstat),
     k(n32::NR_FSTAT, FSTAT_I386, RInt, path::sys_fstat),
     m(n32::NR_WAIT4, a::WAIT4, RInt, M::Wait4),
-    m(n32::NR_SIGRETURN, a::SIGRETURN, RInt, M::Sigreturn),
+    m(n32::NR_SIGRETURN, a::NONE, RInt, M::Sigreturn),
     m(n32::NR_CLONE, a::CLONE, RInt, M::Clone),
     k(n32::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
     k(n32::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
@@ -386,7 +387,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_SCHED_YIELD, a::NONE, RInt, misc::sys_sched_yield),
     k(n32::NR_NANOSLEEP, a::NANOSLEEP, RInt, misc::sys_nanosleep),
     m(n32::NR_MREMAP, a::MREMAP, RHex, M::Mremap),
-    m(n32::NR_RT_SIGRETURN, a::SIGRETURN, RInt, M::RtSigreturn),
+    m(n32::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
     m(n32::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
     m(n32::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     m(n32::NR_RT_SIGACTION, a::SIGACTION, RInt, M::RtSigaction),

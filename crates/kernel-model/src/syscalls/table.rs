@@ -164,14 +164,18 @@ pub enum Arg {
     MremapAddr,
     /// A `struct sysinfo` the call fills.
     OutSysinfo,
-    /// The signal mask a sigreturn restores, shown `{mask=[USR1]}`; the
-    /// machine layer supplies it after the call
-    /// ([`crate::strace::Pending::set_value`]).
-    SigreturnMask,
     /// A `stack_t` the call reads (`sigaltstack`'s new stack).
     InStack,
     /// A `stack_t` the call fills (`sigaltstack`'s old stack).
     OutStack,
+    /// `time`'s pointer, shown at exit as `[N /* date */]`.
+    OutTime,
+    /// `madvise` advice (`MADV_DONTNEED`).
+    Madvice,
+    /// `waitid` id type (`P_PID`).
+    IdType,
+    /// A `siginfo_t` the call fills (`waitid`).
+    OutSiginfo,
 }
 
 /// How a return value is shown.
@@ -189,6 +193,8 @@ pub enum Ret {
     Octal,
     /// `set_thread_area`: `0 (entry_number=N)`.
     EntryNumber,
+    /// `time`: the number and its date (`N (2026-11-23T22:59:16+0000)`).
+    Time,
 }
 
 /// The calls the machine layer owns, named for its dispatch.
