@@ -407,6 +407,7 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutSigaction
         | Arg::OutSigset(_)
         | Arg::OutRandom(_)
+        | Arg::SigreturnMask
         | Arg::OutSysinfo
         | Arg::OutStack
         | Arg::OutTime
@@ -691,6 +692,15 @@ impl Pending {
         &self.name
     }
 
+    /// Replaces the value of argument `i` before [`Pending::finish`], for
+    /// arguments only the machine layer knows (a sigreturn's restored
+    /// mask).
+    pub fn set_value(&mut self, i: usize, v: u64) {
+        if let Some(x) = self.values.get_mut(i) {
+            *x = v;
+        }
+    }
+
     /// Completes the call with its result (`None`: it did not return),
     /// reading the arguments it filled from `mem` if it succeeded.
     pub fn finish(self, ret: Option<i64>, mem: &mut dyn UserMemory) -> Completed {
@@ -703,7 +713,10 @@ impl Pending {
                 Part::Deferred => {
                     let kind = self.kinds.get(i).copied().unwrap_or(Arg::Hex);
                     let v = self.values.get(i).copied().unwrap_or(0);
-                    if ok {
+                    if kind == Arg::SigreturnMask {
+                        // Whatever sigreturn returns (the restored AX).
+                        format!("{{mask={}}}", decode::sigset(v, 8))
+                    } else if ok {
                         self.exit_part(kind, v, ret.unwrap_or(0), mem)
                     } else {
                         ptr(v)

@@ -97,8 +97,9 @@ mod a {
     pub const SIGACTION: &[Arg] = &[Signal, InSigaction, OutSigaction, Ulong];
     pub const SIGPROCMASK: &[Arg] = &[SigHow, InSigset(3), OutSigset(3), Ulong];
     pub const SIGALTSTACK: &[Arg] = &[InStack, OutStack];
-    pub const SIGPENDING: &[Arg] = &[Ptr, Ulong];
-    pub const SIGSUSPEND: &[Arg] = &[Ptr, Ulong];
+    pub const SIGPENDING: &[Arg] = &[OutSigset(1), Ulong];
+    pub const SIGSUSPEND: &[Arg] = &[InSigset(1), Ulong];
+    pub const SIGRETURN: &[Arg] = &[SigreturnMask];
     pub const OLD_SIGACTION: &[Arg] = &[Signal, Ptr, Ptr];
     pub const OLD_SIGPROCMASK: &[Arg] = &[Int, Ptr, Ptr];
     pub const OLD_SIGSUSPEND: &[Arg] = &[Int, Int, Hex];
@@ -154,7 +155,7 @@ pub(crate) static X86_64: &[Spec] = &[
         RInt,
         M::RtSigprocmask,
     ),
-    m(n64::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
+    m(n64::NR_RT_SIGRETURN, a::SIGRETURN, RInt, M::RtSigreturn),
     m(n64::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
     m(n64::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     k(n64::NR_IOCTL, a::IOCTL, RInt, io::sys_ioctl),
@@ -375,7 +376,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_LSTAT, STAT_I386, RInt, path::sys_lstat),
     k(n32::NR_FSTAT, FSTAT_I386, RInt, path::sys_fstat),
     m(n32::NR_WAIT4, a::WAIT4, RInt, M::Wait4),
-    m(n32::NR_SIGRETURN, a::NONE, RInt, M::Sigreturn),
+    m(n32::NR_SIGRETURN, a::SIGRETURN, RInt, M::Sigreturn),
     m(n32::NR_CLONE, a::CLONE, RInt, M::Clone),
     k(n32::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
     k(n32::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
@@ -387,7 +388,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_SCHED_YIELD, a::NONE, RInt, misc::sys_sched_yield),
     k(n32::NR_NANOSLEEP, a::NANOSLEEP, RInt, misc::sys_nanosleep),
     m(n32::NR_MREMAP, a::MREMAP, RHex, M::Mremap),
-    m(n32::NR_RT_SIGRETURN, a::NONE, RInt, M::RtSigreturn),
+    m(n32::NR_RT_SIGRETURN, a::SIGRETURN, RInt, M::RtSigreturn),
     m(n32::NR_RT_SIGPENDING, a::SIGPENDING, RInt, M::RtSigpending),
     m(n32::NR_RT_SIGSUSPEND, a::SIGSUSPEND, RInt, M::RtSigsuspend),
     m(n32::NR_RT_SIGACTION, a::SIGACTION, RInt, M::RtSigaction),

@@ -164,6 +164,10 @@ pub enum Arg {
     MremapAddr,
     /// A `struct sysinfo` the call fills.
     OutSysinfo,
+    /// The signal mask a sigreturn restores, shown `{mask=[USR1]}`; the
+    /// machine layer supplies it after the call
+    /// ([`crate::strace::Pending::set_value`]).
+    SigreturnMask,
     /// A `stack_t` the call reads (`sigaltstack`'s new stack).
     InStack,
     /// A `stack_t` the call fills (`sigaltstack`'s old stack).
