@@ -717,11 +717,18 @@ impl Machine {
     pub(crate) fn deliver_signals(&mut self, regs: u64) -> Delivered {
         let pid = self.current;
         let now = self.vcpu.cpu.cycles;
-        if let Some(t) = self.tasks.get_mut(&pid)
-            && t.sig.alarm_at.is_some_and(|at| at <= now)
-        {
-            t.sig.alarm_at = None;
-            self.post_signal(pid, SigInfo::kernel(sig::SIGALRM));
+        match self.tasks.get_mut(&pid) {
+            // The common case, on every system call: nothing to do.
+            Some(t)
+                if t.sig.pending == 0 && t.sig.alarm_at.is_none() && t.sig.saved_mask.is_none() =>
+            {
+                return Delivered::Nothing;
+            }
+            Some(t) if t.sig.alarm_at.is_some_and(|at| at <= now) => {
+                t.sig.alarm_at = None;
+                self.post_signal(pid, SigInfo::kernel(sig::SIGALRM));
+            }
+            _ => {}
         }
         let mut out = Delivered::Nothing;
         for _ in 0..65 {
