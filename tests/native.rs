@@ -392,6 +392,52 @@ fn busybox() {
     );
 }
 
+/// busybox with the character devices and `/dev` links: `/dev/null`,
+/// `/dev/zero`, `/dev/full`, `/dev/urandom`, `/dev/stderr`, `/dev/stdin`,
+/// `/dev/fd/N` and `> /dev/null` redirections, natively vs under sysgate.
+#[test]
+fn busybox_dev() {
+    let bin = Path::new("/bin/busybox");
+    build();
+    assert!(bin.exists(), "/bin/busybox is missing");
+    let sh = |script: &'static str| -> (&'static [&'static str], &'static [u8]) {
+        (Box::leak(Box::new(["sh", "-c", script])), b"from stdin\n")
+    };
+    let cases: Vec<(&[&str], &[u8])> = vec![
+        sh("cat /dev/null; echo $?"),
+        sh("head -c 10 /dev/zero | wc -c"),
+        sh("date > /dev/null; echo ok"),
+        sh("md5sum /dev/null"),
+        sh("stat -c '%s %t %T %F %a %U %G' /dev/null /dev/zero /dev/full /dev/random /dev/urandom"),
+        sh("dd if=/dev/zero bs=512 count=4 2>/dev/null | wc -c"),
+        sh("echo x > /dev/full; echo $?"),
+        sh("echo err > /dev/stderr"),
+        sh("ls -l /dev/null | cut -c1-43"),
+        sh("head -c 16 /dev/urandom | wc -c"),
+        sh("cat /dev/stdin; cat /dev/fd/0"),
+        sh("echo out > /dev/stdout; echo hi | tee /dev/stderr"),
+        sh("test -c /dev/null && test -w /dev/full && test -r /dev/urandom && echo devices"),
+        sh("exec 3>/dev/null; echo x >&3; echo $?; echo y >> /dev/null; echo $?"),
+        sh("od -An -tx1 -N8 /dev/zero"),
+        sh("echo data > f; exec 4<f; cat /dev/fd/4; readlink /dev/stdout /dev/fd"),
+        sh("dd if=/dev/urandom of=/dev/null bs=1k count=64 2>&1 | head -n 2"),
+    ];
+    let mut failures = Vec::new();
+    let runs = compare_binary(
+        "busybox",
+        bin,
+        &[&["--kernel", "x86_64"]],
+        &cases,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn mmapfile() {
     compare("mmapfile", &[(&[], b"")]);

@@ -249,6 +249,18 @@ fn install_guests(m: &mut Machine) -> Result<(), Fail> {
     Ok(())
 }
 
+/// Copies the host's user and group databases (`/etc/passwd`,
+/// `/etc/group`) into the guest when they exist, so programs that map ids
+/// to names (`ls -l`, `stat -c %U`, `id`) print what they print natively.
+fn install_host_identity(m: &mut Machine) -> Result<(), Fail> {
+    for path in ["/etc/passwd", "/etc/group"] {
+        if let Ok(data) = std::fs::read(path) {
+            m.add_file(path, &data, 0o644)?;
+        }
+    }
+    Ok(())
+}
+
 fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fail> {
     let tracing = tracing || opts.trace.is_some();
     let flavor = match opts.kernel {
@@ -284,6 +296,7 @@ fn run(opts: &RunOpts, program: &[String], tracing: bool) -> Result<ExitCode, Fa
     )?;
     m.vcpu.set_model(model);
     install_guests(&mut m)?;
+    install_host_identity(&mut m)?;
     if let Some(dir) = &opts.root {
         m.personality
             .vfs

@@ -55,18 +55,16 @@ pub enum Device {
     Tty,
 }
 
-/// The group `tty` (gid 5 on Debian and most distributions), owner group
-/// of `/dev/tty`.
-pub const TTY_GID: u32 = 5;
-
-/// The nodes of the boot filesystem's `/dev`: name, device, mode, group.
-const NODES: [(&[u8], Device, u32, u32); 6] = [
-    (b"null", Device::Null, 0o666, 0),
-    (b"zero", Device::Zero, 0o666, 0),
-    (b"full", Device::Full, 0o666, 0),
-    (b"random", Device::Random, 0o666, 0),
-    (b"urandom", Device::Urandom, 0o666, 0),
-    (b"tty", Device::Tty, 0o666, TTY_GID),
+/// The nodes of the boot filesystem's `/dev`: name, device. All are
+/// `0666` and owned by root:root, as devtmpfs creates them (`mem.c`'s
+/// `devlist` modes; udev may later give `/dev/tty` the group `tty`).
+const NODES: [(&[u8], Device); 6] = [
+    (b"null", Device::Null),
+    (b"zero", Device::Zero),
+    (b"full", Device::Full),
+    (b"random", Device::Random),
+    (b"urandom", Device::Urandom),
+    (b"tty", Device::Tty),
 ];
 
 /// The symlinks of the boot filesystem's `/dev`: name, target.
@@ -145,10 +143,10 @@ impl Vfs {
     /// nodes and the `/proc/self/fd` symlinks (see the module docs).
     pub(super) fn populate_dev(&mut self) -> Result<(), Errno> {
         self.mkdir_all(b"/dev", 0o755)?;
-        for (name, dev, mode, gid) in NODES {
+        for (name, dev) in NODES {
             let mut path = b"/dev/".to_vec();
             path.extend_from_slice(name);
-            self.mknod_owned(&path, S_IFCHR | mode, dev.rdev(), (0, gid))?;
+            self.mknod(&path, S_IFCHR | 0o666, dev.rdev())?;
         }
         for (name, target) in LINKS {
             let mut path = b"/dev/".to_vec();
@@ -163,16 +161,6 @@ impl Vfs {
     /// and device number `rdev`, on an in-memory filesystem (`EPERM` on a
     /// host mount; `EEXIST` if the name is taken).
     pub fn mknod(&mut self, path: &[u8], mode: u32, rdev: u64) -> Result<(), Errno> {
-        self.mknod_owned(path, mode, rdev, (0, 0))
-    }
-
-    fn mknod_owned(
-        &mut self,
-        path: &[u8],
-        mode: u32,
-        rdev: u64,
-        owner: (u32, u32),
-    ) -> Result<(), Errno> {
         if components(path).next().is_none() {
             return Err(Errno::EEXIST);
         }
@@ -187,7 +175,7 @@ impl Vfs {
             &dir.id,
         ) {
             (FsImpl::Mem(fs), NodeId::Mem(ino)) => {
-                fs.mknod(*ino, &w.name, mode, rdev, owner, now).map(|_| ())
+                fs.mknod(*ino, &w.name, mode, rdev, (0, 0), now).map(|_| ())
             }
             _ => Err(Errno::EPERM),
         }
@@ -223,7 +211,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        for (_, d, _, _) in NODES {
+        for (_, d) in NODES {
             assert_eq!(Device::from_rdev(d.rdev()), Some(d));
         }
         assert_eq!(Device::Null.rdev(), 0x103);
@@ -236,20 +224,20 @@ mod tests {
     #[test]
     fn boot_dev_nodes_have_linux_numbers_and_modes() {
         let v = vfs();
-        for (name, rdev, gid) in [
-            ("null", makedev(1, 3), 0),
-            ("zero", makedev(1, 5), 0),
-            ("full", makedev(1, 7), 0),
-            ("random", makedev(1, 8), 0),
-            ("urandom", makedev(1, 9), 0),
-            ("tty", makedev(5, 0), 5),
+        for (name, rdev) in [
+            ("null", makedev(1, 3)),
+            ("zero", makedev(1, 5)),
+            ("full", makedev(1, 7)),
+            ("random", makedev(1, 8)),
+            ("urandom", makedev(1, 9)),
+            ("tty", makedev(5, 0)),
         ] {
             let p = format!("/dev/{name}");
             let a = v.stat(b"/", p.as_bytes(), true, &Cred::ROOT).unwrap();
             assert_eq!(a.mode, S_IFCHR | 0o666, "{name}");
             assert_eq!(a.file_type(), Some(FileType::CharDevice));
             assert_eq!(a.rdev, rdev, "{name}");
-            assert_eq!((a.uid, a.gid), (0, gid), "{name}");
+            assert_eq!((a.uid, a.gid), (0, 0), "{name}");
             assert_eq!((a.size, a.blocks, a.nlink), (0, 0, 1), "{name}");
         }
         let d = v.stat(b"/", b"/dev", true, &Cred::ROOT).unwrap();
