@@ -38,7 +38,16 @@
 //! signals (SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU) and SIGCONT are treated as
 //! ignored; no core dumps are written (RLIMIT_CORE is 0), so the wait
 //! status never has the 0x80 core bit; process groups are the whole
-//! machine (every task is in the first process's group).
+//! machine (every task is in the first process's group); alarm()'s
+//! SIGALRM is raised at the first return to user mode after its time (a
+//! system call or an exception), or at once when every task sleeps (the
+//! modeled clock jumps to it): a loop that makes no system call does not
+//! see it; a blocked system call interrupted by a handled signal returns
+//! -EINTR, or restarts (`ax = orig_ax`, `ip -= 2`, through the vDSO's
+//! `int $0x80` for SYSENTER/SYSCALL entries) with SA_RESTART, except
+//! pause/sigsuspend (always -EINTR) and a vfork parent's wait (not
+//! interruptible); strace shows such a call with its final result, not
+//! Linux's `? ERESTARTSYS` line.
 
 use sysgate_cpu::fpu::{FpuState, MXCSR_MASK};
 use sysgate_cpu::{SegReg, Segment};
