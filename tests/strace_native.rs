@@ -398,6 +398,7 @@ strace_tests! {
     stdio: "stdio" &[];
     strings: "strings" &[];
     signals: "signals" &[];
+    mmapfile: "mmapfile" &[];
     killed_abort: "killed" &["abort"];
     killed_segv: "killed" &["segv"];
     killed_term: "killed" &["term"];

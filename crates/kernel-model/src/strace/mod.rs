@@ -413,6 +413,7 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutTime
         | Arg::OutSiginfo => return Part::Deferred,
         Arg::Madvice => decode::madvise_advice(v),
+        Arg::PageOffset => hex(abi.ulong(v) << 12),
         Arg::IdType => decode::waitid_type(v),
         Arg::InStack => decode::stack_t(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::WaitOptions => decode::wait_options(v),

@@ -359,3 +359,13 @@ fn time_madvise_waitid_and_execve_env() {
         "execve(\"/nonexistent\", [\"/bin/true\"], 0x28010 /* 1 var */) = -1 ENOENT (No such file or directory)"
     );
 }
+
+#[test]
+fn mmap2_offset_in_bytes() {
+    let mut t = T::new(Abi::I386);
+    let line = machine_call(&mut t, "mmap2", &[0, 4096, 3, 2, 3, 1], 0xf7f0_0000, |_| {});
+    assert_eq!(
+        line,
+        "mmap2(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE, 3, 0x1000) = 0xf7f00000"
+    );
+}

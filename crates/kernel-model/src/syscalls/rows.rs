@@ -82,6 +82,7 @@ mod a {
     pub const WAITID: &[Arg] = &[IdType, Int, OutSiginfo, WaitOptions, Ptr];
     pub const BRK: &[Arg] = &[Ptr];
     pub const MMAP: &[Arg] = &[Ptr, Ulong, Prot, MapFlags, Fd, Hex];
+    pub const MMAP2: &[Arg] = &[Ptr, Ulong, Prot, MapFlags, Fd, PageOffset];
     pub const MUNMAP: &[Arg] = &[Ptr, Ulong];
     pub const MPROTECT: &[Arg] = &[Ptr, Ulong, Prot];
     pub const MREMAP: &[Arg] = &[Ptr, Ulong, Ulong, MremapFlags, MremapAddr];
@@ -404,7 +405,7 @@ pub(crate) static I386: &[Spec] = &[
     m(n32::NR_SIGALTSTACK, a::SIGALTSTACK, RInt, M::Sigaltstack),
     m(n32::NR_VFORK, a::NONE, RInt, M::Vfork),
     m(n32::NR_UGETRLIMIT, a::GETRLIMIT, RInt, M::Getrlimit),
-    m(n32::NR_MMAP2, a::MMAP, RHex, M::Mmap2),
+    m(n32::NR_MMAP2, a::MMAP2, RHex, M::Mmap2),
     k(
         n32::NR_TRUNCATE64,
         TRUNCATE64_32,

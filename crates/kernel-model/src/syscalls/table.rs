@@ -180,6 +180,8 @@ pub enum Arg {
     IdType,
     /// A `siginfo_t` the call fills (`waitid`).
     OutSiginfo,
+    /// `mmap2`'s offset in pages, shown in bytes and hex as strace does.
+    PageOffset,
 }
 
 /// How a return value is shown.
