@@ -786,3 +786,33 @@ pub fn siginfo(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> 
     s.push('}');
     Some(s)
 }
+
+// ---- prctl (src/prctl.c, xlat/prctl_options.in) ----
+
+/// A `prctl` option: `PR_GET_NAME`, or `0x.. /* PR_??? */`.
+pub fn prctl_option(v: u64) -> String {
+    printxval(
+        v & 0xffff_ffff,
+        &[
+            (1, "PR_SET_PDEATHSIG"),
+            (2, "PR_GET_PDEATHSIG"),
+            (3, "PR_GET_DUMPABLE"),
+            (4, "PR_SET_DUMPABLE"),
+            (7, "PR_GET_KEEPCAPS"),
+            (8, "PR_SET_KEEPCAPS"),
+            (15, "PR_SET_NAME"),
+            (16, "PR_GET_NAME"),
+            (21, "PR_GET_SECCOMP"),
+            (22, "PR_SET_SECCOMP"),
+            (23, "PR_CAPBSET_READ"),
+            (24, "PR_CAPBSET_DROP"),
+            (36, "PR_SET_CHILD_SUBREAPER"),
+            (37, "PR_GET_CHILD_SUBREAPER"),
+            (38, "PR_SET_NO_NEW_PRIVS"),
+            (39, "PR_GET_NO_NEW_PRIVS"),
+            (0x5961_6d61, "PR_SET_PTRACER"),
+            (0x5356_4d41, "PR_SET_VMA"),
+        ],
+        "PR_???",
+    )
+}

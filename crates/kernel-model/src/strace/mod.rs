@@ -414,6 +414,25 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutSiginfo => return Part::Deferred,
         Arg::Madvice => decode::madvise_advice(v),
         Arg::PageOffset => hex(abi.ulong(v) << 12),
+        Arg::PrctlOption => decode::prctl_option(v),
+        // strace's prctl: PR_SET_NAME's name (at most 15 bytes), the
+        // PR_GET_NAME buffer at exit, the other options' arguments in hex.
+        Arg::PrctlArg => match value(values, 0) & 0xffff_ffff {
+            15 => {
+                let mut b = [0u8; 16];
+                match mem.read(v, &mut b) {
+                    Ok(()) => match b[..15].iter().position(|&c| c == 0) {
+                        Some(n) => quote(&b[..n], false),
+                        None => quote(&b[..15], b[15] != 0),
+                    },
+                    Err(_) => ptr(v),
+                }
+            }
+            16 => return Part::Deferred,
+            _ => hex(abi.ulong(v)),
+        },
+        Arg::PrctlRest if matches!(value(values, 0) & 0xffff_ffff, 15 | 16) => return Part::Omit,
+        Arg::PrctlRest => hex(abi.ulong(v)),
         Arg::IdType => decode::waitid_type(v),
         Arg::InStack => decode::stack_t(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::WaitOptions => decode::wait_options(v),
@@ -827,6 +846,7 @@ impl Pending {
             )),
             Arg::OutSysinfo => decode::sysinfo(abi, mem, v),
             Arg::OutStack => decode::stack_t(abi, mem, v),
+            Arg::PrctlArg => read_cstr(mem, v, 16).ok().map(|s| quote(&s, false)),
             Arg::OutTime => decode::time_arg(abi, mem, v),
             Arg::OutSiginfo if v == 0 => Some("NULL".into()),
             Arg::OutSiginfo => decode::siginfo(abi, mem, v),

@@ -369,3 +369,22 @@ fn mmap2_offset_in_bytes() {
         "mmap2(NULL, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE, 3, 0x1000) = 0xf7f00000"
     );
 }
+
+#[test]
+fn prctl_name_options() {
+    let mut t = T::new(Abi::X86_64);
+    t.call("prctl", &[16, BUF, 0, 0, 0]);
+    assert_eq!(t.last_line(), "prctl(PR_GET_NAME, \"test\") = 0");
+    assert_eq!(t.read(BUF, 5), b"test\0");
+    let name = t.s("a-name-longer-than-15");
+    t.call("prctl", &[15, name, 0, 0, 0]);
+    assert_eq!(
+        t.last_line(),
+        "prctl(PR_SET_NAME, \"a-name-longer-t\"...) = -1 ENOSYS (Function not implemented)"
+    );
+    t.call("prctl", &[0x1234, 1, 2, 3, 4]);
+    assert_eq!(
+        t.last_line(),
+        "prctl(0x1234 /* PR_??? */, 0x1, 0x2, 0x3, 0x4) = -1 ENOSYS (Function not implemented)"
+    );
+}

@@ -350,3 +350,20 @@ pub(crate) fn sys_sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     ctx.mem.write(a[0], &b).map_err(|_| Errno::EFAULT)?;
     Ok(0)
 }
+
+/// `PR_GET_NAME`.
+pub(crate) const PR_GET_NAME: u64 = 16;
+
+/// prctl(option, arg2, ...): `PR_GET_NAME` copies the task's `comm` (16
+/// bytes, NUL-terminated). The other options are not modeled and give
+/// `ENOSYS` (naming the task would need the machine layer's task state).
+pub(crate) fn sys_prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    match a[0] & 0xffff_ffff {
+        PR_GET_NAME => {
+            let comm = ctx.process.comm();
+            ctx.mem.write(a[1], &comm).map_err(|_| Errno::EFAULT)?;
+            Ok(0)
+        }
+        _ => Err(Errno::ENOSYS.into()),
+    }
+}

@@ -55,6 +55,7 @@ mod a {
     pub const STATX: &[Arg] = &[DirFd, Path, StatxFlags, StatxMask, OutStat(StatxL)];
     pub const UNAME: &[Arg] = &[OutUtsname];
     pub const SYSINFO: &[Arg] = &[OutSysinfo];
+    pub const PRCTL: &[Arg] = &[PrctlOption, PrctlArg, PrctlRest, PrctlRest, PrctlRest];
     pub const TIME: &[Arg] = &[OutTime];
     pub const GETTIMEOFDAY: &[Arg] = &[OutTimeval, Ptr];
     pub const CLOCK_GETTIME: &[Arg] = &[ClockId, OutTimespec];
@@ -209,6 +210,7 @@ pub(crate) static X86_64: &[Spec] = &[
     m(n64::NR_KILL, a::KILL, RInt, M::Kill),
     k(n64::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
     k(n64::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
+    k(n64::NR_PRCTL, a::PRCTL, RInt, misc::sys_prctl),
     k(n64::NR_FCNTL, a::FCNTL, Fcntl, io::sys_fcntl),
     k(n64::NR_TRUNCATE, a::TRUNCATE, RInt, path::sys_truncate),
     k(n64::NR_FTRUNCATE, a::FTRUNCATE, RInt, path::sys_ftruncate),
@@ -381,6 +383,7 @@ pub(crate) static I386: &[Spec] = &[
     m(n32::NR_CLONE, a::CLONE, RInt, M::Clone),
     k(n32::NR_UNAME, a::UNAME, RInt, misc::sys_uname),
     k(n32::NR_SYSINFO, a::SYSINFO, RInt, misc::sys_sysinfo),
+    k(n32::NR_PRCTL, a::PRCTL, RInt, misc::sys_prctl),
     m(n32::NR_MPROTECT, a::MPROTECT, RInt, M::Mprotect),
     k(n32::NR_FCHDIR, a::FD, RInt, path::sys_fchdir),
     k(n32::NR__LLSEEK, LLSEEK, RInt, io::sys_llseek),

@@ -182,6 +182,14 @@ pub enum Arg {
     OutSiginfo,
     /// `mmap2`'s offset in pages, shown in bytes and hex as strace does.
     PageOffset,
+    /// `prctl` option (`PR_GET_NAME`).
+    PrctlOption,
+    /// `prctl`'s second argument: the name for `PR_SET_NAME` (at entry)
+    /// and `PR_GET_NAME` (at exit), else hex.
+    PrctlArg,
+    /// `prctl`'s third to fifth arguments: hex, not shown for the name
+    /// options.
+    PrctlRest,
 }
 
 /// How a return value is shown.
