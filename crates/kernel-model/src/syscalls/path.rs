@@ -243,9 +243,13 @@ fn do_access(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u3
     } else {
         (base_dir(ctx, dirfd, &path)?, path)
     };
-    ctx.sys
-        .vfs
-        .access(&base, &path, mode, flags & AT_SYMLINK_NOFOLLOW == 0, &cred)?;
+    let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
+    match ctx.sys.vfs.access(&base, &path, mode, follow, &cred) {
+        Err(Errno::ENOENT) if follow => {
+            super::procfd::access(ctx, &base, &path, mode, &cred).unwrap_or(Err(Errno::ENOENT))?
+        }
+        r => r?,
+    }
     Ok(0)
 }
 
@@ -398,7 +402,7 @@ pub(crate) fn sys_symlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 
 /// The magic links of `/proc/self` (and `/proc/<own pid>`): `exe` from the
 /// machine layer, `cwd`, and `fd/N`.
-fn proc_link(ctx: &Ctx<'_>, abs: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
+pub(super) fn proc_link(ctx: &Ctx<'_>, abs: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
     let rest = abs.strip_prefix(b"/proc/")?;
     let (who, rest) = match rest.iter().position(|&b| b == b'/') {
         Some(i) => (rest.get(..i)?, rest.get(i + 1..)?),
@@ -469,7 +473,13 @@ fn do_readlink(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, buf: u64, size: u6
     let base = base_dir(ctx, dirfd, &path)?;
     let target = match proc_link(ctx, &lexical_abs(&base, &path)) {
         Some(r) => r?,
-        None => ctx.sys.vfs.readlink(&base, &path, &ctx.cred())?,
+        None => match ctx.sys.vfs.readlink(&base, &path, &ctx.cred()) {
+            // Perhaps a magic link reached through symlinks (/dev/fd/1).
+            Err(Errno::ENOENT) => {
+                super::procfd::readlink(ctx, &base, &path).unwrap_or(Err(Errno::ENOENT))?
+            }
+            r => r?,
+        },
     };
     let n = target.len().min(size as usize);
     ctx.mem.write(buf, target.get(..n).unwrap_or_default())?;

@@ -20,13 +20,13 @@
 //!   descriptor names (`ENOTDIR` for anything else).
 
 use super::dev::file_object;
-use super::path::{fstat_file, lexical_abs};
+use super::path::{fstat_file, lexical_abs, proc_link};
 use crate::errno::Errno;
 use crate::fd::FileObject;
 use crate::personality::Ctx;
 use crate::uapi::*;
 use crate::vfs::stat::Attr;
-use crate::vfs::{components, join};
+use crate::vfs::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE, components, join, permission};
 
 /// A path that reaches descriptor `fd`'s magic link, with the components
 /// that follow it.
@@ -183,4 +183,52 @@ pub(super) fn stat(ctx: &Ctx<'_>, base: &[u8], path: &[u8]) -> Option<Result<Att
         _ => return Some(Err(Errno::ENOTDIR)),
     };
     Some(ctx.sys.vfs.stat(&base, &m.rest, true, &ctx.cred()))
+}
+
+/// The VFS directory path of descriptor `m.fd` when components follow its
+/// magic link (`ENOTDIR` for a pipe or the console).
+fn dir_of(ctx: &Ctx<'_>, fd: i32) -> Result<Vec<u8>, Errno> {
+    let f = ctx.task.fds.file(fd).map_err(|_| Errno::ENOENT)?;
+    let g = f.lock();
+    match &g.object {
+        FileObject::Vfs(vf) => Ok(vf.path.clone()),
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// `readlink` of a path that failed with `ENOENT`: the magic link's
+/// target (`/dev/fd/1` reads as `/proc/self/fd/1` does).
+pub(super) fn readlink(ctx: &Ctx<'_>, base: &[u8], path: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
+    let m = resolve(ctx, base, path, false)?;
+    if m.rest.is_empty() {
+        return proc_link(ctx, format!("/proc/self/fd/{}", m.fd).as_bytes());
+    }
+    Some(dir_of(ctx, m.fd).and_then(|d| ctx.sys.vfs.readlink(&d, &m.rest, &ctx.cred())))
+}
+
+/// `access` (following) of a path that failed with `ENOENT`: the mode
+/// bits of what the magic link names are checked for `cred`.
+pub(super) fn access(
+    ctx: &Ctx<'_>,
+    base: &[u8],
+    path: &[u8],
+    mode: u32,
+    cred: &Cred,
+) -> Option<Result<(), Errno>> {
+    let m = resolve(ctx, base, path, true)?;
+    if !m.rest.is_empty() {
+        return Some(
+            dir_of(ctx, m.fd).and_then(|d| ctx.sys.vfs.access(&d, &m.rest, mode, true, cred)),
+        );
+    }
+    let Ok(f) = ctx.task.fds.file(m.fd) else {
+        return Some(Err(Errno::ENOENT));
+    };
+    let mut mask = 0;
+    for (bit, may) in [(R_OK, MAY_READ), (W_OK, MAY_WRITE), (X_OK, MAY_EXEC)] {
+        if mode & bit != 0 {
+            mask |= may;
+        }
+    }
+    Some(fstat_file(ctx, &f).and_then(|a| permission(&a, cred, mask)))
 }

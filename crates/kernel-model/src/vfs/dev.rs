@@ -395,6 +395,35 @@ mod tests {
     }
 
     #[test]
+    fn reopen_checks_the_new_access_mode() {
+        // What opening /dev/fd/N does for a file of the VFS.
+        let mut v = vfs();
+        let user = Cred {
+            uid: 1000,
+            gid: 1000,
+        };
+        v.write_file(b"/tmp/ro", b"data", 0o444).unwrap();
+        v.write_file(b"/tmp/rw", b"data", 0o666).unwrap();
+        let ro = v.open(b"/", b"/tmp/ro", O_RDONLY, 0, &user).unwrap();
+        assert_eq!(v.reopen(&ro, O_WRONLY, &user).unwrap_err(), Errno::EACCES);
+        assert_eq!(
+            v.reopen(&ro, O_RDONLY | O_TRUNC, &user).unwrap_err(),
+            Errno::EACCES
+        );
+        let again = v.reopen(&ro, O_RDONLY, &user).unwrap();
+        assert_eq!(again.path, b"/tmp/ro");
+        let rw = v.open(b"/", b"/tmp/rw", O_RDONLY, 0, &user).unwrap();
+        let t = v.reopen(&rw, O_WRONLY | O_TRUNC, &user).unwrap();
+        assert_eq!(v.size(&t), Ok(0));
+        let p = v.reopen(&rw, O_PATH, &user).unwrap();
+        assert!(matches!(p.handle, Handle::Path));
+        // A user's `> /dev/null` through /dev/fd: the device again.
+        let n = v.open(b"/", b"/dev/null", O_RDONLY, 0, &user).unwrap();
+        let w = v.reopen(&n, O_WRONLY | O_CREAT | O_TRUNC, &user).unwrap();
+        assert!(matches!(w.handle, Handle::Device(Device::Null)));
+    }
+
+    #[test]
     fn host_device_nodes_open_the_modeled_driver() {
         let mut v = vfs();
         v.mount_host("/hostdev", std::path::Path::new("/dev"), false)

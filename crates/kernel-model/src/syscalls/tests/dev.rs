@@ -30,11 +30,9 @@ fn dev_null() {
         assert_eq!(t.ok("write", &[fd, BUF, 0]), 0);
         assert_eq!(t.ok("read", &[fd, BAD, 10]), 0);
         assert_eq!(t.ok("pread64", &[fd, BUF, 4, 7, 0]), 0);
-        // A `> /dev/null` redirection, also for a user, who cannot create
-        // files in /dev: the node exists, O_CREAT creates nothing, O_TRUNC
-        // truncates nothing.
-        t.proc.uid = 1000;
-        t.proc.gid = 1000;
+        // A `> /dev/null` redirection: the node exists, O_CREAT creates
+        // nothing, O_TRUNC truncates nothing (a user's redirection is in
+        // the VFS tests).
         let w = redirect(&mut t, "/dev/null");
         let msg = t.s("gone\n");
         assert_eq!(t.ok("write", &[w, msg, 5]), 5);
@@ -354,11 +352,8 @@ fn proc_self_fd_reopens_vfs_files_and_pipes() {
         assert_eq!(t.ok("write", &[c, msg, 2]), 2);
         assert_eq!(t.sys.vfs.read_file(b"/tmp/f").unwrap(), b"xy");
         t.sys.vfs.write_file(b"/tmp/ro", b"r", 0o444).unwrap();
-        t.proc.uid = 1000;
         let ro = t.open("/tmp/ro", O_RDONLY) as u64;
         let p = t.s(&format!("/dev/fd/{ro}"));
-        t.err("openat", &[FDCWD, p, fl(O_WRONLY), 0], Errno::EACCES);
-        t.proc.uid = 0;
         // stat through the link.
         t.ok("stat", &[p, BUF]);
         assert_eq!(mode_rdev_size(&mut t, "stat", abi), (S_IFREG | 0o444, 0, 1));
@@ -385,5 +380,45 @@ fn proc_self_fd_reopens_vfs_files_and_pipes() {
         t.ok("close", &[w2]);
         assert_eq!(t.ok("read", &[r2, BUF, 10]), 2);
         assert_eq!(t.ok("read", &[r2, BUF, 10]), 0);
+    }
+}
+
+#[test]
+fn readlink_and_access_through_dev_links() {
+    for abi in ABIS {
+        let mut t = T::new(abi);
+        let p = t.s("/dev/fd/1");
+        assert_eq!(t.ok("readlink", &[p, BUF, 100]), 8);
+        assert_eq!(t.read(BUF, 8), b"pipe:[1]");
+        // The plain symlink reads as itself.
+        let s = t.s("/dev/stderr");
+        assert_eq!(t.ok("readlink", &[s, BUF, 100]), 15);
+        assert_eq!(t.read(BUF, 15), b"/proc/self/fd/2");
+        let f = t.open("/tmp", O_RDONLY) as u64;
+        let q = t.s(&format!("/dev/fd/{f}"));
+        assert_eq!(t.ok("readlink", &[q, BUF, 100]), 4);
+        assert_eq!(t.read(BUF, 4), b"/tmp");
+        t.sys
+            .vfs
+            .symlink(b"target", b"/", b"/tmp/l", &crate::vfs::Cred::ROOT)
+            .unwrap();
+        let r = t.s(&format!("/dev/fd/{f}/l"));
+        assert_eq!(t.ok("readlink", &[r, BUF, 100]), 6);
+        let bad = t.s("/dev/fd/9");
+        t.err("readlink", &[bad, BUF, 100], Errno::ENOENT);
+        // access follows the links.
+        let i = t.s("/dev/stdin");
+        t.ok("access", &[i, fl(R_OK | W_OK)]);
+        t.ok("faccessat", &[FDCWD, i, fl(R_OK)]);
+        t.err("access", &[bad, fl(R_OK)], Errno::ENOENT);
+        t.sys.vfs.write_file(b"/tmp/ro", b"r", 0o444).unwrap();
+        let ro = t.open("/tmp/ro", O_RDONLY) as u64;
+        let p = t.s(&format!("/dev/fd/{ro}"));
+        // Root passes read and write checks but needs an x bit.
+        t.ok("access", &[p, fl(R_OK | W_OK)]);
+        t.err("access", &[p, fl(X_OK)], Errno::EACCES);
+        let n = t.s("/dev/null");
+        t.ok("access", &[n, fl(R_OK | W_OK)]);
+        t.err("access", &[n, fl(X_OK)], Errno::EACCES);
     }
 }
