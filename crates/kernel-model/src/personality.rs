@@ -149,6 +149,58 @@ pub struct TaskFiles {
     pub cwd: Vec<u8>,
     /// File-creation mask.
     pub umask: u32,
+    /// Credentials, process group, session and `prctl` state
+    /// ([`TaskIds`]).
+    pub ids: TaskIds,
+}
+
+/// The per-task identity the personality layer keeps: Linux's `struct
+/// cred` (real, effective, saved and filesystem ids, supplementary
+/// groups), the process group and session, the nice value and the `prctl`
+/// state. Every task starts as root; the first process is pid 1, its own
+/// process-group and session leader (as a shell's job is, though a login
+/// shell's session would differ).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskIds {
+    /// Real, effective, saved and filesystem uid, once a `set*uid` call
+    /// has set them (until then: the [`ProcessInfo`] ids).
+    pub uid: Option<[u32; 4]>,
+    /// Real, effective, saved and filesystem gid, likewise.
+    pub gid: Option<[u32; 4]>,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// Process group id.
+    pub pgid: u32,
+    /// Session id.
+    pub sid: u32,
+    /// Nice value (-20..=19).
+    pub nice: i32,
+    /// `PR_SET_DUMPABLE` state.
+    pub dumpable: u32,
+    /// `PR_SET_PDEATHSIG` signal.
+    pub pdeathsig: u32,
+    /// A name set by `PR_SET_NAME` (else the executable's `comm`).
+    pub comm: Option<[u8; 16]>,
+    /// Set once the task has called `execve` (`setpgid` on such a child
+    /// fails with `EACCES`).
+    pub execed: bool,
+}
+
+impl Default for TaskIds {
+    fn default() -> TaskIds {
+        TaskIds {
+            uid: None,
+            gid: None,
+            groups: Vec::new(),
+            pgid: 1,
+            sid: 1,
+            nice: 0,
+            dumpable: 1,
+            pdeathsig: 0,
+            comm: None,
+            execed: false,
+        }
+    }
 }
 
 impl Default for TaskFiles {
@@ -164,6 +216,7 @@ impl TaskFiles {
             fds: FdTable::with_console(),
             cwd: b"/".to_vec(),
             umask: 0o022,
+            ids: TaskIds::default(),
         }
     }
 
@@ -173,12 +226,21 @@ impl TaskFiles {
             fds: self.fds.fork(),
             cwd: self.cwd.clone(),
             umask: self.umask,
+            ids: TaskIds {
+                // The child of fork has no death signal of its own.
+                pdeathsig: 0,
+                execed: false,
+                ..self.ids.clone()
+            },
         }
     }
 
     /// What `execve` does to it: close-on-exec descriptors are closed.
     pub fn exec(&mut self) {
         self.fds.exec();
+        self.ids.comm = None;
+        self.ids.dumpable = 1;
+        self.ids.execed = true;
     }
 }
 
@@ -391,17 +453,29 @@ impl Ctx<'_> {
     /// Credentials for filesystem checks (effective ids).
     pub fn cred(&self) -> Cred {
         Cred {
-            uid: self.process.euid(),
-            gid: self.process.egid(),
+            uid: self.uids()[3],
+            gid: self.gids()[3],
         }
     }
 
     /// Credentials for `access` (real ids).
     pub fn real_cred(&self) -> Cred {
         Cred {
-            uid: self.process.uid(),
-            gid: self.process.gid(),
+            uid: self.uids()[0],
+            gid: self.gids()[0],
         }
+    }
+
+    /// Real, effective, saved and filesystem uid.
+    pub fn uids(&self) -> [u32; 4] {
+        let e = self.process.euid();
+        self.task.ids.uid.unwrap_or([self.process.uid(), e, e, e])
+    }
+
+    /// Real, effective, saved and filesystem gid.
+    pub fn gids(&self) -> [u32; 4] {
+        let e = self.process.egid();
+        self.task.ids.gid.unwrap_or([self.process.gid(), e, e, e])
     }
 }
 

@@ -65,22 +65,22 @@ pub(crate) fn sys_gettid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
 
 /// `getuid()`.
 pub(crate) fn sys_getuid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(i64::from(ctx.process.uid()))
+    Ok(i64::from(ctx.uids()[0]))
 }
 
 /// `geteuid()`.
 pub(crate) fn sys_geteuid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(i64::from(ctx.process.euid()))
+    Ok(i64::from(ctx.uids()[1]))
 }
 
 /// `getgid()`.
 pub(crate) fn sys_getgid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(i64::from(ctx.process.gid()))
+    Ok(i64::from(ctx.gids()[0]))
 }
 
 /// `getegid()`.
 pub(crate) fn sys_getegid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(i64::from(ctx.process.egid()))
+    Ok(i64::from(ctx.gids()[1]))
 }
 
 /// `high2lowuid`: ids that do not fit 16 bits read as the overflow id 65534.
@@ -90,22 +90,22 @@ fn low16(id: u32) -> i64 {
 
 /// i386 `getuid` (16-bit).
 pub(crate) fn sys_getuid16(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(low16(ctx.process.uid()))
+    Ok(low16(ctx.uids()[0]))
 }
 
 /// i386 `geteuid` (16-bit).
 pub(crate) fn sys_geteuid16(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(low16(ctx.process.euid()))
+    Ok(low16(ctx.uids()[1]))
 }
 
 /// i386 `getgid` (16-bit).
 pub(crate) fn sys_getgid16(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(low16(ctx.process.gid()))
+    Ok(low16(ctx.gids()[0]))
 }
 
 /// i386 `getegid` (16-bit).
 pub(crate) fn sys_getegid16(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
-    Ok(low16(ctx.process.egid()))
+    Ok(low16(ctx.gids()[1]))
 }
 
 /// `time(tloc)`: seconds since the epoch, also stored at `tloc` if non-NULL.
@@ -351,19 +351,7 @@ pub(crate) fn sys_sysinfo(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// `PR_GET_NAME`.
-pub(crate) const PR_GET_NAME: u64 = 16;
-
-/// prctl(option, arg2, ...): `PR_GET_NAME` copies the task's `comm` (16
-/// bytes, NUL-terminated). The other options are not modeled and give
-/// `ENOSYS` (naming the task would need the machine layer's task state).
+/// prctl(option, arg2, ...): see [`super::ident::sys_prctl`].
 pub(crate) fn sys_prctl(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    match a[0] & 0xffff_ffff {
-        PR_GET_NAME => {
-            let comm = ctx.process.comm();
-            ctx.mem.write(a[1], &comm).map_err(|_| Errno::EFAULT)?;
-            Ok(0)
-        }
-        _ => Err(Errno::ENOSYS.into()),
-    }
+    super::ident::sys_prctl(ctx, a)
 }

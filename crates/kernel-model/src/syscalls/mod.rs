@@ -12,6 +12,8 @@ pub mod unistd_64;
 
 mod auditcalls;
 mod dev;
+mod fsmeta;
+mod ident;
 mod io;
 mod misc;
 pub mod net;
@@ -19,6 +21,7 @@ mod path;
 mod procfd;
 pub mod regs;
 mod rows;
+mod rows_ext;
 pub mod table;
 mod util;
 

@@ -351,11 +351,11 @@ impl SyscallTable {
             abi,
             rows: vec![None; abi.nr_syscalls() as usize],
         };
-        let specs = match abi {
-            Abi::X86_64 => super::rows::X86_64,
-            Abi::I386 => super::rows::I386,
+        let (specs, ext) = match abi {
+            Abi::X86_64 => (super::rows::X86_64, super::rows_ext::X86_64),
+            Abi::I386 => (super::rows::I386, super::rows_ext::I386),
         };
-        for s in specs {
+        for s in specs.iter().chain(ext) {
             let name = s.name.or_else(|| abi.syscall_name(s.nr)).unwrap_or("?");
             t.set(Row {
                 nr: s.nr,

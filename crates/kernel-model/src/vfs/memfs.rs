@@ -115,6 +115,28 @@ impl MemInode {
     }
 }
 
+impl MemInode {
+    /// `setattr`: changes what is given and sets the change time.
+    pub(crate) fn set_meta(&mut self, m: &super::meta::SetAttr, ctime: Timespec) {
+        if let Some(mode) = m.mode {
+            self.mode = (self.mode & S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = m.uid {
+            self.uid = uid;
+        }
+        if let Some(gid) = m.gid {
+            self.gid = gid;
+        }
+        if let Some(t) = m.atime {
+            self.atime = t;
+        }
+        if let Some(t) = m.mtime {
+            self.mtime = t;
+        }
+        self.ctime = ctime;
+    }
+}
+
 impl Drop for MemInode {
     fn drop(&mut self) {
         // Give the data back to the filesystem's budget when the last
@@ -174,6 +196,11 @@ impl MemFs {
     /// Bytes of data currently held (including unlinked files still open).
     pub fn bytes_used(&self) -> u64 {
         self.usage.load(Ordering::Relaxed)
+    }
+
+    /// Number of inodes (for `statfs`).
+    pub fn inode_count(&self) -> usize {
+        self.inodes.len()
     }
 
     /// The shared handle of inode `ino`.
@@ -351,7 +378,7 @@ impl MemFs {
         now: Timespec,
     ) -> Result<u64, Errno> {
         let ftype = mode & S_IFMT;
-        if ftype != S_IFCHR && ftype != S_IFBLK {
+        if ftype != S_IFCHR && ftype != S_IFBLK && ftype != S_IFIFO && ftype != S_IFSOCK {
             return Err(Errno::EINVAL);
         }
         let data = MemData::Device(rdev);

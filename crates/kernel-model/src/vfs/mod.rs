@@ -34,6 +34,7 @@
 pub mod dev;
 pub mod hostfs;
 pub mod memfs;
+pub mod meta;
 mod ops;
 pub mod stat;
 mod walk;

@@ -188,8 +188,8 @@ fn machine_call_completion_is_traced_and_audited() {
 #[test]
 fn machine_layer_can_register_rows() {
     let mut t = T::new(Abi::X86_64);
-    let nr = unistd_64::NR_SETUID;
-    t.err("setuid", &[0], Errno::ENOSYS);
+    let nr = unistd_64::NR_ACCT;
+    t.err("acct", &[0], Errno::ENOSYS);
     assert!(t.sys.table_mut(Abi::X86_64).register(
         nr,
         None,
@@ -198,7 +198,7 @@ fn machine_layer_can_register_rows() {
         Handler::Machine(MachineOp::Custom(7))
     ));
     assert!(
-        matches!(t.dispatch("setuid", &[5]), Dispatch::Machine(c) if c.op == MachineOp::Custom(7))
+        matches!(t.dispatch("acct", &[5]), Dispatch::Machine(c) if c.op == MachineOp::Custom(7))
     );
     assert!(!t.sys.table_mut(Abi::X86_64).register(
         100_000,
