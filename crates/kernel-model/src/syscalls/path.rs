@@ -186,11 +186,11 @@ fn stat_at(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, flags: u32) -> Result<
     stat_or_magic(ctx, &base, &path, flags & AT_SYMLINK_NOFOLLOW == 0)
 }
 
-/// `stat` of a path, through `/proc/self/fd` magic links when following.
+/// `stat` of a path, through `/proc/self/fd` magic links.
 fn stat_or_magic(ctx: &Ctx<'_>, base: &[u8], path: &[u8], follow: bool) -> Result<Attr, Errno> {
     match ctx.sys.vfs.stat(base, path, follow, &ctx.cred()) {
-        Err(Errno::ENOENT) if follow => {
-            super::procfd::stat(ctx, base, path).unwrap_or(Err(Errno::ENOENT))
+        Err(Errno::ENOENT) => {
+            super::procfd::stat(ctx, base, path, follow).unwrap_or(Err(Errno::ENOENT))
         }
         r => r,
     }

@@ -25,7 +25,7 @@ use crate::errno::Errno;
 use crate::fd::FileObject;
 use crate::personality::Ctx;
 use crate::uapi::*;
-use crate::vfs::stat::Attr;
+use crate::vfs::stat::{Attr, makedev};
 use crate::vfs::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE, components, join, permission};
 
 /// A path that reaches descriptor `fd`'s magic link, with the components
@@ -168,13 +168,51 @@ fn open_magic(
     }
 }
 
-/// `stat` (following) of a path that failed with `ENOENT`: `None` if it
-/// does not reach a magic link, else the attributes of what it names.
-pub(super) fn stat(ctx: &Ctx<'_>, base: &[u8], path: &[u8]) -> Option<Result<Attr, Errno>> {
-    let m = resolve(ctx, base, path, true)?;
+/// The device number of `/proc` (an anonymous device, as procfs has).
+const PROC_DEV: u64 = makedev(0, 0x16);
+
+/// `stat` of a path that failed with `ENOENT`: `None` if it does not reach
+/// a magic link, else the attributes of what it names, or with `follow`
+/// false of the magic link itself (`tid_fd_update_inode`: a symlink with
+/// `r-x` for a readable description, `-wx` for a writable one, owned by the
+/// task's effective ids, 64 bytes long, on procfs with 1 KiB blocks).
+pub(super) fn stat(
+    ctx: &Ctx<'_>,
+    base: &[u8],
+    path: &[u8],
+    follow: bool,
+) -> Option<Result<Attr, Errno>> {
+    let m = resolve(ctx, base, path, follow)?;
     let Ok(f) = ctx.task.fds.file(m.fd) else {
         return Some(Err(Errno::ENOENT));
     };
+    if m.rest.is_empty() && !follow {
+        let g = f.lock();
+        let mut mode = S_IFLNK;
+        if g.readable() {
+            mode |= 0o500;
+        }
+        if g.writable() {
+            mode |= 0o300;
+        }
+        let cred = ctx.cred();
+        let now = ctx.sys.vfs.now();
+        return Some(Ok(Attr {
+            dev: PROC_DEV,
+            ino: 0x1000 + u64::try_from(m.fd).unwrap_or(0),
+            mode,
+            nlink: 1,
+            uid: cred.uid,
+            gid: cred.gid,
+            rdev: 0,
+            size: 64,
+            blksize: 1024,
+            blocks: 0,
+            atime: now,
+            mtime: now,
+            ctime: now,
+        }));
+    }
     if m.rest.is_empty() {
         return Some(fstat_file(ctx, &f));
     }
@@ -182,7 +220,7 @@ pub(super) fn stat(ctx: &Ctx<'_>, base: &[u8], path: &[u8]) -> Option<Result<Att
         FileObject::Vfs(vf) => vf.path.clone(),
         _ => return Some(Err(Errno::ENOTDIR)),
     };
-    Some(ctx.sys.vfs.stat(&base, &m.rest, true, &ctx.cred()))
+    Some(ctx.sys.vfs.stat(&base, &m.rest, follow, &ctx.cred()))
 }
 
 /// The VFS directory path of descriptor `m.fd` when components follow its

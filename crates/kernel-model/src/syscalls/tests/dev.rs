@@ -422,3 +422,43 @@ fn readlink_and_access_through_dev_links() {
         t.err("access", &[n, fl(X_OK)], Errno::EACCES);
     }
 }
+
+#[test]
+fn lstat_of_a_magic_link() {
+    for abi in ABIS {
+        let mut t = T::new(abi);
+        let rw = t.open("/tmp/f", O_RDWR | O_CREAT) as u64;
+        for (path, mode) in [
+            ("/proc/self/fd/1".to_string(), S_IFLNK | 0o300),
+            ("/dev/fd/0".to_string(), S_IFLNK | 0o500),
+            (format!("/proc/42/fd/{rw}"), S_IFLNK | 0o700),
+        ] {
+            let p = t.s(&path);
+            t.ok("lstat", &[p, BUF]);
+            assert_eq!(
+                mode_rdev_size(&mut t, "lstat", abi),
+                (mode, 0, 64),
+                "{path}"
+            );
+        }
+        // The /dev link itself is an ordinary symlink; following reaches
+        // the file.
+        let p = t.s("/dev/stdout");
+        t.ok("lstat", &[p, BUF]);
+        assert_eq!(
+            mode_rdev_size(&mut t, "lstat", abi),
+            (S_IFLNK | 0o777, 0, 15)
+        );
+        let q = t.s(&format!("/dev/fd/{rw}"));
+        t.ok("stat", &[q, BUF]);
+        assert_eq!(mode_rdev_size(&mut t, "stat", abi).0, S_IFREG | 0o644);
+        let nofollow = fl(AT_SYMLINK_NOFOLLOW);
+        t.ok("statx", &[FDCWD, q, nofollow, 0x7ff, BUF]);
+        assert_eq!(
+            mode_rdev_size(&mut t, "statx", abi),
+            (S_IFLNK | 0o700, 0, 64)
+        );
+        let bad = t.s("/proc/self/fd/9");
+        t.err("lstat", &[bad, BUF], Errno::ENOENT);
+    }
+}
