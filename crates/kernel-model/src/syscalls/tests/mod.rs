@@ -2,7 +2,9 @@
 //! machine-layer calls, blocking outcomes, `socketcall` demultiplexing.
 
 mod dev;
+mod fsmeta;
 mod fuzz;
+mod ident;
 mod io;
 mod misc;
 mod path;
