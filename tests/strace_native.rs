@@ -540,7 +540,7 @@ fn processes(text: &str, native: bool) -> Vec<Vec<String>> {
     for pid in &pids {
         if let Some(k) = groups.iter().position(|(p, _)| p == pid) {
             let (_, lines) = groups.remove(k);
-            out.push(coalesce_reads(hide_pids_with(lines, &pids)));
+            out.push(hide_pids_with(lines, &pids));
         }
     }
     // Processes no named pid leads to, in order of appearance.
@@ -551,13 +551,16 @@ fn processes(text: &str, native: bool) -> Vec<Vec<String>> {
 }
 
 /// A process's lines without its `--- SIGCHLD` lines, and those lines.
-/// Runs of `wait4(-1, ...)` are sorted: which ended child such a wait
-/// reaps first depends on the order the children ended in.
+/// Then runs of reads are joined (`coalesce_reads`; a SIGCHLD between two
+/// reads does not separate them), and runs of `wait4(-1, ...)` are
+/// sorted: which ended child such a wait reaps first depends on the order
+/// the children ended in.
 fn without_sigchld(lines: &[String]) -> (Vec<String>, Vec<String>) {
-    let (sigchld, mut rest): (Vec<String>, Vec<String>) = lines
+    let (sigchld, rest): (Vec<String>, Vec<String>) = lines
         .iter()
         .cloned()
         .partition(|l| l.starts_with("--- SIGCHLD "));
+    let mut rest = coalesce_reads(rest);
     let any_child = |l: &String| l.starts_with("wait4(-1, ") || l.starts_with("waitpid(-1, ");
     let mut i = 0;
     while i < rest.len() {
@@ -663,11 +666,11 @@ fn processes_are_split_and_joined() {
         "100 read(3,  <unfinished ...>\n",
         "101 write(4, \"ab\", 2) = 2\n",
         "100 <... read resumed>\"a\", 10) = 1\n",
+        "100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0} ---\n",
         "100 read(3, \"b\", 9) = 1\n",
         "101 exit_group(0) = ?\n",
         "101 +++ exited with 0 +++\n",
         "100 read(3, \"\", 8) = 0\n",
-        "100 --- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=101, si_uid=0} ---\n",
         "100 wait4(-1, NULL, 0, NULL) = 101\n",
     );
     let sysgate = concat!(
@@ -681,18 +684,22 @@ fn processes_are_split_and_joined() {
         "[pid     1] wait4(-1, NULL, 0, NULL) = 2\n",
     );
     let (n, s) = (processes(native, true), processes(sysgate, false));
+    let (rest, sigchld) = without_sigchld(&n[0]);
     assert_eq!(
-        n[0],
+        rest,
         [
             "set_tid_address(0x1000) = P1",
             "clone(child_stack=NULL, flags=SIGCHLD) = P2",
             "read(3, ..., ...) = 2",
             "read(3, \"\", ...) = 0",
-            "--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=P2, si_uid=0} ---",
             "wait4(-1, NULL, 0, NULL) = P2",
         ]
     );
-    assert_eq!(without_sigchld(&n[0]).0, s[0]);
+    assert_eq!(
+        sigchld,
+        ["--- SIGCHLD {si_signo=SIGCHLD, si_code=CLD_EXITED, si_pid=P2, si_uid=0} ---"]
+    );
+    assert_eq!(without_sigchld(&s[0]).0, rest);
     assert_eq!(n[1], s[1]);
     assert_eq!(n.len(), 2);
 }
