@@ -41,6 +41,10 @@ impl Default for MemFsLimits {
     }
 }
 
+/// tmpfs's `SHORT_SYMLINK_LEN`: symlink targets (with their NUL) up to
+/// this long take no data block.
+const SHORT_SYMLINK_LEN: usize = 128;
+
 /// Locks a mutex, ignoring poisoning (no code here panics while holding a
 /// lock, and a poisoned inode is still a consistent inode).
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -107,7 +111,12 @@ impl MemInode {
             rdev,
             size,
             blksize: 4096,
-            blocks: self.data_len().div_ceil(4096) * 8,
+            blocks: match &self.data {
+                // shmem_symlink keeps a target shorter than
+                // SHORT_SYMLINK_LEN (128 bytes with its NUL) in the inode.
+                MemData::Symlink(t) if t.len() < SHORT_SYMLINK_LEN => 0,
+                _ => self.data_len().div_ceil(4096) * 8,
+            },
             atime: self.atime,
             mtime: self.mtime,
             ctime: self.ctime,
@@ -728,6 +737,12 @@ mod tests {
         assert_eq!(fs.readlink(s).unwrap(), b"/x/y");
         assert_eq!(fs.readlink(f), Err(Errno::EINVAL));
         assert_eq!(fs.getattr(s).unwrap().size, 4);
+        // Short targets live in the inode (no blocks), long ones in a page.
+        assert_eq!(fs.getattr(s).unwrap().blocks, 0);
+        let long = fs.symlink(root, b"l", &[b'x'; 128], (0, 0), T0).unwrap();
+        assert_eq!(fs.getattr(long).unwrap().blocks, 8);
+        let short = fs.symlink(root, b"m", &[b'x'; 127], (0, 0), T0).unwrap();
+        assert_eq!(fs.getattr(short).unwrap().blocks, 0);
         assert_eq!(fs.link(root, root, b"r", T0), Err(Errno::EPERM));
     }
 }
