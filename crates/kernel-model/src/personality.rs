@@ -184,6 +184,9 @@ pub struct TaskIds {
     /// Set once the task has called `execve` (`setpgid` on such a child
     /// fails with `EACCES`).
     pub execed: bool,
+    /// The modeled cycle at which a blocked `poll`/`select` times out
+    /// (kept across the scheduler's re-issues of the call).
+    pub wait_deadline: Option<u64>,
 }
 
 impl Default for TaskIds {
@@ -199,6 +202,7 @@ impl Default for TaskIds {
             pdeathsig: 0,
             comm: None,
             execed: false,
+            wait_deadline: None,
         }
     }
 }
@@ -230,6 +234,7 @@ impl TaskFiles {
                 // The child of fork has no death signal of its own.
                 pdeathsig: 0,
                 execed: false,
+                wait_deadline: None,
                 ..self.ids.clone()
             },
         }

@@ -82,6 +82,19 @@ impl PipeEnd {
         lock(&self.inner).buf.len()
     }
 
+    /// Open handles on the other end (writers for the read end, readers
+    /// for the write end): 0 is a hang-up for `poll`.
+    pub fn peers(&self) -> usize {
+        let p = lock(&self.inner);
+        if self.write { p.readers } else { p.writers }
+    }
+
+    /// Free room in the buffer (`poll`'s "not full").
+    pub fn room(&self) -> usize {
+        let p = lock(&self.inner);
+        p.capacity.saturating_sub(p.buf.len())
+    }
+
     /// The pipe's capacity (`F_GETPIPE_SZ`).
     pub fn capacity(&self) -> usize {
         lock(&self.inner).capacity

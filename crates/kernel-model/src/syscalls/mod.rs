@@ -18,6 +18,7 @@ mod io;
 mod misc;
 pub mod net;
 mod path;
+mod poll;
 mod procfd;
 pub mod regs;
 mod rows;

@@ -11,7 +11,7 @@ use super::table::Ret::Int as RInt;
 use super::table::{Spec, k};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
-use super::{fsmeta as fm, ident as id};
+use super::{fsmeta as fm, ident as id, poll as pl};
 
 const NONE: &[Arg] = &[];
 const INT1: &[Arg] = &[Int];
@@ -37,6 +37,10 @@ const STATFS64: &[Arg] = &[Path, Uint, Ptr];
 const FSTATFS64: &[Arg] = &[Fd, Uint, Ptr];
 const FD1: &[Arg] = &[Fd];
 const MEMBARRIER: &[Arg] = &[Int, Uint, Int];
+const POLL: &[Arg] = &[Ptr, Uint, Int];
+const PPOLL: &[Arg] = &[Ptr, Uint, Ptr, Ptr, Ulong];
+const SELECT: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr];
+const PSELECT6: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr, Ptr];
 
 /// The x86_64 rows.
 pub(crate) static X86_64: &[Spec] = &[
@@ -116,6 +120,10 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_SYNCFS, FD1, RInt, fm::sys_syncfs),
     k(n64::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n64::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
+    k(n64::NR_POLL, POLL, RInt, pl::sys_poll),
+    k(n64::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
+    k(n64::NR_SELECT, SELECT, RInt, pl::sys_select),
+    k(n64::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),
 ];
 
 /// The i386 rows (16-bit id calls under the old numbers, 32-bit ones
@@ -219,4 +227,11 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_SYNCFS, FD1, RInt, fm::sys_syncfs),
     k(n32::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n32::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
+    k(n32::NR_POLL, POLL, RInt, pl::sys_poll),
+    k(n32::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
+    k(n32::NR_PPOLL_TIME64, PPOLL, RInt, pl::sys_ppoll64),
+    k(n32::NR_SELECT, &[Ptr], RInt, pl::sys_old_select),
+    k(n32::NR__NEWSELECT, SELECT, RInt, pl::sys_select),
+    k(n32::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),
+    k(n32::NR_PSELECT6_TIME64, PSELECT6, RInt, pl::sys_pselect6_64),
 ];

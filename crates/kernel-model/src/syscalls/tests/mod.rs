@@ -8,6 +8,7 @@ mod ident;
 mod io;
 mod misc;
 mod path;
+mod poll;
 mod strace;
 
 use crate::abi::Abi;
