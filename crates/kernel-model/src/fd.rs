@@ -90,6 +90,28 @@ impl FileRef {
     pub fn refs(&self) -> usize {
         Arc::strong_count(&self.0)
     }
+
+    /// A handle that does not keep the description open (`flock`'s
+    /// table: a lock goes with the description's last close).
+    pub fn downgrade(&self) -> WeakFileRef {
+        WeakFileRef(Arc::downgrade(&self.0))
+    }
+}
+
+/// A weak handle on an open file description.
+#[derive(Clone, Debug)]
+pub struct WeakFileRef(std::sync::Weak<Mutex<OpenFile>>);
+
+impl WeakFileRef {
+    /// True while the description is open somewhere.
+    pub fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    /// True if this is `f`'s description.
+    pub fn is(&self, f: &FileRef) -> bool {
+        std::ptr::eq(self.0.as_ptr(), Arc::as_ptr(&f.0))
+    }
 }
 
 /// One descriptor slot.

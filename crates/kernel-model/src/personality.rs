@@ -306,6 +306,8 @@ pub enum Wait {
     ConsoleInput,
     /// The audit buffer reaching its watermark (`myaudit`).
     AuditWatermark,
+    /// A conflicting `flock` lock going away.
+    FileLock,
 }
 
 /// Outcomes of a handler other than returning a value.
@@ -512,6 +514,8 @@ pub struct Personality {
     /// Prefix strace lines with `[pid N] ` as `strace -f` does.
     pub strace_pids: bool,
     next_pipe: u64,
+    /// `flock` locks held by open file descriptions.
+    pub(crate) flocks: Vec<crate::syscalls::xfer::Flock>,
 }
 
 impl std::fmt::Debug for Personality {
@@ -545,6 +549,7 @@ impl Personality {
             strace_aligned: false,
             strace_pids: false,
             next_pipe: 1,
+            flocks: Vec::new(),
         }
     }
 

@@ -25,6 +25,7 @@ mod rows;
 mod rows_ext;
 pub mod table;
 mod util;
+pub(crate) mod xfer;
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use super::table::Ret::Int as RInt;
 use super::table::{Spec, k};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
-use super::{fsmeta as fm, ident as id, poll as pl};
+use super::{fsmeta as fm, ident as id, poll as pl, xfer};
 
 const NONE: &[Arg] = &[];
 const INT1: &[Arg] = &[Int];
@@ -37,6 +37,8 @@ const STATFS64: &[Arg] = &[Path, Uint, Ptr];
 const FSTATFS64: &[Arg] = &[Fd, Uint, Ptr];
 const FD1: &[Arg] = &[Fd];
 const MEMBARRIER: &[Arg] = &[Int, Uint, Int];
+const FLOCK: &[Arg] = &[Fd, Hex];
+const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
 const POLL: &[Arg] = &[Ptr, Uint, Int];
 const PPOLL: &[Arg] = &[Ptr, Uint, Ptr, Ptr, Ulong];
 const SELECT: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr];
@@ -120,6 +122,8 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_SYNCFS, FD1, RInt, fm::sys_syncfs),
     k(n64::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n64::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
+    k(n64::NR_FLOCK, FLOCK, RInt, xfer::sys_flock),
+    k(n64::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n64::NR_POLL, POLL, RInt, pl::sys_poll),
     k(n64::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
     k(n64::NR_SELECT, SELECT, RInt, pl::sys_select),
@@ -227,6 +231,9 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_SYNCFS, FD1, RInt, fm::sys_syncfs),
     k(n32::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n32::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
+    k(n32::NR_FLOCK, FLOCK, RInt, xfer::sys_flock),
+    k(n32::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
+    k(n32::NR_SENDFILE64, SENDFILE, RInt, xfer::sys_sendfile64),
     k(n32::NR_POLL, POLL, RInt, pl::sys_poll),
     k(n32::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
     k(n32::NR_PPOLL_TIME64, PPOLL, RInt, pl::sys_ppoll64),

@@ -10,6 +10,7 @@ mod misc;
 mod path;
 mod poll;
 mod strace;
+mod xfer;
 
 use crate::abi::Abi;
 use crate::errno::Errno;
