@@ -25,7 +25,18 @@ Output (all committed):
   crates/cpu/data/llvm/<profile>.tsv    provenance: key, encoding, the
                                         assembly line and LLVM's figures
 
+The x87, MMX, SSE and SSE2 (and SSE3 FISTTP) forms are not listed by
+hand: the ignored unit test cycles::tests::list_fp_forms (crates/cpu/src/
+cycles.rs) decodes every legacy opcode of the 0F, 0F 38, 0F 3A and D8-DF
+maps with iced-x86 and prints one encoding (register and [rsi] memory
+operands) of every such form sysgate has a handler for; this script runs
+it, disassembles each encoding with llvm-mc into LLVM's own assembly and
+asks llvm-mca about that line. iced-x86 (and so sysgate) decodes the
+FWAIT of FSTSW, FSTCW, FSTENV, FSAVE, FINIT and FCLEX as an instruction of
+its own, WAIT, so those are charged as WAIT plus the no-wait form.
+
 The key of a form is (iced Mnemonic, operand letters, operand size):
+  v XMM register, q MMX register, t x87 register ST(i),
   r GPR, m memory, p far-pointer memory (m16:16/32/64), i immediate,
   1 the implicit count of 1 of a D0/D1 shift, s segment register,
   c control register, d debug register, b near branch target,
@@ -261,6 +272,32 @@ def build_forms():
     add("Aad", "i", 0, "aad", 32)
 
 
+# Encodings of the forms found by cycles::tests::list_fp_forms (key ->
+# bytes), recorded as iced-x86 produced them.
+ENCODING = {}
+
+
+def add_fp_forms(llvm_mc):
+    """Adds the x87/MMX/SSE forms sysgate executes (see the docstring)."""
+    p = subprocess.run(["cargo", "test", "-q", "-p", "sysgate-cpu", "--lib", "--", "--ignored",
+                        "--exact", "cycles::tests::list_fp_forms", "--nocapture"],
+                       cwd=ROOT, capture_output=True, text=True, check=True)
+    rows = [l.split("\t")[1:] for l in p.stdout.splitlines() if l.startswith("fpform\t")]
+    for (mn, form, size, h) in rows:
+        d = subprocess.run([llvm_mc, "--disassemble", "-triple=x86_64", "-output-asm-variant=1"],
+                           input=" ".join(f"0x{h[k:k + 2]}" for k in range(0, len(h), 2)) + "\n",
+                           capture_output=True, text=True)
+        lines = [l.strip().replace("\t", " ") for l in d.stdout.splitlines()
+                 if l.strip() and not l.strip().startswith(".")]
+        if d.stderr.strip() or len(lines) != 1:
+            print(f"skipped (llvm-mc cannot disassemble it): {mn} {form} {size} {h}",
+                  file=sys.stderr)
+            continue
+        add(mn, form, int(size), lines[0])
+        ENCODING.setdefault((mn, form, int(size)), [int(h[k:k + 2], 16)
+                                                    for k in range(0, len(h), 2)])
+
+
 ENC_RE = re.compile(r"encoding: \[([^\]]*)\]")
 
 
@@ -310,6 +347,7 @@ def main():
     ver = subprocess.run([args.llvm_mca, "--version"], capture_output=True, text=True).stdout
     ver = next((l.strip() for l in ver.splitlines() if "LLVM version" in l), "unknown")
     build_forms()
+    add_fp_forms(args.llvm_mc)
     seen = set()
     forms = []
     for f in FORMS:
@@ -320,7 +358,7 @@ def main():
 
     def work(f):
         mn, form, size, asm, bits = f
-        enc = encode(args.llvm_mc, asm, bits)
+        enc = ENCODING.get((mn, form, size)) or encode(args.llvm_mc, asm, bits)
         res = {cpu: mca(args.llvm_mca, cpu, asm, bits) for _, cpu, _ in PROFILES}
         return f, enc, res
 

@@ -100,7 +100,8 @@
 //! (614, 456, 76, 73 cycles).
 
 use iced_x86::{
-    Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind, Register,
+    CpuidFeature, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind,
+    Register,
 };
 
 mod tables;
@@ -151,6 +152,10 @@ const fn pack(form: &[u8]) -> u16 {
             b'f' => 10,
             b'x' => 11,
             b'L' => 12,
+            b'q' => 14,
+            b't' => 15,
+            // `v` (XMM) and any other register class: sysgate executes
+            // no instruction with a register of another class.
             _ => 13,
         };
         v = (v << 4) | code;
@@ -172,6 +177,12 @@ fn operand_letter(ins: &Instruction, n: u32) -> u8 {
                 b'c'
             } else if r.is_dr() {
                 b'd'
+            } else if r.is_xmm() {
+                b'v'
+            } else if r.is_mm() {
+                b'q'
+            } else if r.is_st() {
+                b't'
             } else {
                 b'o'
             }
@@ -224,6 +235,12 @@ fn operand_size(ins: &Instruction, n: u32) -> Option<u8> {
 /// The table key of an instruction: mnemonic (with aliases folded), packed
 /// operand letters (a leading `L` for a LOCK prefix) and operand size.
 pub(crate) fn form_key(ins: &Instruction) -> (Mnemonic, u16, u8) {
+    let (m, letters, len, size) = form_letters(ins);
+    (m, pack(&letters[..len]), size)
+}
+
+/// [`form_key`] with the operand letters unpacked.
+fn form_letters(ins: &Instruction) -> (Mnemonic, [u8; 4], usize, u8) {
     let m = match ins.mnemonic() {
         // SAL is SHL (SDM Vol. 2 SAL/SAR/SHL/SHR); ENDBR is a hint NOP.
         Mnemonic::Sal => Mnemonic::Shl,
@@ -248,7 +265,7 @@ pub(crate) fn form_key(ins: &Instruction) -> (Mnemonic, u16, u8) {
     let size = (0..ins.op_count().min(2))
         .find_map(|n| operand_size(ins, n))
         .unwrap_or(0);
-    (m, pack(&letters[..len]), size)
+    (m, letters, len, size)
 }
 
 /// What a cost row is based on.
@@ -413,8 +430,29 @@ const T: u64 = 12;
 /// Copies of a block scheduled back to back to find its steady state.
 const COPIES: usize = 4;
 
-/// Register-set bit of the flags in the schedule (bits 0-15 are GPRs).
-const FLAGS: u32 = 1 << 16;
+/// Register-set bit of the flags in the schedule. The resources the
+/// schedule tracks, one bit each: GPRs (bits 0-15), the flags ([`FLAGS`]),
+/// XMM0-15 ([`XMM0`]..), MM0-7 ([`MM0`]..), the x87 register stack
+/// ([`X87`]) and MXCSR ([`MXCSR`]).
+const FLAGS: u64 = 1 << 16;
+/// Bit of XMM0 (XMMn is `XMM0 << n`).
+const XMM0: u64 = 1 << 17;
+/// Bit of MM0 (MMn is `MM0 << n`).
+const MM0: u64 = 1 << 33;
+/// The x87 stack ST(0)-ST(7) with its status and control words and tags,
+/// as one serial resource: every x87 instruction writes it (TOP, the
+/// condition codes, the tags), and every x87 instruction that reads a
+/// stack register or the status/control words waits for the last write.
+/// Loads (FLD, FILD, FBLD, the constants) only write it.
+const X87: u64 = 1 << 41;
+/// MXCSR: written by LDMXCSR and FXRSTOR, read by STMXCSR, FXSAVE and
+/// every instruction with an XMM operand (rounding control; the sticky
+/// exception flags are not a dependency).
+const MXCSR: u64 = 1 << 42;
+/// Number of tracked resources.
+const NRES: usize = 43;
+/// All XMM and MM registers.
+const VEC_ALL: u64 = (0xFFFF * XMM0) | (0xFF * MM0);
 
 impl CycleModel {
     /// Intel Skylake client (the default profile).
@@ -555,7 +593,7 @@ impl CycleModel {
             .map(|ins| self.sched_op(ins, &mut factory))
             .collect();
         let mut st = SchedState {
-            ready: [0; 17],
+            ready: [0; NRES],
             front: 0,
             all_done: 0,
             retire: 0,
@@ -600,19 +638,65 @@ impl CycleModel {
         out
     }
 
+    /// LLVM's `ReadAfterVecLd` as the tables imply it: a loading x87,
+    /// MMX or SSE form needs its register sources only when its folded
+    /// load is done, which takes its latency minus that of the same
+    /// operation on registers (the form with the memory operand replaced
+    /// by a register of the destination's class: `addsd xmm, m64` ->
+    /// `addsd xmm, xmm`, `fadd m32` -> `fadd st, st(i)`). Without such a
+    /// form, the profile's load latency.
+    fn vector_read_advance(&self, ins: &Instruction, lat: u32) -> u32 {
+        let (m, mut letters, len, size) = form_letters(ins);
+        let reg = match letters[..len] {
+            [b'm'] => b't',
+            _ => match letters[..len]
+                .iter()
+                .find(|l| matches!(l, b'v' | b'q' | b't'))
+            {
+                Some(&l) => l,
+                None => return self.load_latency(),
+            },
+        };
+        for l in letters[..len].iter_mut() {
+            if *l == b'm' {
+                *l = reg;
+            }
+        }
+        let twin = match letters[..len] {
+            [b't'] => pack(b"tt"),
+            _ => pack(&letters[..len]),
+        };
+        (self.table)(m)
+            .iter()
+            .filter(|c| c.form == twin)
+            .min_by_key(|c| c.size.abs_diff(size))
+            .map_or(self.load_latency(), |c| lat.saturating_sub(c.lat as u32))
+    }
+
     fn sched_op(&self, ins: &Instruction, factory: &mut InstructionInfoFactory) -> SchedOp {
         use Mnemonic::*;
         let (lat, rthru, uops) = self.lookup(ins);
         let mnemonic = ins.mnemonic();
         let info = factory.info(ins);
-        let mut srcs = 0u32;
-        let mut dsts = 0u32;
+        let mut srcs = 0u64;
+        let mut dsts = 0u64;
+        let mut uses_st = false;
         for u in info.used_registers() {
-            let r = u.register().full_register();
-            if !r.is_gpr() {
+            let reg = u.register();
+            let r = reg.full_register();
+            let bit = if r.is_gpr() {
+                1u64 << r.number()
+            } else if reg.is_xmm() {
+                srcs |= MXCSR;
+                XMM0 << reg.number()
+            } else if reg.is_mm() {
+                MM0 << reg.number()
+            } else if reg.is_st() {
+                uses_st = true;
+                X87
+            } else {
                 continue;
-            }
-            let bit = 1u32 << r.number();
+            };
             match u.access() {
                 OpAccess::Read | OpAccess::CondRead => srcs |= bit,
                 OpAccess::Write | OpAccess::CondWrite => dsts |= bit,
@@ -629,24 +713,74 @@ impl CycleModel {
         if ins.rflags_modified() != 0 {
             dsts |= FLAGS;
         }
+        // The x87 stack as one serial resource (see [`X87`]).
+        let x87 = ins.cpuid_features().iter().any(|f| {
+            matches!(
+                f,
+                CpuidFeature::FPU | CpuidFeature::FPU287 | CpuidFeature::FPU387
+            )
+        });
+        if x87 {
+            dsts |= X87;
+            if !uses_st
+                && !matches!(
+                    mnemonic,
+                    Fld | Fild | Fbld | Fld1 | Fldz | Fldpi | Fldl2e | Fldl2t | Fldlg2 | Fldln2
+                )
+            {
+                srcs |= X87;
+            }
+        }
+        // State saves read, and restores write, every x87, MMX and SSE
+        // register; EMMS writes the x87 tags.
+        match mnemonic {
+            Fxsave | Fxsave64 => srcs |= VEC_ALL | X87 | MXCSR,
+            Fxrstor | Fxrstor64 => dsts |= VEC_ALL | X87 | MXCSR,
+            Fnsave => srcs |= (0xFF * MM0) | X87,
+            Frstor => dsts |= (0xFF * MM0) | X87,
+            Ldmxcsr => dsts |= MXCSR,
+            Stmxcsr => srcs |= MXCSR,
+            Emms => dsts |= X87,
+            _ => {}
+        }
         let loads = info.used_memory().iter().any(|m| {
             matches!(
                 m.access(),
                 OpAccess::Read | OpAccess::ReadWrite | OpAccess::CondRead | OpAccess::ReadCondWrite
             )
         });
-        let mut addr = 0u32;
+        let mut addr = 0u64;
         for m in info.used_memory() {
             for r in [m.base(), m.index()] {
                 let r = r.full_register();
                 if r.is_gpr() {
-                    addr |= 1 << r.number();
+                    addr |= 1u64 << r.number();
                 }
             }
         }
-        // Zero idioms: XOR/SUB of a register with itself depends on nothing.
-        if matches!(mnemonic, Xor | Sub)
-            && ins.op_count() == 2
+        // Zero idioms (LLVM's X86 list): XOR/SUB of a register with
+        // itself and their SSE/MMX counterparts depend on nothing.
+        if matches!(
+            mnemonic,
+            Xor | Sub
+                | Pxor
+                | Xorps
+                | Xorpd
+                | Pandn
+                | Andnps
+                | Andnpd
+                | Psubb
+                | Psubw
+                | Psubd
+                | Psubq
+                | Psubsb
+                | Psubsw
+                | Psubusb
+                | Psubusw
+                | Pcmpgtb
+                | Pcmpgtw
+                | Pcmpgtd
+        ) && ins.op_count() == 2
             && ins.op0_kind() == OpKind::Register
             && ins.op1_kind() == OpKind::Register
             && ins.op0_register() == ins.op1_register()
@@ -654,7 +788,7 @@ impl CycleModel {
             srcs = 0;
         }
         // The stack engine: PUSH/POP/CALL/RET update RSP without waiting.
-        let rsp = 1u32 << Register::RSP.number();
+        let rsp = 1u64 << Register::RSP.number();
         let stack_engine = matches!(mnemonic, Push | Pop | Call | Ret);
         if stack_engine {
             srcs &= !rsp;
@@ -672,6 +806,11 @@ impl CycleModel {
                 && ins.op0_kind() == OpKind::Register
                 && (ins.op0_register().is_cr() || ins.op0_register().is_dr()));
         let (m, form, size) = form_key(ins);
+        let advance = if loads {
+            self.vector_read_advance(ins, lat)
+        } else {
+            0
+        };
         SchedOp {
             lat: lat as u64 * T,
             rthru: (rthru as u64 * T).div_ceil(100),
@@ -680,6 +819,7 @@ impl CycleModel {
             addr,
             dsts,
             loads,
+            advance: advance as u64 * T,
             stack_engine,
             serializing,
             class: ((m as u64) << 32) | ((form as u64) << 8) | size as u64,
@@ -692,20 +832,24 @@ struct SchedOp {
     lat: u64,
     rthru: u64,
     uops: u64,
-    /// Registers read (bits 0-15) and flags ([`FLAGS`]).
-    srcs: u32,
+    /// Resources read (GPRs in bits 0-15, [`FLAGS`], [`XMM0`].., [`MM0`]..,
+    /// [`X87`], [`MXCSR`]).
+    srcs: u64,
     /// Registers used to address memory.
-    addr: u32,
-    /// Registers and flags written.
-    dsts: u32,
+    addr: u64,
+    /// Resources written.
+    dsts: u64,
     loads: bool,
+    /// How much later than at issue a loading instruction needs its XMM,
+    /// MM, x87 and MXCSR sources (see [`CycleModel::vector_read_advance`]).
+    advance: u64,
     stack_engine: bool,
     serializing: bool,
     class: u64,
 }
 
 struct SchedState {
-    ready: [u64; 17],
+    ready: [u64; NRES],
     front: u64,
     all_done: u64,
     retire: u64,
@@ -716,15 +860,15 @@ impl SchedState {
     fn step(&mut self, op: &SchedOp, per_uop: u64, load: u64) {
         let mut fe = self.front;
         let mut ready = 0u64;
-        for r in 0..17 {
+        for r in 0..NRES {
             if op.srcs & (1 << r) == 0 {
                 continue;
             }
             let t = self.ready[r];
             // ReadAfterLd: a non-address source of a loading instruction
-            // is needed only once the load is done.
-            let t = if op.loads && op.addr & (1 << r) == 0 && r < 16 {
-                t.saturating_sub(load)
+            // (not the flags) is needed only once the load is done.
+            let t = if op.loads && op.addr & (1 << r) == 0 && 1 << r != FLAGS {
+                t.saturating_sub(if r < 16 { load } else { op.advance })
             } else {
                 t
             };
@@ -751,7 +895,7 @@ impl SchedState {
         if op.serializing {
             self.front = self.front.max(done);
         }
-        for r in 0..17 {
+        for r in 0..NRES {
             if op.dsts & (1 << r) != 0 {
                 self.ready[r] = if op.stack_engine && r == 4 {
                     issue
@@ -815,6 +959,82 @@ mod tests {
         }
     }
 
+    /// Lists, for `scripts/gen_cycle_tables.py`, one encoding of every
+    /// x87, MMX and SSE-family instruction form sysgate has a handler for
+    /// (register and `[rsi]` memory operands, 64-bit mode), one line per
+    /// key: `fpform <mnemonic> <letters> <size> <hex>`. Found by decoding
+    /// FWAIT (9B) and every legacy opcode of the 0F, 0F 38, 0F 3A and
+    /// D8-DF maps with each mandatory prefix, with and without REX.W, and
+    /// each ModRM register field with a register and a memory operand
+    /// (every ModRM byte from C0 for D8-DF).
+    #[test]
+    #[ignore]
+    fn list_fp_forms() {
+        use iced_x86::CpuidFeature as F;
+        let fp = [
+            F::FPU,
+            F::FPU287,
+            F::FPU387,
+            F::MMX,
+            F::SSE,
+            F::SSE2,
+            F::SSE3,
+            F::SSSE3,
+            F::SSE4_1,
+            F::SSE4_2,
+            F::FXSR,
+        ];
+        let mut opcodes: Vec<Vec<u8>> = vec![vec![0x9B]];
+        for b in 0..=255u8 {
+            opcodes.push(vec![0x0F, b]);
+            opcodes.push(vec![0x0F, 0x38, b]);
+            opcodes.push(vec![0x0F, 0x3A, b]);
+        }
+        opcodes.extend((0xD8..=0xDFu8).map(|b| vec![b]));
+        let mut seen = std::collections::HashSet::new();
+        for pre in [None, Some(0x66u8), Some(0xF2), Some(0xF3)] {
+            for rex in [None, Some(0x48u8)] {
+                for op in &opcodes {
+                    let x87 = matches!(op.last(), Some(0xD8..=0xDF));
+                    let modrms: Vec<u8> = if x87 {
+                        (0..8u8).map(|r| 0x06 | r << 3).chain(0xC0..=0xFF).collect()
+                    } else {
+                        (0..8u8)
+                            .flat_map(|r| [0x06 | r << 3, 0xC1 | r << 3])
+                            .collect()
+                    };
+                    for modrm in modrms {
+                        let mut bytes: Vec<u8> = Vec::new();
+                        bytes.extend(pre);
+                        bytes.extend(rex);
+                        bytes.extend(op);
+                        bytes.extend([modrm, 0x12, 0, 0, 0, 0, 0, 0]);
+                        let ins = Decoder::new(64, &bytes, DecoderOptions::NONE).decode();
+                        if ins.is_invalid()
+                            || std::ptr::eq(
+                                crate::insn::handler(&ins) as *const (),
+                                crate::insn::undefined as *const (),
+                            )
+                            || !(ins.cpuid_features().iter().any(|f| fp.contains(f))
+                                || ins.mnemonic() == Mnemonic::Wait)
+                        {
+                            continue;
+                        }
+                        let (m, letters, len, size) = form_letters(&ins);
+                        let letters = String::from_utf8_lossy(&letters[..len]).into_owned();
+                        if seen.insert((m, letters.clone(), size)) {
+                            let hex: String = bytes[..ins.len()]
+                                .iter()
+                                .map(|b| format!("{b:02x}"))
+                                .collect();
+                            println!("fpform\t{m:?}\t{letters}\t{size}\t{hex}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn profiles_by_name() {
         assert_eq!(CycleModel::NAMES, &["skylake", "zen2"]);
@@ -857,10 +1077,16 @@ mod tests {
         // add al, [rsi] with a 32-bit address size is the same form.
         let i = &decode(64, &[0x67, 0x02, 0x06])[0];
         assert_eq!(m.cost(i), 6);
-        // A form not in the tables (an x87 instruction): 1 + load latency
-        // with memory (fld dword [rax]), 1 without (fld st(1)).
-        assert_eq!(m.cost(&decode(64, &[0xD9, 0x00])[0]), 1 + 5);
+        // A form not in the tables (AVX, which sysgate does not execute):
+        // 1 + load latency with memory (vaddps xmm0, xmm0, [rax]), 1
+        // without (vaddps xmm0, xmm0, xmm1).
+        assert_eq!(m.cost(&decode(64, &[0xC5, 0xF8, 0x58, 0x00])[0]), 1 + 5);
+        assert_eq!(m.cost(&decode(64, &[0xC5, 0xF8, 0x58, 0xC1])[0]), 1);
+        // x87 and SSE forms are in the tables: fld dword [rax], fld
+        // st(1), addsd xmm0, xmm1 (LLVM on Skylake: 7, 1, 4).
+        assert_eq!(m.cost(&decode(64, &[0xD9, 0x00])[0]), 7);
         assert_eq!(m.cost(&decode(64, &[0xD9, 0xC1])[0]), 1);
+        assert_eq!(m.cost(&decode(64, &[0xF2, 0x0F, 0x58, 0xC1])[0]), 4);
         assert_eq!(m.load_latency(), 5);
         assert_eq!(m.walk_cycles(), 20);
     }

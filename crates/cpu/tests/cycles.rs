@@ -10,7 +10,7 @@
 use sysgate_cpu::cycles::CycleModel;
 use sysgate_cpu::state::attr;
 use sysgate_cpu::{
-    Cpu, Cr0, DescriptorTable, Efer, Exit, Insn, Limit, SegReg, Segment, Tracer, Vcpu, Vendor,
+    Cpu, Cr0, Cr4, DescriptorTable, Efer, Exit, Insn, Limit, SegReg, Segment, Tracer, Vcpu, Vendor,
 };
 
 // ---------------------------------------------------------------------
@@ -365,6 +365,7 @@ fn loop_cycles(model: CycleModel, body: &[u8], n: u64) -> u64 {
     v.cpu.gpr[4] = 0x8_0000;
     v.cpu.gpr[6] = 0x2_0000;
     v.cpu.gpr[7] = 0x2_0000;
+    v.cpu.ctrl.cr4 |= Cr4::OSFXSR.bits(); // SSE enabled
     v.cpu.rip = CODE;
     assert_eq!(v.run(Limit::NONE), Exit::Hlt);
     v.cpu.cycles
@@ -417,6 +418,85 @@ fn a_load_feeding_a_chain_overlaps_with_the_next_iteration() {
     // mov rax, [rax]: pointer chasing pays the load latency every time.
     let c = loop_cycles(m, &[0x48, 0x8B, 0x00], n);
     assert!(c >= m.load_latency() as u64 * n, "{c}");
+}
+
+/// The latency of the first instruction of `bytes` under `m`.
+fn latency(m: CycleModel, bytes: &[u8]) -> u64 {
+    m.cost(&iced_x86::Decoder::new(64, bytes, iced_x86::DecoderOptions::NONE).decode()) as u64
+}
+
+/// Asserts that `c` cycles for `n` iterations of a four-instruction chain
+/// of latency `lat` are 4 x `lat` per iteration (plus at most one for
+/// the loop's DEC/JNZ).
+fn assert_chain(name: &str, what: &str, c: u64, lat: u64, n: u64) {
+    assert!(
+        (4 * lat * n..=(4 * lat + 1) * n).contains(&c),
+        "{name}: {what}: {c} cycles for {n} iterations, latency {lat}"
+    );
+}
+
+#[test]
+fn sse_chains_cost_their_table_latency() {
+    // Four dependent ADDSDs (through XMM0), four dependent DIVSDs, and
+    // four independent ADDSDs (XMM0-3, each only on its own previous
+    // copy). LLVM's latencies: ADDSD 4 (skylake) / 3 (zen2), DIVSD 14 /
+    // 15 (crates/cpu/data/llvm/*.tsv).
+    let addsd = [0xF2, 0x0F, 0x58, 0xC1]; // addsd xmm0, xmm1
+    let divsd = [0xF2, 0x0F, 0x5E, 0xC1]; // divsd xmm0, xmm1
+    let add_chain = addsd.repeat(4);
+    let div_chain = divsd.repeat(4);
+    let independent = [
+        0xF2, 0x0F, 0x58, 0xC4, // addsd xmm0, xmm4
+        0xF2, 0x0F, 0x58, 0xCC, // addsd xmm1, xmm4
+        0xF2, 0x0F, 0x58, 0xD4, // addsd xmm2, xmm4
+        0xF2, 0x0F, 0x58, 0xDC, // addsd xmm3, xmm4
+    ];
+    for name in CycleModel::NAMES {
+        let m = CycleModel::by_name(name).expect("profile");
+        let n = 1000;
+        let (add_lat, div_lat) = (latency(m, &addsd), latency(m, &divsd));
+        let want = if *name == "zen2" { (3, 15) } else { (4, 14) };
+        assert_eq!((add_lat, div_lat), want, "{name}");
+        let add = loop_cycles(m, &add_chain, n);
+        let div = loop_cycles(m, &div_chain, n);
+        let ind = loop_cycles(m, &independent, n);
+        assert_chain(name, "addsd chain", add, add_lat, n);
+        assert_chain(name, "divsd chain", div, div_lat, n);
+        assert!(div > add, "{name}: divsd {div}, addsd {add}");
+        // Independent ADDSDs wait only for their own register: each
+        // iteration takes one ADDSD latency, not four.
+        assert!(ind < add / 2, "{name}: independent {ind}, chain {add}");
+        // The same with a memory operand: addsd xmm0, [rsi] loads while
+        // the previous ADDSD runs (ReadAfterLd), so it costs the ADDSD
+        // latency per instruction too.
+        let add_mem = loop_cycles(m, &[0xF2, 0x0F, 0x58, 0x06].repeat(4), n);
+        assert_chain(name, "addsd xmm0, [rsi] chain", add_mem, add_lat, n);
+    }
+}
+
+#[test]
+fn x87_chains_cost_their_table_latency() {
+    // Four FADD ST(0), ST(1) and four FDIV ST(0), ST(1) in a row: the x87
+    // stack is one serial resource, and LLVM's latencies are FADD 3 (both
+    // profiles), FDIV 20 (skylake) / 15 (zen2).
+    let fadd = [0xD8, 0xC1];
+    let fdiv = [0xD8, 0xF1];
+    for name in CycleModel::NAMES {
+        let m = CycleModel::by_name(name).expect("profile");
+        let n = 1000;
+        let (add_lat, div_lat) = (latency(m, &fadd), latency(m, &fdiv));
+        let want = if *name == "zen2" { (3, 15) } else { (3, 20) };
+        assert_eq!((add_lat, div_lat), want, "{name}");
+        let add = loop_cycles(m, &fadd.repeat(4), n);
+        let div = loop_cycles(m, &fdiv.repeat(4), n);
+        assert_chain(name, "fadd chain", add, add_lat, n);
+        assert_chain(name, "fdiv chain", div, div_lat, n);
+        assert!(div > add, "{name}: fdiv {div}, fadd {add}");
+        // Loads into the stack do not wait for it: FLD qword [rsi] four
+        // times costs its throughput, not 4 x its latency.
+        let ld = loop_cycles(m, &[0xDD, 0x06].repeat(4), n);
+        assert!(ld < 4 * latency(m, &[0xDD, 0x06]) * n, "{name}: fld {ld}");
+    }
 }
 
 /// For `scripts/gen_cycle_error.py`: prints the model's cycles per

@@ -115,6 +115,38 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Addpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // addpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // addpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // addps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // addps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // addsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // addsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // addss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // addss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::And => {
             const {
                 &[
@@ -146,6 +178,38 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 7, 100, 3),  // and qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 7, 100, 3), // lock and qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 7, 100, 3), // lock and qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Andnpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // andnpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // andnpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andnps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // andnps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // andnps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // andpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // andpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // andps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // andps xmm0, xmm1
                 ]
             }
         }
@@ -556,6 +620,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Cmppd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 10, 50, 2), // cmppd xmm0, xmmword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 4, 50, 1),  // cmppd xmm0, xmm1, 18
+                ]
+            }
+        }
+        Mnemonic::Cmpps => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 10, 50, 2), // cmpps xmm0, xmmword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 4, 50, 1),  // cmpps xmm0, xmm1, 18
+                ]
+            }
+        }
         Mnemonic::Cmpsb => {
             const {
                 &[
@@ -567,6 +647,8 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"xx", 4, 11, 100, 3), // cmpsd [composed]
+                    Cost::new(b"vmi", 16, 9, 50, 2), // cmpsd xmm0, qword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 4, 50, 1), // cmpsd xmm0, xmm1, 18
                 ]
             }
         }
@@ -574,6 +656,14 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"xx", 8, 11, 100, 3), // cmpsq [composed]
+                ]
+            }
+        }
+        Mnemonic::Cmpss => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 9, 50, 2), // cmpss xmm0, dword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 4, 50, 1), // cmpss xmm0, xmm1, 18
                 ]
             }
         }
@@ -618,6 +708,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Comisd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // comisd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 1), // comisd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Comiss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // comiss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 1), // comiss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Cpuid => {
             const {
                 &[
@@ -629,6 +735,190 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"", 0, 1, 50, 1), // cqo
+                ]
+            }
+        }
+        Mnemonic::Cvtdq2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 11, 100, 3), // cvtdq2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2),  // cvtdq2pd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtdq2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvtdq2ps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // cvtdq2ps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 11, 100, 3), // cvtpd2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2),  // cvtpd2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 3), // cvtpd2pi mm0, xmmword ptr [rsi]
+                    Cost::new(b"qv", 8, 5, 100, 2),  // cvtpd2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 11, 100, 3), // cvtpd2ps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2),  // cvtpd2ps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpi2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 3), // cvtpi2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vq", 16, 5, 100, 2),  // cvtpi2pd xmm0, mm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpi2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 100, 2), // cvtpi2ps xmm0, qword ptr [rsi]
+                    Cost::new(b"vq", 16, 6, 200, 2), // cvtpi2ps xmm0, mm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvtps2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // cvtps2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2),  // cvtps2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2), // cvtps2pd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 9, 50, 2),  // cvtps2pi mm0, qword ptr [rsi]
+                    Cost::new(b"qv", 8, 5, 100, 2), // cvtps2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsd2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 3), // cvtsd2si eax, qword ptr [rsi]
+                    Cost::new(b"rv", 4, 6, 100, 2),  // cvtsd2si eax, xmm1
+                    Cost::new(b"rm", 8, 11, 100, 3), // cvtsd2si rax, qword ptr [rsi]
+                    Cost::new(b"rv", 8, 6, 100, 2),  // cvtsd2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsd2ss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 3), // cvtsd2ss xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2),  // cvtsd2ss xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsi2sd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 100, 2), // cvtsi2sd xmm0, dword ptr [rsi]
+                    Cost::new(b"vr", 16, 5, 100, 2), // cvtsi2sd xmm0, ecx
+                ]
+            }
+        }
+        Mnemonic::Cvtsi2ss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 100, 2), // cvtsi2ss xmm0, dword ptr [rsi]
+                    Cost::new(b"vr", 16, 5, 100, 2), // cvtsi2ss xmm0, ecx
+                ]
+            }
+        }
+        Mnemonic::Cvtss2sd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvtss2sd xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2), // cvtss2sd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtss2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 3), // cvtss2si eax, dword ptr [rsi]
+                    Cost::new(b"rv", 4, 6, 100, 2),  // cvtss2si eax, xmm1
+                    Cost::new(b"rm", 8, 11, 100, 3), // cvtss2si rax, dword ptr [rsi]
+                    Cost::new(b"rv", 8, 6, 100, 2),  // cvtss2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttpd2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 11, 100, 3), // cvttpd2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 100, 2),  // cvttpd2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttpd2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 3), // cvttpd2pi mm0, xmmword ptr [rsi]
+                    Cost::new(b"qv", 8, 5, 100, 2),  // cvttpd2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttps2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvttps2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // cvttps2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttps2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 9, 50, 2),  // cvttps2pi mm0, qword ptr [rsi]
+                    Cost::new(b"qv", 8, 5, 100, 2), // cvttps2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttsd2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 3), // cvttsd2si eax, qword ptr [rsi]
+                    Cost::new(b"rv", 4, 6, 100, 2),  // cvttsd2si eax, xmm1
+                    Cost::new(b"rm", 8, 11, 100, 3), // cvttsd2si rax, qword ptr [rsi]
+                    Cost::new(b"rv", 8, 6, 100, 2),  // cvttsd2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttss2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 3), // cvttss2si eax, dword ptr [rsi]
+                    Cost::new(b"rv", 4, 7, 100, 3),  // cvttss2si eax, xmm1
+                    Cost::new(b"rm", 8, 12, 100, 4), // cvttss2si rax, dword ptr [rsi]
+                    Cost::new(b"rv", 8, 7, 100, 3),  // cvttss2si rax, xmm1
                 ]
             }
         }
@@ -692,10 +982,730 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Divpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 20, 400, 2), // divpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 14, 300, 1), // divpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 17, 500, 2), // divps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 11, 300, 1), // divps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 19, 400, 2), // divsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 14, 300, 1), // divsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 16, 300, 2), // divss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 11, 300, 1), // divss xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Emms => {
+            const {
+                &[
+                    Cost::new(b"", 0, 10, 450, 10), // emms
+                ]
+            }
+        }
         Mnemonic::Enter => {
             const {
                 &[
                     Cost::new(b"ii", 0, 100, 25, 1), // enter 16, 0 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::F2xm1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // f2xm1 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fabs => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fabs
+                ]
+            }
+        }
+        Mnemonic::Fadd => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 2),  // fadd dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fadd st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 2),  // fadd qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Faddp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // faddp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fbld => {
+            const {
+                &[
+                    Cost::new(b"m", 10, 100, 25, 1), // fbld tbyte ptr [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fbstp => {
+            const {
+                &[
+                    Cost::new(b"m", 10, 1, 100, 2), // fbstp tbyte ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fchs => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fchs
+                ]
+            }
+        }
+        Mnemonic::Fcmovb => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovb st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovbe => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovbe st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmove => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmove st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovnb => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnb st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovnbe => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnbe st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovne => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovne st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovnu => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnu st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcmovu => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovu st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcom => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 8, 100, 2),   // fcom dword ptr [rsi]
+                    Cost::new(b"tt", 10, 1, 100, 1), // fcom st(0)
+                    Cost::new(b"m", 8, 8, 100, 2),   // fcom qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fcomi => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 2, 100, 1), // fcomi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcomip => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 2, 100, 1), // fcompi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcomp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 8, 100, 2),   // fcomp dword ptr [rsi]
+                    Cost::new(b"tt", 10, 1, 100, 1), // fcomp st(0)
+                    Cost::new(b"m", 8, 8, 100, 2),   // fcomp qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fcompp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fcompp [from-zen2]
+                ]
+            }
+        }
+        Mnemonic::Fcos => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fcos [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fdecstp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 100, 2), // fdecstp
+                ]
+            }
+        }
+        Mnemonic::Fdiv => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 22, 100, 2),   // fdiv dword ptr [rsi]
+                    Cost::new(b"tt", 10, 20, 100, 1), // fdiv st, st(0)
+                    Cost::new(b"m", 8, 22, 100, 2),   // fdiv qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fdivp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 20, 100, 1), // fdivp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fdivr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 27, 100, 2),   // fdivr dword ptr [rsi]
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdivr st, st(0)
+                    Cost::new(b"m", 8, 27, 100, 2),   // fdivr qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fdivrp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdivrp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Ffree => {
+            const {
+                &[
+                    Cost::new(b"t", 10, 11, 100, 1), // ffree st(0) [from-zen2]
+                ]
+            }
+        }
+        Mnemonic::Ffreep => {
+            const {
+                &[
+                    Cost::new(b"t", 10, 11, 100, 1), // ffreep st(0) [from-zen2]
+                ]
+            }
+        }
+        Mnemonic::Fiadd => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 13, 200, 3), // fiadd dword ptr [rsi]
+                    Cost::new(b"m", 2, 13, 200, 3), // fiadd word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Ficom => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 11, 200, 3), // ficom dword ptr [rsi]
+                    Cost::new(b"m", 2, 11, 200, 3), // ficom word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Ficomp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 11, 200, 3), // ficomp dword ptr [rsi]
+                    Cost::new(b"m", 2, 11, 200, 3), // ficomp word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fidiv => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 25, 100, 3), // fidiv dword ptr [rsi]
+                    Cost::new(b"m", 2, 25, 100, 3), // fidiv word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fidivr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 30, 100, 3), // fidivr dword ptr [rsi]
+                    Cost::new(b"m", 2, 30, 100, 3), // fidivr word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fild => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 2), // fild dword ptr [rsi]
+                    Cost::new(b"m", 2, 10, 100, 2), // fild word ptr [rsi]
+                    Cost::new(b"m", 8, 10, 100, 2), // fild qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fimul => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 14, 100, 3), // fimul dword ptr [rsi]
+                    Cost::new(b"m", 2, 14, 100, 3), // fimul word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fincstp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 50, 1), // fincstp
+                ]
+            }
+        }
+        Mnemonic::Fist => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 4, 100, 3), // fist dword ptr [rsi]
+                    Cost::new(b"m", 2, 4, 100, 3), // fist word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fistp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 4, 100, 3), // fistp dword ptr [rsi]
+                    Cost::new(b"m", 2, 4, 100, 3), // fistp word ptr [rsi]
+                    Cost::new(b"m", 8, 4, 100, 3), // fistp qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisttp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 4, 100, 3), // fisttp dword ptr [rsi]
+                    Cost::new(b"m", 8, 4, 100, 3), // fisttp qword ptr [rsi]
+                    Cost::new(b"m", 2, 4, 100, 3), // fisttp word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisub => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 13, 200, 3), // fisub dword ptr [rsi]
+                    Cost::new(b"m", 2, 13, 200, 3), // fisub word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisubr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 13, 200, 3), // fisubr dword ptr [rsi]
+                    Cost::new(b"m", 2, 13, 200, 3), // fisubr word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fld => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 7, 50, 1),  // fld dword ptr [rsi]
+                    Cost::new(b"t", 10, 1, 25, 1), // fld st(0)
+                    Cost::new(b"m", 10, 7, 50, 1), // fld tbyte ptr [rsi]
+                    Cost::new(b"m", 8, 7, 50, 1),  // fld qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fld1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fld1
+                ]
+            }
+        }
+        Mnemonic::Fldcw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 7, 100, 3), // fldcw word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fldenv => {
+            const {
+                &[
+                    Cost::new(b"m", 28, 62, 1400, 64), // fldenv [rsi]
+                    Cost::new(b"m", 14, 62, 1400, 64), // fldenv [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fldl2e => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fldl2e
+                ]
+            }
+        }
+        Mnemonic::Fldl2t => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fldl2t
+                ]
+            }
+        }
+        Mnemonic::Fldlg2 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fldlg2
+                ]
+            }
+        }
+        Mnemonic::Fldln2 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fldln2
+                ]
+            }
+        }
+        Mnemonic::Fldpi => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 2), // fldpi
+                ]
+            }
+        }
+        Mnemonic::Fldz => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 50, 1), // fldz
+                ]
+            }
+        }
+        Mnemonic::Fmul => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 11, 100, 2),  // fmul dword ptr [rsi]
+                    Cost::new(b"tt", 10, 4, 100, 1), // fmul st, st(0)
+                    Cost::new(b"m", 8, 11, 100, 2),  // fmul qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fmulp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 4, 100, 1), // fmulp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fnclex => {
+            const {
+                &[
+                    Cost::new(b"", 0, 4, 100, 4), // fnclex
+                ]
+            }
+        }
+        Mnemonic::Fninit => {
+            const {
+                &[
+                    Cost::new(b"", 0, 75, 600, 15), // fninit
+                ]
+            }
+        }
+        Mnemonic::Fnop => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 50, 1), // fnop
+                ]
+            }
+        }
+        Mnemonic::Fnsave => {
+            const {
+                &[
+                    Cost::new(b"m", 108, 100, 25, 1), // fnsave [rsi] [placeholder]
+                    Cost::new(b"m", 94, 100, 25, 1),  // fnsave [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fnstcw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 2, 100, 3), // fnstcw word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fnstenv => {
+            const {
+                &[
+                    Cost::new(b"m", 28, 106, 1950, 100), // fnstenv [rsi]
+                    Cost::new(b"m", 14, 106, 1950, 100), // fnstenv [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fnstsw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 3, 100, 3), // fnstsw word ptr [rsi]
+                    Cost::new(b"r", 2, 3, 100, 2), // fnstsw ax
+                ]
+            }
+        }
+        Mnemonic::Fpatan => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fpatan [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fprem => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fprem [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fprem1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fprem1 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fptan => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fptan [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Frndint => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // frndint [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Frstor => {
+            const {
+                &[
+                    Cost::new(b"m", 108, 100, 25, 1), // frstor [rsi] [placeholder]
+                    Cost::new(b"m", 94, 100, 25, 1),  // frstor [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fscale => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fscale [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsin => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fsin [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsincos => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fsincos [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsqrt => {
+            const {
+                &[
+                    Cost::new(b"", 0, 21, 700, 1), // fsqrt
+                ]
+            }
+        }
+        Mnemonic::Fst => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 1, 100, 1), // fst dword ptr [rsi]
+                    Cost::new(b"m", 8, 1, 100, 1), // fst qword ptr [rsi]
+                    Cost::new(b"t", 10, 1, 25, 1), // fst st(0)
+                ]
+            }
+        }
+        Mnemonic::Fstp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 1, 100, 2),  // fstp dword ptr [rsi]
+                    Cost::new(b"m", 10, 1, 100, 2), // fstp tbyte ptr [rsi]
+                    Cost::new(b"m", 8, 1, 100, 2),  // fstp qword ptr [rsi]
+                    Cost::new(b"t", 10, 1, 25, 1),  // fstp st(0)
+                ]
+            }
+        }
+        Mnemonic::Fsub => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 2),  // fsub dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsub st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 2),  // fsub qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fsubp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fsubr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 2),  // fsubr dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubr st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 2),  // fsubr qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fsubrp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubrp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Ftst => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 100, 1), // ftst
+                ]
+            }
+        }
+        Mnemonic::Fucom => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 1, 100, 1), // fucom st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomi => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 2, 100, 1), // fucomi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomip => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 2, 100, 1), // fucompi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 1, 100, 1), // fucomp st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucompp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 100, 1), // fucompp
+                ]
+            }
+        }
+        Mnemonic::Fxam => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 100, 1), // fxam
+                ]
+            }
+        }
+        Mnemonic::Fxch => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 17, 400, 15), // fxch st(0)
+                ]
+            }
+        }
+        Mnemonic::Fxrstor => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 63, 1650, 90), // fxrstor [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fxrstor64 => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 63, 1550, 88), // fxrstor64 [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fxsave => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 100, 25, 1), // fxsave [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fxsave64 => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 100, 25, 1), // fxsave64 [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fxtract => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fxtract [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fyl2x => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fyl2x [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fyl2xp1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fyl2xp1 [placeholder]
                 ]
             }
         }
@@ -980,6 +1990,13 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Ldmxcsr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 7, 100, 3), // ldmxcsr dword ptr [rsi]
+                ]
+            }
+        }
         Mnemonic::Lds => {
             const {
                 &[
@@ -1145,10 +2162,88 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Maskmovdqu => {
+            const {
+                &[
+                    Cost::new(b"xvv", 16, 1, 100, 2), // maskmovdqu xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maskmovq => {
+            const {
+                &[
+                    Cost::new(b"xqq", 8, 1, 100, 1), // maskmovq mm0, mm1
+                ]
+            }
+        }
+        Mnemonic::Maxpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // maxpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // maxpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // maxps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // maxps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // maxsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // maxsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // maxss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // maxss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Mfence => {
             const {
                 &[
                     Cost::new(b"", 0, 3, 50, 3), // mfence
+                ]
+            }
+        }
+        Mnemonic::Minpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // minpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // minpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // minps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // minps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // minsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // minsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // minss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // minss xmm0, xmm1
                 ]
             }
         }
@@ -1186,6 +2281,184 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Movapd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movapd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movapd xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movapd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movaps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movaps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movaps xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movaps xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 5, 50, 1),   // movd mm0, dword ptr [rsi]
+                    Cost::new(b"qr", 8, 1, 100, 1),  // movd mm0, ecx
+                    Cost::new(b"mq", 4, 1, 100, 2),  // movd dword ptr [rsi], mm0
+                    Cost::new(b"rq", 4, 2, 100, 1),  // movd ecx, mm0
+                    Cost::new(b"vm", 16, 5, 50, 1), // movd xmm0, dword ptr [rsi]           # xmm0 = mem[0],zero,zero,zero
+                    Cost::new(b"vr", 16, 1, 100, 1), // movd xmm0, ecx
+                    Cost::new(b"mv", 4, 1, 100, 2), // movd dword ptr [rsi], xmm0
+                    Cost::new(b"rv", 4, 2, 100, 1), // movd ecx, xmm0
+                ]
+            }
+        }
+        Mnemonic::Movdq2q => {
+            const {
+                &[
+                    Cost::new(b"qv", 8, 2, 100, 2), // movdq2q mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movdqa => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movdqa xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movdqa xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movdqa xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movdqu => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movdqu xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movdqu xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movdqu xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movhlps => {
+            const {
+                &[
+                    Cost::new(b"vv", 16, 1, 100, 1), // movhlps xmm0, xmm1                      # xmm0 = xmm1[1],xmm0[1]
+                ]
+            }
+        }
+        Mnemonic::Movhpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 100, 2), // movhpd xmm0, qword ptr [rsi]           # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movhpd qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movhps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 100, 2), // movhps xmm0, qword ptr [rsi]           # xmm0 = xmm0[0,1],mem[0,1]
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movhps qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movlhps => {
+            const {
+                &[
+                    Cost::new(b"vv", 16, 1, 100, 1), // movlhps xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Movlpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 100, 2), // movlpd xmm0, qword ptr [rsi]           # xmm0 = mem[0],xmm0[1]
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movlpd qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movlps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 100, 2), // movlps xmm0, qword ptr [rsi]           # xmm0 = mem[0,1],xmm0[2,3]
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movlps qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movmskpd => {
+            const {
+                &[
+                    Cost::new(b"rv", 4, 2, 100, 1), // movmskpd eax, xmm1
+                    Cost::new(b"rv", 8, 2, 100, 1), // movmskpd eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movmskps => {
+            const {
+                &[
+                    Cost::new(b"rv", 4, 2, 100, 1), // movmskps eax, xmm1
+                    Cost::new(b"rv", 8, 2, 100, 1), // movmskps eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movntdq => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 100, 2), // movntdq xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movnti => {
+            const {
+                &[
+                    Cost::new(b"mr", 4, 1, 100, 2), // movnti dword ptr [rsi], eax
+                    Cost::new(b"mr", 8, 1, 100, 2), // movnti qword ptr [rsi], rax
+                ]
+            }
+        }
+        Mnemonic::Movntpd => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 100, 2), // movntpd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movntps => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 100, 2), // movntps xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movntq => {
+            const {
+                &[
+                    Cost::new(b"mq", 8, 1, 100, 2), // movntq qword ptr [rsi], mm0
+                ]
+            }
+        }
+        Mnemonic::Movq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 5, 50, 1),   // movq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),   // movq mm0, mm1
+                    Cost::new(b"mq", 8, 1, 100, 2),  // movq qword ptr [rsi], mm0
+                    Cost::new(b"qr", 8, 1, 100, 1),  // movq mm0, rcx
+                    Cost::new(b"rq", 8, 2, 100, 1),  // movq rcx, mm0
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movq qword ptr [rsi], xmm0
+                    Cost::new(b"vv", 16, 1, 33, 1), // movq xmm1, xmm0                      # xmm1 = xmm0[0],zero
+                    Cost::new(b"vm", 16, 5, 50, 1), // movq xmm0, qword ptr [rsi]
+                    Cost::new(b"vr", 16, 1, 100, 1), // movq xmm0, rcx
+                    Cost::new(b"rv", 8, 2, 100, 1), // movq rcx, xmm0
+                ]
+            }
+        }
+        Mnemonic::Movq2dq => {
+            const {
+                &[
+                    Cost::new(b"vq", 16, 2, 200, 2), // movq2dq xmm0, mm1
+                ]
+            }
+        }
         Mnemonic::Movsb => {
             const {
                 &[
@@ -1196,7 +2469,10 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
         Mnemonic::Movsd => {
             const {
                 &[
-                    Cost::new(b"xx", 4, 6, 150, 2), // movsd [composed]
+                    Cost::new(b"xx", 4, 6, 150, 2),  // movsd [composed]
+                    Cost::new(b"vm", 16, 5, 50, 1), // movsd xmm0, qword ptr [rsi]           # xmm0 = mem[0],zero
+                    Cost::new(b"vv", 16, 1, 100, 1), // movsd xmm0, xmm1                      # xmm0 = xmm1[0],xmm0[1]
+                    Cost::new(b"mv", 8, 1, 100, 2),  // movsd qword ptr [rsi], xmm0
                 ]
             }
         }
@@ -1204,6 +2480,15 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"xx", 8, 6, 150, 2), // movsq [composed]
+                ]
+            }
+        }
+        Mnemonic::Movss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 5, 50, 1), // movss xmm0, dword ptr [rsi]           # xmm0 = mem[0],zero,zero,zero
+                    Cost::new(b"vv", 16, 1, 100, 1), // movss xmm0, xmm1                      # xmm0 = xmm1[0],xmm0[1,2,3]
+                    Cost::new(b"mv", 4, 1, 100, 2),  // movss dword ptr [rsi], xmm0
                 ]
             }
         }
@@ -1234,6 +2519,24 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Movupd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movupd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movupd xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movupd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movups => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 6, 50, 1),  // movups xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1),  // movups xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 100, 2), // movups xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
         Mnemonic::Movzx => {
             const {
                 &[
@@ -1257,6 +2560,38 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m", 4, 9, 100, 4), // mul dword ptr [rsi]
                     Cost::new(b"r", 8, 4, 100, 2), // mul rbx
                     Cost::new(b"m", 8, 9, 100, 3), // mul qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Mulpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // mulpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // mulps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // mulsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // mulsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // mulss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // mulss xmm0, xmm1
                 ]
             }
         }
@@ -1338,6 +2673,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Orpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // orpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // orpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Orps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // orps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // orps xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Out => {
             const {
                 &[
@@ -1353,10 +2704,340 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Packssdw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 7, 200, 3),  // packssdw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 3, 200, 3),  // packssdw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 100, 2), // packssdw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // packssdw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Packsswb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 7, 200, 3),  // packsswb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 3, 200, 3),  // packsswb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 100, 2), // packsswb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // packsswb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Packuswb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 7, 200, 3),  // packuswb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 3, 200, 3),  // packuswb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 100, 2), // packuswb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // packuswb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // paddb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // paddb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // paddb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // paddd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // paddd mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // paddd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // paddq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // paddq mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // paddq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddsb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // paddsb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // paddsb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddsb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // paddsb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // paddsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // paddsw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // paddsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddusb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // paddusb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // paddusb mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddusb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // paddusb xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Paddusw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // paddusw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // paddusw mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddusw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // paddusw xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Paddw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // paddw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // paddw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // paddw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // paddw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pand => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // pand mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // pand mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // pand xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // pand xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pandn => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // pandn mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // pandn mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // pandn xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // pandn xmm0, xmm0
+                ]
+            }
+        }
         Mnemonic::Pause => {
             const {
                 &[
                     Cost::new(b"", 0, 4, 100, 4), // pause
+                ]
+            }
+        }
+        Mnemonic::Pavgb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pavgb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pavgb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pavgb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pavgb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pavgw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pavgw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pavgw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pavgw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pavgw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpeqb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpeqb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpeqb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpeqb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpeqd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpeqd mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpeqd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpeqd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpeqw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpeqw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpeqw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpeqw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpgtb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpgtb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpgtb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpgtb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpgtd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpgtd mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpgtd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpgtd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pcmpgtw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pcmpgtw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pcmpgtw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pcmpgtw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pextrw => {
+            const {
+                &[
+                    Cost::new(b"rqi", 4, 3, 100, 2), // pextrw eax, mm1, 18
+                    Cost::new(b"rqi", 8, 3, 100, 2), // pextrw eax, mm1, 18
+                    Cost::new(b"rvi", 4, 3, 100, 2), // pextrw ecx, xmm0, 18
+                    Cost::new(b"rvi", 8, 3, 100, 2), // pextrw ecx, xmm0, 18
+                ]
+            }
+        }
+        Mnemonic::Pinsrw => {
+            const {
+                &[
+                    Cost::new(b"qmi", 8, 6, 100, 2),  // pinsrw mm0, word ptr [rsi], 18
+                    Cost::new(b"qri", 8, 2, 200, 2),  // pinsrw mm0, ecx, 18
+                    Cost::new(b"vmi", 16, 6, 100, 2), // pinsrw xmm0, word ptr [rsi], 18
+                    Cost::new(b"vri", 16, 2, 200, 2), // pinsrw xmm0, ecx, 18
+                ]
+            }
+        }
+        Mnemonic::Pmaddwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 2), // pmaddwd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 5, 100, 1),  // pmaddwd mm0, mm1
+                    Cost::new(b"vm", 16, 11, 50, 2), // pmaddwd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // pmaddwd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmaxsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pmaxsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pmaxsw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pmaxsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pmaxsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmaxub => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pmaxub mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pmaxub mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // pmaxub xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pmaxub xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pminsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pminsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pminsw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pminsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pminsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pminub => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // pminub mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // pminub mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // pminub xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // pminub xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pmovmskb => {
+            const {
+                &[
+                    Cost::new(b"rq", 4, 2, 100, 1), // pmovmskb eax, mm1
+                    Cost::new(b"rq", 8, 2, 100, 1), // pmovmskb eax, mm1
+                    Cost::new(b"rv", 4, 2, 100, 1), // pmovmskb eax, xmm1
+                    Cost::new(b"rv", 8, 2, 100, 1), // pmovmskb eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmulhuw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 2), // pmulhuw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 5, 100, 1),  // pmulhuw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 50, 2), // pmulhuw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // pmulhuw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmulhw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 2), // pmulhw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 5, 100, 1),  // pmulhw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 50, 2), // pmulhw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // pmulhw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmullw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 2), // pmullw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 5, 100, 1),  // pmullw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 50, 2), // pmullw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // pmullw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmuludq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 2), // pmuludq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 5, 100, 1),  // pmuludq mm0, mm1
+                    Cost::new(b"vm", 16, 11, 50, 2), // pmuludq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // pmuludq xmm0, xmm1
                 ]
             }
         }
@@ -1403,6 +3084,16 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Por => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // por mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // por mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // por xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // por xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Prefetchnta => {
             const {
                 &[
@@ -1438,6 +3129,314 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Psadbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 100, 2),  // psadbw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 3, 100, 1),  // psadbw mm0, mm1
+                    Cost::new(b"vm", 16, 9, 100, 2), // psadbw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1), // psadbw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pshufd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 7, 100, 2), // pshufd xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[2,0,1,0]
+                    Cost::new(b"vvi", 16, 1, 100, 1), // pshufd xmm0, xmm1, 18                  # xmm0 = xmm1[2,0,1,0]
+                ]
+            }
+        }
+        Mnemonic::Pshufhw => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 7, 100, 2), // pshufhw xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[0,1,2,3,6,4,5,4]
+                    Cost::new(b"vvi", 16, 1, 100, 1), // pshufhw xmm0, xmm1, 18                  # xmm0 = xmm1[0,1,2,3,6,4,5,4]
+                ]
+            }
+        }
+        Mnemonic::Pshuflw => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 7, 100, 2), // pshuflw xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[2,0,1,0,4,5,6,7]
+                    Cost::new(b"vvi", 16, 1, 100, 1), // pshuflw xmm0, xmm1, 18                  # xmm0 = xmm1[2,0,1,0,4,5,6,7]
+                ]
+            }
+        }
+        Mnemonic::Pshufw => {
+            const {
+                &[
+                    Cost::new(b"qmi", 8, 6, 100, 2), // pshufw mm0, qword ptr [rsi], 18        # mm0 = mem[2,0,1,0]
+                    Cost::new(b"qqi", 8, 1, 100, 1), // pshufw mm0, mm1, 18                    # mm0 = mm1[2,0,1,0]
+                ]
+            }
+        }
+        Mnemonic::Pslld => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // pslld mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // pslld mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // pslld mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // pslld xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // pslld xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // pslld xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pslldq => {
+            const {
+                &[
+                    Cost::new(b"vi", 16, 1, 100, 1), // pslldq xmm1, 18                        # xmm1 = zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero
+                ]
+            }
+        }
+        Mnemonic::Psllq => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psllq mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psllq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psllq mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psllq xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psllq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psllq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psllw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psllw mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psllw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psllw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psllw xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psllw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psllw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrad => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psrad mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psrad mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psrad mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psrad xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psrad xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psrad xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psraw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psraw mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psraw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psraw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psraw xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psraw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psraw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrld => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psrld mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psrld mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psrld mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psrld xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psrld xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psrld xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrldq => {
+            const {
+                &[
+                    Cost::new(b"vi", 16, 1, 100, 1), // psrldq xmm1, 18                        # xmm1 = zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero
+                ]
+            }
+        }
+        Mnemonic::Psrlq => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psrlq mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psrlq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psrlq mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psrlq xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psrlq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psrlq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrlw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 100, 1),  // psrlw mm1, 18
+                    Cost::new(b"qm", 8, 6, 100, 2),  // psrlw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1),  // psrlw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 50, 1),  // psrlw xmm1, 18
+                    Cost::new(b"vm", 16, 7, 50, 2),  // psrlw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 2), // psrlw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // psubb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // psubb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // psubb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // psubd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // psubd mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // psubd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // psubq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // psubq mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // psubq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubsb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // psubsb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // psubsb mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubsb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // psubsb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // psubsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // psubsw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // psubsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubusb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // psubusb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // psubusb mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubusb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // psubusb xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Psubusw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // psubusw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 100, 1), // psubusw mm0, mm0
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubusw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 50, 1), // psubusw xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Psubw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // psubw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // psubw mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // psubw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // psubw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Punpckhbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpckhbw mm0, qword ptr [rsi]    # mm0 = mm0[4],mem[4],mm0[5],mem[5],mm0[6],mem[6],mm0[7],mem[7]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpckhbw mm0, mm1                # mm0 = mm0[4],mm1[4],mm0[5],mm1[5],mm0[6],mm1[6],mm0[7],mm1[7]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpckhbw xmm0, xmmword ptr [rsi] # xmm0 = xmm0[8],mem[8],xmm0[9],mem[9],xmm0[10],mem[10],xmm0[11],mem[11],xmm0[12],mem[12],xmm0[13],mem[13],xmm0[14],mem[14],xmm0[15],mem[15]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpckhbw xmm0, xmm1              # xmm0 = xmm0[8],xmm1[8],xmm0[9],xmm1[9],xmm0[10],xmm1[10],xmm0[11],xmm1[11],xmm0[12],xmm1[12],xmm0[13],xmm1[13],xmm0[14],xmm1[14],xmm0[15],xmm1[15]
+                ]
+            }
+        }
+        Mnemonic::Punpckhdq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpckhdq mm0, qword ptr [rsi]    # mm0 = mm0[1],mem[1]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpckhdq mm0, mm1                # mm0 = mm0[1],mm1[1]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpckhdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpckhdq xmm0, xmm1              # xmm0 = xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
+        Mnemonic::Punpckhqdq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpckhqdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpckhqdq xmm0, xmm1              # xmm0 = xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Punpckhwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpckhwd mm0, qword ptr [rsi]    # mm0 = mm0[2],mem[2],mm0[3],mem[3]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpckhwd mm0, mm1                # mm0 = mm0[2],mm1[2],mm0[3],mm1[3]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpckhwd xmm0, xmmword ptr [rsi] # xmm0 = xmm0[4],mem[4],xmm0[5],mem[5],xmm0[6],mem[6],xmm0[7],mem[7]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpckhwd xmm0, xmm1              # xmm0 = xmm0[4],xmm1[4],xmm0[5],xmm1[5],xmm0[6],xmm1[6],xmm0[7],xmm1[7]
+                ]
+            }
+        }
+        Mnemonic::Punpcklbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpcklbw mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0],mm0[1],mem[1],mm0[2],mem[2],mm0[3],mem[3]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpcklbw mm0, mm1                # mm0 = mm0[0],mm1[0],mm0[1],mm1[1],mm0[2],mm1[2],mm0[3],mm1[3]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpcklbw xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1],xmm0[2],mem[2],xmm0[3],mem[3],xmm0[4],mem[4],xmm0[5],mem[5],xmm0[6],mem[6],xmm0[7],mem[7]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpcklbw xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1],xmm0[2],xmm1[2],xmm0[3],xmm1[3],xmm0[4],xmm1[4],xmm0[5],xmm1[5],xmm0[6],xmm1[6],xmm0[7],xmm1[7]
+                ]
+            }
+        }
+        Mnemonic::Punpckldq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpckldq mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpckldq mm0, mm1                # mm0 = mm0[0],mm1[0]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpckldq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpckldq xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Punpcklqdq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpcklqdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpcklqdq xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Punpcklwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 100, 2), // punpcklwd mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0],mm0[1],mem[1]
+                    Cost::new(b"qq", 8, 1, 100, 1), // punpcklwd mm0, mm1                # mm0 = mm0[0],mm1[0],mm0[1],mm1[1]
+                    Cost::new(b"vm", 16, 7, 100, 2), // punpcklwd xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1],xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 100, 1), // punpcklwd xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1],xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
         Mnemonic::Push => {
             const {
                 &[
@@ -1470,6 +3469,16 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Pxor => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 6, 50, 2),  // pxor mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // pxor mm0, mm1
+                    Cost::new(b"vm", 16, 7, 50, 2), // pxor xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // pxor xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Rcl => {
             const {
                 &[
@@ -1497,6 +3506,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m1", 8, 8, 75, 5),    // rcl qword ptr [rsi], 1
                     Cost::new(b"mi", 8, 8, 75, 5),    // rcl qword ptr [rsi], 3
                     Cost::new(b"mr", 8, 15, 250, 10), // rcl qword ptr [rsi], cl
+                ]
+            }
+        }
+        Mnemonic::Rcpps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 2), // rcpps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // rcpps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Rcpss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 100, 2), // rcpss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1), // rcpss xmm0, xmm1
                 ]
             }
         }
@@ -1624,6 +3649,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m1", 8, 7, 100, 5), // ror qword ptr [rsi], 1
                     Cost::new(b"mi", 8, 7, 100, 5), // ror qword ptr [rsi], 3
                     Cost::new(b"mr", 8, 8, 150, 6), // ror qword ptr [rsi], cl
+                ]
+            }
+        }
+        Mnemonic::Rsqrtps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 2), // rsqrtps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // rsqrtps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Rsqrtss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 100, 2), // rsqrtss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1), // rsqrtss xmm0, xmm1
                 ]
             }
         }
@@ -1964,6 +4005,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Shufpd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 7, 100, 2), // shufpd xmm0, xmmword ptr [rsi], 18     # xmm0 = xmm0[0],mem[1]
+                    Cost::new(b"vvi", 16, 1, 100, 1), // shufpd xmm0, xmm1, 18                  # xmm0 = xmm0[0],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Shufps => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 7, 100, 2), // shufps xmm0, xmmword ptr [rsi], 18     # xmm0 = xmm0[2,0],mem[1,0]
+                    Cost::new(b"vvi", 16, 1, 100, 1), // shufps xmm0, xmm1, 18                  # xmm0 = xmm0[2,0],xmm1[1,0]
+                ]
+            }
+        }
         Mnemonic::Sidt => {
             const {
                 &[
@@ -1987,6 +4044,38 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Sqrtpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 24, 600, 2), // sqrtpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 18, 600, 1), // sqrtpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 18, 300, 2), // sqrtps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 12, 300, 1), // sqrtps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 23, 600, 2), // sqrtsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 18, 600, 1), // sqrtsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 17, 300, 2), // sqrtss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 12, 300, 1), // sqrtss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Stc => {
             const {
                 &[
@@ -2005,6 +4094,13 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"", 0, 100, 25, 1), // sti [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Stmxcsr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 2, 100, 3), // stmxcsr dword ptr [rsi]
                 ]
             }
         }
@@ -2075,6 +4171,38 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 7, 100, 3),  // sub qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 7, 100, 3), // lock sub qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 7, 100, 3), // lock sub qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Subpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // subpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // subpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // subps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1),  // subps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // subsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // subsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 9, 50, 2), // subss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 50, 1), // subss xmm0, xmm1
                 ]
             }
         }
@@ -2161,10 +4289,58 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Ucomisd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // ucomisd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 1), // ucomisd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Ucomiss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // ucomiss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 2, 100, 1), // ucomiss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Ud2 => {
             const {
                 &[
                     Cost::new(b"", 0, 100, 25, 1), // ud2 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Unpckhpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // unpckhpd xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 100, 1), // unpckhpd xmm0, xmm1                      # xmm0 = xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Unpckhps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // unpckhps xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 100, 1), // unpckhps xmm0, xmm1                      # xmm0 = xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
+        Mnemonic::Unpcklpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // unpcklpd xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"vv", 16, 1, 100, 1), // unpcklpd xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Unpcklps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 100, 2), // unpcklps xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 100, 1), // unpcklps xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1]
                 ]
             }
         }
@@ -2181,6 +4357,13 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                 &[
                     Cost::new(b"r", 4, 100, 25, 1), // verw ax [placeholder]
                     Cost::new(b"m", 2, 100, 25, 1), // verw word ptr [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Wait => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 50, 2), // wait
                 ]
             }
         }
@@ -2268,6 +4451,22 @@ pub(super) fn skylake(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 7, 100, 3),  // xor qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 7, 100, 3), // lock xor qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 7, 100, 3), // lock xor qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Xorpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // xorpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // xorpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Xorps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 7, 50, 2), // xorps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 33, 1), // xorps xmm0, xmm1
                 ]
             }
         }
@@ -2374,6 +4573,38 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Addpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // addpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // addpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // addps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // addps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // addsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // addsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Addss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // addss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // addss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::And => {
             const {
                 &[
@@ -2405,6 +4636,38 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 5, 33, 2),  // and qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 5, 33, 2), // lock and qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 5, 33, 2), // lock and qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Andnpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // andnpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // andnpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andnps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // andnps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // andnps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // andpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // andpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Andps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // andps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // andps xmm0, xmm1
                 ]
             }
         }
@@ -2815,6 +5078,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Cmppd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 100, 1), // cmppd xmm0, xmmword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 1, 100, 1), // cmppd xmm0, xmm1, 18
+                ]
+            }
+        }
+        Mnemonic::Cmpps => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 100, 1), // cmpps xmm0, xmmword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 1, 100, 1), // cmpps xmm0, xmm1, 18
+                ]
+            }
+        }
         Mnemonic::Cmpsb => {
             const {
                 &[
@@ -2825,7 +5104,9 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
         Mnemonic::Cmpsd => {
             const {
                 &[
-                    Cost::new(b"xx", 4, 13, 66, 3), // cmpsd [composed]
+                    Cost::new(b"xx", 4, 13, 66, 3),   // cmpsd [composed]
+                    Cost::new(b"vmi", 16, 8, 100, 1), // cmpsd xmm0, qword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 1, 100, 1), // cmpsd xmm0, xmm1, 18
                 ]
             }
         }
@@ -2833,6 +5114,14 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"xx", 8, 13, 66, 3), // cmpsq [composed]
+                ]
+            }
+        }
+        Mnemonic::Cmpss => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 100, 1), // cmpss xmm0, dword ptr [rsi], 18
+                    Cost::new(b"vvi", 16, 1, 100, 1), // cmpss xmm0, xmm1, 18
                 ]
             }
         }
@@ -2877,6 +5166,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Comisd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // comisd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // comisd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Comiss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // comiss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // comiss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Cpuid => {
             const {
                 &[
@@ -2888,6 +5193,190 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"", 0, 1, 25, 1), // cqo
+                ]
+            }
+        }
+        Mnemonic::Cvtdq2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtdq2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtdq2pd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtdq2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtdq2ps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtdq2ps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 2), // cvtpd2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtpd2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 12, 100, 1), // cvtpd2pi mm0, xmmword ptr [rsi]
+                    Cost::new(b"qv", 8, 4, 100, 1),  // cvtpd2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpd2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvtpd2ps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1), // cvtpd2ps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpi2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtpi2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vq", 16, 3, 100, 1),  // cvtpi2pd xmm0, mm1
+                ]
+            }
+        }
+        Mnemonic::Cvtpi2ps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtpi2ps xmm0, qword ptr [rsi]
+                    Cost::new(b"vq", 16, 5, 100, 1),  // cvtpi2ps xmm0, mm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtps2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtps2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2pd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 2), // cvtps2pd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtps2pd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtps2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 12, 100, 1), // cvtps2pi mm0, qword ptr [rsi]
+                    Cost::new(b"qv", 8, 4, 100, 1),  // cvtps2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsd2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 1), // cvtsd2si eax, qword ptr [rsi]
+                    Cost::new(b"rv", 4, 4, 100, 1),  // cvtsd2si eax, xmm1
+                    Cost::new(b"rm", 8, 11, 100, 1), // cvtsd2si rax, qword ptr [rsi]
+                    Cost::new(b"rv", 8, 4, 100, 1),  // cvtsd2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsd2ss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // cvtsd2ss xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1), // cvtsd2ss xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtsi2sd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtsi2sd xmm0, dword ptr [rsi]
+                    Cost::new(b"vr", 16, 3, 100, 1),  // cvtsi2sd xmm0, ecx
+                ]
+            }
+        }
+        Mnemonic::Cvtsi2ss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvtsi2ss xmm0, dword ptr [rsi]
+                    Cost::new(b"vr", 16, 5, 100, 1),  // cvtsi2ss xmm0, ecx
+                ]
+            }
+        }
+        Mnemonic::Cvtss2sd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 200, 2), // cvtss2sd xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvtss2sd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvtss2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 10, 100, 2), // cvtss2si eax, dword ptr [rsi]
+                    Cost::new(b"rv", 4, 3, 100, 1),  // cvtss2si eax, xmm1
+                    Cost::new(b"rm", 8, 10, 100, 2), // cvtss2si rax, dword ptr [rsi]
+                    Cost::new(b"rv", 8, 3, 100, 1),  // cvtss2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttpd2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 2), // cvttpd2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvttpd2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttpd2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 12, 100, 1), // cvttpd2pi mm0, xmmword ptr [rsi]
+                    Cost::new(b"qv", 8, 4, 100, 1),  // cvttpd2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttps2dq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 1), // cvttps2dq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // cvttps2dq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttps2pi => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 12, 100, 1), // cvttps2pi mm0, qword ptr [rsi]
+                    Cost::new(b"qv", 8, 4, 100, 1),  // cvttps2pi mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttsd2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 11, 100, 1), // cvttsd2si eax, qword ptr [rsi]
+                    Cost::new(b"rv", 4, 4, 100, 1),  // cvttsd2si eax, xmm1
+                    Cost::new(b"rm", 8, 11, 100, 1), // cvttsd2si rax, qword ptr [rsi]
+                    Cost::new(b"rv", 8, 4, 100, 1),  // cvttsd2si rax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Cvttss2si => {
+            const {
+                &[
+                    Cost::new(b"rm", 4, 10, 100, 2), // cvttss2si eax, dword ptr [rsi]
+                    Cost::new(b"rv", 4, 3, 100, 1),  // cvttss2si eax, xmm1
+                    Cost::new(b"rm", 8, 10, 100, 2), // cvttss2si rax, dword ptr [rsi]
+                    Cost::new(b"rv", 8, 3, 100, 1),  // cvttss2si rax, xmm1
                 ]
             }
         }
@@ -2951,10 +5440,730 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Divpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 22, 100, 1), // divpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 15, 100, 1), // divpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 22, 100, 1), // divps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 15, 100, 1), // divps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 22, 100, 1), // divsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 15, 100, 1), // divsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Divss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 22, 100, 1), // divss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 15, 100, 1), // divss xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Emms => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 25, 1), // emms
+                ]
+            }
+        }
         Mnemonic::Enter => {
             const {
                 &[
                     Cost::new(b"ii", 0, 100, 25, 1), // enter 16, 0 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::F2xm1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // f2xm1 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fabs => {
+            const {
+                &[
+                    Cost::new(b"", 0, 2, 100, 1), // fabs
+                ]
+            }
+        }
+        Mnemonic::Fadd => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1),  // fadd dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fadd st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 1),  // fadd qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Faddp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // faddp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fbld => {
+            const {
+                &[
+                    Cost::new(b"m", 10, 100, 25, 1), // fbld tbyte ptr [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fbstp => {
+            const {
+                &[
+                    Cost::new(b"m", 10, 1, 100, 2), // fbstp tbyte ptr [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fchs => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fchs
+                ]
+            }
+        }
+        Mnemonic::Fcmovb => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovb st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovbe => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovbe st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmove => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmove st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovnb => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnb st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovnbe => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnbe st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovne => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovne st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovnu => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovnu st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcmovu => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fcmovu st, st(0) [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fcom => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 8, 100, 1),   // fcom dword ptr [rsi]
+                    Cost::new(b"tt", 10, 1, 100, 1), // fcom st(0)
+                    Cost::new(b"m", 8, 8, 100, 1),   // fcom qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fcomi => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 9, 50, 1), // fcomi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcomip => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 9, 50, 1), // fcompi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fcomp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 8, 100, 1),   // fcomp dword ptr [rsi]
+                    Cost::new(b"tt", 10, 1, 100, 1), // fcomp st(0)
+                    Cost::new(b"m", 8, 8, 100, 1),   // fcomp qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fcompp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fcompp
+                ]
+            }
+        }
+        Mnemonic::Fcos => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fcos [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fdecstp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fdecstp
+                ]
+            }
+        }
+        Mnemonic::Fdiv => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 22, 100, 1),   // fdiv dword ptr [rsi]
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdiv st, st(0)
+                    Cost::new(b"m", 8, 22, 100, 1),   // fdiv qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fdivp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdivp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fdivr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 22, 100, 1),   // fdivr dword ptr [rsi]
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdivr st, st(0)
+                    Cost::new(b"m", 8, 22, 100, 1),   // fdivr qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fdivrp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 15, 100, 1), // fdivrp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Ffree => {
+            const {
+                &[
+                    Cost::new(b"t", 10, 11, 100, 1), // ffree st(0)
+                ]
+            }
+        }
+        Mnemonic::Ffreep => {
+            const {
+                &[
+                    Cost::new(b"t", 10, 11, 100, 1), // ffreep st(0)
+                ]
+            }
+        }
+        Mnemonic::Fiadd => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1), // fiadd dword ptr [rsi]
+                    Cost::new(b"m", 2, 10, 100, 1), // fiadd word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Ficom => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 12, 150, 2), // ficom dword ptr [rsi]
+                    Cost::new(b"m", 2, 12, 150, 2), // ficom word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Ficomp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 12, 150, 2), // ficomp dword ptr [rsi]
+                    Cost::new(b"m", 2, 12, 150, 2), // ficomp word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fidiv => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 22, 100, 1), // fidiv dword ptr [rsi]
+                    Cost::new(b"m", 2, 22, 100, 1), // fidiv word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fidivr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 22, 100, 1), // fidivr dword ptr [rsi]
+                    Cost::new(b"m", 2, 22, 100, 1), // fidivr word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fild => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 11, 100, 2), // fild dword ptr [rsi]
+                    Cost::new(b"m", 2, 11, 100, 2), // fild word ptr [rsi]
+                    Cost::new(b"m", 8, 11, 100, 2), // fild qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fimul => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 50, 2), // fimul dword ptr [rsi]
+                    Cost::new(b"m", 2, 10, 50, 2), // fimul word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fincstp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fincstp
+                ]
+            }
+        }
+        Mnemonic::Fist => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 12, 50, 1), // fist dword ptr [rsi]
+                    Cost::new(b"m", 2, 12, 50, 1), // fist word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fistp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 12, 50, 1), // fistp dword ptr [rsi]
+                    Cost::new(b"m", 2, 12, 50, 1), // fistp word ptr [rsi]
+                    Cost::new(b"m", 8, 12, 50, 1), // fistp qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisttp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 12, 50, 1), // fisttp dword ptr [rsi]
+                    Cost::new(b"m", 8, 12, 50, 1), // fisttp qword ptr [rsi]
+                    Cost::new(b"m", 2, 12, 50, 1), // fisttp word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisub => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1), // fisub dword ptr [rsi]
+                    Cost::new(b"m", 2, 10, 100, 1), // fisub word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fisubr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1), // fisubr dword ptr [rsi]
+                    Cost::new(b"m", 2, 10, 100, 1), // fisubr word ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fld => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 8, 33, 1),  // fld dword ptr [rsi]
+                    Cost::new(b"t", 10, 1, 50, 1), // fld st(0)
+                    Cost::new(b"m", 10, 1, 50, 2), // fld tbyte ptr [rsi]
+                    Cost::new(b"m", 8, 8, 33, 1),  // fld qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fld1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fld1
+                ]
+            }
+        }
+        Mnemonic::Fldcw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 7, 100, 3), // fldcw word ptr [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fldenv => {
+            const {
+                &[
+                    Cost::new(b"m", 28, 62, 1400, 64), // fldenv [rsi] [from-skylake]
+                    Cost::new(b"m", 14, 62, 1400, 64), // fldenv [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fldl2e => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fldl2e
+                ]
+            }
+        }
+        Mnemonic::Fldl2t => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fldl2t
+                ]
+            }
+        }
+        Mnemonic::Fldlg2 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fldlg2
+                ]
+            }
+        }
+        Mnemonic::Fldln2 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fldln2
+                ]
+            }
+        }
+        Mnemonic::Fldpi => {
+            const {
+                &[
+                    Cost::new(b"", 0, 11, 100, 1), // fldpi
+                ]
+            }
+        }
+        Mnemonic::Fldz => {
+            const {
+                &[
+                    Cost::new(b"", 0, 8, 50, 1), // fldz
+                ]
+            }
+        }
+        Mnemonic::Fmul => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 50, 2),  // fmul dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 50, 1), // fmul st, st(0)
+                    Cost::new(b"m", 8, 10, 50, 2),  // fmul qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fmulp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 50, 1), // fmulp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fnclex => {
+            const {
+                &[
+                    Cost::new(b"", 0, 4, 100, 4), // fnclex [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fninit => {
+            const {
+                &[
+                    Cost::new(b"", 0, 75, 600, 15), // fninit [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fnop => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fnop
+                ]
+            }
+        }
+        Mnemonic::Fnsave => {
+            const {
+                &[
+                    Cost::new(b"m", 108, 100, 25, 1), // fnsave [rsi] [placeholder]
+                    Cost::new(b"m", 94, 100, 25, 1),  // fnsave [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fnstcw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 2, 100, 3), // fnstcw word ptr [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fnstenv => {
+            const {
+                &[
+                    Cost::new(b"m", 28, 106, 1950, 100), // fnstenv [rsi] [from-skylake]
+                    Cost::new(b"m", 14, 106, 1950, 100), // fnstenv [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fnstsw => {
+            const {
+                &[
+                    Cost::new(b"m", 2, 3, 100, 3), // fnstsw word ptr [rsi] [from-skylake]
+                    Cost::new(b"r", 2, 3, 100, 2), // fnstsw ax [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fpatan => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fpatan [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fprem => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fprem [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fprem1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fprem1 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fptan => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fptan [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Frndint => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // frndint [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Frstor => {
+            const {
+                &[
+                    Cost::new(b"m", 108, 100, 25, 1), // frstor [rsi] [placeholder]
+                    Cost::new(b"m", 94, 100, 25, 1),  // frstor [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fscale => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fscale [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsin => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fsin [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsincos => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fsincos [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fsqrt => {
+            const {
+                &[
+                    Cost::new(b"", 0, 20, 2000, 1), // fsqrt
+                ]
+            }
+        }
+        Mnemonic::Fst => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 1, 33, 1),  // fst dword ptr [rsi]
+                    Cost::new(b"m", 8, 1, 33, 1),  // fst qword ptr [rsi]
+                    Cost::new(b"t", 10, 5, 50, 2), // fst st(0)
+                ]
+            }
+        }
+        Mnemonic::Fstp => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 1, 33, 1),  // fstp dword ptr [rsi]
+                    Cost::new(b"m", 10, 5, 50, 1), // fstp tbyte ptr [rsi]
+                    Cost::new(b"m", 8, 1, 33, 1),  // fstp qword ptr [rsi]
+                    Cost::new(b"t", 10, 5, 50, 2), // fstp st(0)
+                ]
+            }
+        }
+        Mnemonic::Fsub => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1),  // fsub dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsub st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 1),  // fsub qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fsubp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Fsubr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 10, 100, 1),  // fsubr dword ptr [rsi]
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubr st, st(0)
+                    Cost::new(b"m", 8, 10, 100, 1),  // fsubr qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Fsubrp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 3, 100, 1), // fsubrp st(0), st
+                ]
+            }
+        }
+        Mnemonic::Ftst => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // ftst
+                ]
+            }
+        }
+        Mnemonic::Fucom => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 1, 100, 1), // fucom st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomi => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 9, 50, 1), // fucomi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomip => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 9, 50, 1), // fucompi st, st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucomp => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 1, 100, 1), // fucomp st(0)
+                ]
+            }
+        }
+        Mnemonic::Fucompp => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fucompp
+                ]
+            }
+        }
+        Mnemonic::Fxam => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // fxam
+                ]
+            }
+        }
+        Mnemonic::Fxch => {
+            const {
+                &[
+                    Cost::new(b"tt", 10, 1, 25, 1), // fxch st(0)
+                ]
+            }
+        }
+        Mnemonic::Fxrstor => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 63, 1650, 90), // fxrstor [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fxrstor64 => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 63, 1550, 88), // fxrstor64 [rsi] [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Fxsave => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 100, 25, 1), // fxsave [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fxsave64 => {
+            const {
+                &[
+                    Cost::new(b"m", 0, 100, 25, 1), // fxsave64 [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fxtract => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fxtract [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fyl2x => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fyl2x [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Fyl2xp1 => {
+            const {
+                &[
+                    Cost::new(b"", 0, 100, 25, 1), // fyl2xp1 [placeholder]
                 ]
             }
         }
@@ -3239,6 +6448,13 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Ldmxcsr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 7, 100, 3), // ldmxcsr dword ptr [rsi] [from-skylake]
+                ]
+            }
+        }
         Mnemonic::Lds => {
             const {
                 &[
@@ -3404,10 +6620,88 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Maskmovdqu => {
+            const {
+                &[
+                    Cost::new(b"xvv", 16, 1, 100, 2), // maskmovdqu xmm0, xmm1 [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Maskmovq => {
+            const {
+                &[
+                    Cost::new(b"xqq", 8, 1, 100, 1), // maskmovq mm0, mm1 [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Maxpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // maxpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // maxpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // maxps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // maxps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // maxsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // maxsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Maxss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // maxss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // maxss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Mfence => {
             const {
                 &[
                     Cost::new(b"", 0, 1, 33, 1), // mfence
+                ]
+            }
+        }
+        Mnemonic::Minpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // minpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // minpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // minps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // minps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // minsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // minsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Minss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 100, 1), // minss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // minss xmm0, xmm1
                 ]
             }
         }
@@ -3445,6 +6739,184 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Movapd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movapd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movapd xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movapd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movaps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movaps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movaps xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movaps xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),   // movd mm0, dword ptr [rsi]
+                    Cost::new(b"qr", 8, 3, 100, 1),  // movd mm0, ecx
+                    Cost::new(b"mq", 4, 1, 33, 1),   // movd dword ptr [rsi], mm0
+                    Cost::new(b"rq", 4, 2, 100, 1),  // movd ecx, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // movd xmm0, dword ptr [rsi]           # xmm0 = mem[0],zero,zero,zero
+                    Cost::new(b"vr", 16, 3, 100, 1), // movd xmm0, ecx
+                    Cost::new(b"mv", 4, 1, 33, 1),  // movd dword ptr [rsi], xmm0
+                    Cost::new(b"rv", 4, 2, 100, 1), // movd ecx, xmm0
+                ]
+            }
+        }
+        Mnemonic::Movdq2q => {
+            const {
+                &[
+                    Cost::new(b"qv", 8, 1, 25, 1), // movdq2q mm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movdqa => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movdqa xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movdqa xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movdqa xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movdqu => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movdqu xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movdqu xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movdqu xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movhlps => {
+            const {
+                &[
+                    Cost::new(b"vv", 16, 1, 50, 1), // movhlps xmm0, xmm1                      # xmm0 = xmm1[1],xmm0[1]
+                ]
+            }
+        }
+        Mnemonic::Movhpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // movhpd xmm0, qword ptr [rsi]           # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"mv", 8, 1, 33, 1),  // movhpd qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movhps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // movhps xmm0, qword ptr [rsi]           # xmm0 = xmm0[0,1],mem[0,1]
+                    Cost::new(b"mv", 8, 1, 33, 1),  // movhps qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movlhps => {
+            const {
+                &[
+                    Cost::new(b"vv", 16, 1, 50, 1), // movlhps xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Movlpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // movlpd xmm0, qword ptr [rsi]           # xmm0 = mem[0],xmm0[1]
+                    Cost::new(b"mv", 8, 1, 33, 1),  // movlpd qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movlps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // movlps xmm0, qword ptr [rsi]           # xmm0 = mem[0,1],xmm0[2,3]
+                    Cost::new(b"mv", 8, 1, 33, 1),  // movlps qword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movmskpd => {
+            const {
+                &[
+                    Cost::new(b"rv", 4, 1, 100, 1), // movmskpd eax, xmm1
+                    Cost::new(b"rv", 8, 1, 100, 1), // movmskpd eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movmskps => {
+            const {
+                &[
+                    Cost::new(b"rv", 4, 1, 100, 1), // movmskps eax, xmm1
+                    Cost::new(b"rv", 8, 1, 100, 1), // movmskps eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Movntdq => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 33, 1), // movntdq xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movnti => {
+            const {
+                &[
+                    Cost::new(b"mr", 4, 1, 33, 1), // movnti dword ptr [rsi], eax
+                    Cost::new(b"mr", 8, 1, 33, 1), // movnti qword ptr [rsi], rax
+                ]
+            }
+        }
+        Mnemonic::Movntpd => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 33, 1), // movntpd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movntps => {
+            const {
+                &[
+                    Cost::new(b"mv", 16, 1, 33, 1), // movntps xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movntq => {
+            const {
+                &[
+                    Cost::new(b"mq", 8, 1, 33, 1), // movntq qword ptr [rsi], mm0
+                ]
+            }
+        }
+        Mnemonic::Movq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),   // movq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // movq mm0, mm1
+                    Cost::new(b"mq", 8, 1, 33, 1),   // movq qword ptr [rsi], mm0
+                    Cost::new(b"qr", 8, 3, 100, 1),  // movq mm0, rcx
+                    Cost::new(b"rq", 8, 2, 100, 1),  // movq rcx, mm0
+                    Cost::new(b"mv", 8, 1, 33, 1),   // movq qword ptr [rsi], xmm0
+                    Cost::new(b"vv", 16, 1, 25, 1), // movq xmm1, xmm0                      # xmm1 = xmm0[0],zero
+                    Cost::new(b"vm", 16, 8, 33, 1), // movq xmm0, qword ptr [rsi]
+                    Cost::new(b"vr", 16, 3, 100, 1), // movq xmm0, rcx
+                    Cost::new(b"rv", 8, 2, 100, 1), // movq rcx, xmm0
+                ]
+            }
+        }
+        Mnemonic::Movq2dq => {
+            const {
+                &[
+                    Cost::new(b"vq", 16, 1, 25, 1), // movq2dq xmm0, mm1
+                ]
+            }
+        }
         Mnemonic::Movsb => {
             const {
                 &[
@@ -3455,7 +6927,10 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
         Mnemonic::Movsd => {
             const {
                 &[
-                    Cost::new(b"xx", 4, 9, 66, 2), // movsd [composed]
+                    Cost::new(b"xx", 4, 9, 66, 2),  // movsd [composed]
+                    Cost::new(b"vm", 16, 8, 33, 1), // movsd xmm0, qword ptr [rsi]           # xmm0 = mem[0],zero
+                    Cost::new(b"vv", 16, 1, 50, 1), // movsd xmm0, xmm1                      # xmm0 = xmm1[0],xmm0[1]
+                    Cost::new(b"mv", 8, 1, 33, 1),  // movsd qword ptr [rsi], xmm0
                 ]
             }
         }
@@ -3463,6 +6938,15 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"xx", 8, 9, 66, 2), // movsq [composed]
+                ]
+            }
+        }
+        Mnemonic::Movss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movss xmm0, dword ptr [rsi]           # xmm0 = mem[0],zero,zero,zero
+                    Cost::new(b"vv", 16, 1, 50, 1), // movss xmm0, xmm1                      # xmm0 = xmm1[0],xmm0[1,2,3]
+                    Cost::new(b"mv", 4, 1, 33, 1),  // movss dword ptr [rsi], xmm0
                 ]
             }
         }
@@ -3493,6 +6977,24 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Movupd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movupd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movupd xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movupd xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
+        Mnemonic::Movups => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // movups xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // movups xmm0, xmm1
+                    Cost::new(b"mv", 16, 1, 33, 1), // movups xmmword ptr [rsi], xmm0
+                ]
+            }
+        }
         Mnemonic::Movzx => {
             const {
                 &[
@@ -3516,6 +7018,38 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m", 4, 7, 100, 1), // mul dword ptr [rsi]
                     Cost::new(b"r", 8, 4, 100, 2), // mul rbx
                     Cost::new(b"m", 8, 8, 100, 2), // mul qword ptr [rsi]
+                ]
+            }
+        }
+        Mnemonic::Mulpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 50, 1),  // mulpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 50, 1),  // mulps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 50, 1),  // mulsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Mulss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 50, 2), // mulss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 50, 1),  // mulss xmm0, xmm1
                 ]
             }
         }
@@ -3597,6 +7131,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Orpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // orpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // orpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Orps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // orps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // orps xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Out => {
             const {
                 &[
@@ -3612,10 +7162,340 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Packssdw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 1, 50, 1),  // packssdw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // packssdw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // packssdw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // packssdw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Packsswb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 1, 50, 1),  // packsswb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // packsswb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // packsswb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // packsswb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Packuswb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 1, 50, 1),  // packuswb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 50, 1),  // packuswb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // packuswb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // packuswb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddd mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddq mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddsb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddsb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddsb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddsb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddsb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddsw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Paddusb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddusb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddusb mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddusb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddusb xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Paddusw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddusw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddusw mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddusw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddusw xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Paddw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // paddw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // paddw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // paddw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // paddw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pand => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pand mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pand mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // pand xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pand xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pandn => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pandn mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pandn mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // pandn xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pandn xmm0, xmm0
+                ]
+            }
+        }
         Mnemonic::Pause => {
             const {
                 &[
                     Cost::new(b"", 0, 4, 100, 4), // pause [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Pavgb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pavgb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pavgb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pavgb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pavgb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pavgw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pavgw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pavgw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pavgw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pavgw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpeqb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpeqb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpeqb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpeqb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpeqd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpeqd mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpeqd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpeqd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpeqw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpeqw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpeqw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpeqw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpeqw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpgtb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpgtb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpgtb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpgtb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpgtd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpgtd mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpgtd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpgtd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pcmpgtw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pcmpgtw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pcmpgtw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pcmpgtw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pcmpgtw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pextrw => {
+            const {
+                &[
+                    Cost::new(b"rqi", 4, 2, 200, 1), // pextrw eax, mm1, 18
+                    Cost::new(b"rqi", 8, 2, 200, 1), // pextrw eax, mm1, 18
+                    Cost::new(b"rvi", 4, 2, 200, 1), // pextrw ecx, xmm0, 18
+                    Cost::new(b"rvi", 8, 2, 200, 1), // pextrw ecx, xmm0, 18
+                ]
+            }
+        }
+        Mnemonic::Pinsrw => {
+            const {
+                &[
+                    Cost::new(b"qmi", 8, 8, 33, 1),  // pinsrw mm0, word ptr [rsi], 18
+                    Cost::new(b"qri", 8, 1, 25, 1),  // pinsrw mm0, ecx, 18
+                    Cost::new(b"vmi", 16, 8, 33, 1), // pinsrw xmm0, word ptr [rsi], 18
+                    Cost::new(b"vri", 16, 1, 25, 1), // pinsrw xmm0, ecx, 18
+                ]
+            }
+        }
+        Mnemonic::Pmaddwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 1),  // pmaddwd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 4, 100, 1),   // pmaddwd mm0, mm1
+                    Cost::new(b"vm", 16, 11, 100, 1), // pmaddwd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // pmaddwd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmaxsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pmaxsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pmaxsw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pmaxsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pmaxsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmaxub => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pmaxub mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pmaxub mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // pmaxub xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pmaxub xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pminsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pminsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pminsw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pminsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pminsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pminub => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pminub mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pminub mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // pminub xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pminub xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Pmovmskb => {
+            const {
+                &[
+                    Cost::new(b"rq", 4, 1, 100, 1), // pmovmskb eax, mm1
+                    Cost::new(b"rq", 8, 1, 100, 1), // pmovmskb eax, mm1
+                    Cost::new(b"rv", 4, 1, 100, 1), // pmovmskb eax, xmm1
+                    Cost::new(b"rv", 8, 1, 100, 1), // pmovmskb eax, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmulhuw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 1),  // pmulhuw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 4, 100, 1),   // pmulhuw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 100, 1), // pmulhuw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // pmulhuw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmulhw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 1),  // pmulhw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 4, 100, 1),   // pmulhw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 100, 1), // pmulhw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // pmulhw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmullw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 1),  // pmullw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 4, 100, 1),   // pmullw mm0, mm1
+                    Cost::new(b"vm", 16, 11, 100, 1), // pmullw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // pmullw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pmuludq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 11, 100, 1),  // pmuludq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 4, 100, 1),   // pmuludq mm0, mm1
+                    Cost::new(b"vm", 16, 11, 100, 1), // pmuludq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 4, 100, 1),  // pmuludq xmm0, xmm1
                 ]
             }
         }
@@ -3662,6 +7542,16 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Por => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // por mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // por mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // por xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // por xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Prefetchnta => {
             const {
                 &[
@@ -3697,6 +7587,314 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Psadbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 10, 100, 1),  // psadbw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 3, 100, 1),   // psadbw mm0, mm1
+                    Cost::new(b"vm", 16, 10, 100, 1), // psadbw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // psadbw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pshufd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 33, 1), // pshufd xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[2,0,1,0]
+                    Cost::new(b"vvi", 16, 1, 25, 1), // pshufd xmm0, xmm1, 18                  # xmm0 = xmm1[2,0,1,0]
+                ]
+            }
+        }
+        Mnemonic::Pshufhw => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 33, 1), // pshufhw xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[0,1,2,3,6,4,5,4]
+                    Cost::new(b"vvi", 16, 1, 25, 1), // pshufhw xmm0, xmm1, 18                  # xmm0 = xmm1[0,1,2,3,6,4,5,4]
+                ]
+            }
+        }
+        Mnemonic::Pshuflw => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 33, 1), // pshuflw xmm0, xmmword ptr [rsi], 18     # xmm0 = mem[2,0,1,0,4,5,6,7]
+                    Cost::new(b"vvi", 16, 1, 25, 1), // pshuflw xmm0, xmm1, 18                  # xmm0 = xmm1[2,0,1,0,4,5,6,7]
+                ]
+            }
+        }
+        Mnemonic::Pshufw => {
+            const {
+                &[
+                    Cost::new(b"qmi", 8, 8, 33, 1), // pshufw mm0, qword ptr [rsi], 18        # mm0 = mem[2,0,1,0]
+                    Cost::new(b"qqi", 8, 1, 25, 1), // pshufw mm0, mm1, 18                    # mm0 = mm1[2,0,1,0]
+                ]
+            }
+        }
+        Mnemonic::Pslld => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // pslld mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // pslld mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // pslld mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // pslld xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // pslld xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // pslld xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Pslldq => {
+            const {
+                &[
+                    Cost::new(b"vi", 16, 3, 100, 1), // pslldq xmm1, 18                        # xmm1 = zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero
+                ]
+            }
+        }
+        Mnemonic::Psllq => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psllq mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psllq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psllq mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psllq xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psllq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psllq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psllw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psllw mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psllw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psllw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psllw xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psllw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psllw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrad => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psrad mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psrad mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psrad mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psrad xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psrad xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psrad xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psraw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psraw mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psraw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psraw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psraw xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psraw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psraw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrld => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psrld mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psrld mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psrld mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psrld xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psrld xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psrld xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrldq => {
+            const {
+                &[
+                    Cost::new(b"vi", 16, 3, 100, 1), // psrldq xmm1, 18                        # xmm1 = zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero,zero
+                ]
+            }
+        }
+        Mnemonic::Psrlq => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psrlq mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psrlq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psrlq mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psrlq xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psrlq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psrlq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psrlw => {
+            const {
+                &[
+                    Cost::new(b"qi", 8, 1, 25, 1),   // psrlw mm1, 18
+                    Cost::new(b"qm", 8, 8, 33, 1),   // psrlw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),   // psrlw mm0, mm1
+                    Cost::new(b"vi", 16, 1, 25, 1),  // psrlw xmm1, 18
+                    Cost::new(b"vm", 16, 8, 100, 1), // psrlw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 100, 1), // psrlw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubd mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubd mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubq mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubq mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubq xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubq xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubsb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubsb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubsb mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubsb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubsb xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubsw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubsw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubsw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubsw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubsw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Psubusb => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubusb mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubusb mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubusb xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubusb xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Psubusw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubusw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubusw mm0, mm0
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubusw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubusw xmm0, xmm0
+                ]
+            }
+        }
+        Mnemonic::Psubw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // psubw mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // psubw mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // psubw xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // psubw xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Punpckhbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpckhbw mm0, qword ptr [rsi]    # mm0 = mm0[4],mem[4],mm0[5],mem[5],mm0[6],mem[6],mm0[7],mem[7]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpckhbw mm0, mm1                # mm0 = mm0[4],mm1[4],mm0[5],mm1[5],mm0[6],mm1[6],mm0[7],mm1[7]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpckhbw xmm0, xmmword ptr [rsi] # xmm0 = xmm0[8],mem[8],xmm0[9],mem[9],xmm0[10],mem[10],xmm0[11],mem[11],xmm0[12],mem[12],xmm0[13],mem[13],xmm0[14],mem[14],xmm0[15],mem[15]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpckhbw xmm0, xmm1              # xmm0 = xmm0[8],xmm1[8],xmm0[9],xmm1[9],xmm0[10],xmm1[10],xmm0[11],xmm1[11],xmm0[12],xmm1[12],xmm0[13],xmm1[13],xmm0[14],xmm1[14],xmm0[15],xmm1[15]
+                ]
+            }
+        }
+        Mnemonic::Punpckhdq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpckhdq mm0, qword ptr [rsi]    # mm0 = mm0[1],mem[1]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpckhdq mm0, mm1                # mm0 = mm0[1],mm1[1]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpckhdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpckhdq xmm0, xmm1              # xmm0 = xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
+        Mnemonic::Punpckhqdq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpckhqdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpckhqdq xmm0, xmm1              # xmm0 = xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Punpckhwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpckhwd mm0, qword ptr [rsi]    # mm0 = mm0[2],mem[2],mm0[3],mem[3]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpckhwd mm0, mm1                # mm0 = mm0[2],mm1[2],mm0[3],mm1[3]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpckhwd xmm0, xmmword ptr [rsi] # xmm0 = xmm0[4],mem[4],xmm0[5],mem[5],xmm0[6],mem[6],xmm0[7],mem[7]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpckhwd xmm0, xmm1              # xmm0 = xmm0[4],xmm1[4],xmm0[5],xmm1[5],xmm0[6],xmm1[6],xmm0[7],xmm1[7]
+                ]
+            }
+        }
+        Mnemonic::Punpcklbw => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpcklbw mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0],mm0[1],mem[1],mm0[2],mem[2],mm0[3],mem[3]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpcklbw mm0, mm1                # mm0 = mm0[0],mm1[0],mm0[1],mm1[1],mm0[2],mm1[2],mm0[3],mm1[3]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpcklbw xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1],xmm0[2],mem[2],xmm0[3],mem[3],xmm0[4],mem[4],xmm0[5],mem[5],xmm0[6],mem[6],xmm0[7],mem[7]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpcklbw xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1],xmm0[2],xmm1[2],xmm0[3],xmm1[3],xmm0[4],xmm1[4],xmm0[5],xmm1[5],xmm0[6],xmm1[6],xmm0[7],xmm1[7]
+                ]
+            }
+        }
+        Mnemonic::Punpckldq => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpckldq mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpckldq mm0, mm1                # mm0 = mm0[0],mm1[0]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpckldq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpckldq xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Punpcklqdq => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpcklqdq xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpcklqdq xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Punpcklwd => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1), // punpcklwd mm0, dword ptr [rsi]    # mm0 = mm0[0],mem[0],mm0[1],mem[1]
+                    Cost::new(b"qq", 8, 1, 25, 1), // punpcklwd mm0, mm1                # mm0 = mm0[0],mm1[0],mm0[1],mm1[1]
+                    Cost::new(b"vm", 16, 8, 33, 1), // punpcklwd xmm0, xmmword ptr [rsi] # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1],xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 25, 1), // punpcklwd xmm0, xmm1              # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1],xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
         Mnemonic::Push => {
             const {
                 &[
@@ -3729,6 +7927,16 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Pxor => {
+            const {
+                &[
+                    Cost::new(b"qm", 8, 8, 33, 1),  // pxor mm0, qword ptr [rsi]
+                    Cost::new(b"qq", 8, 1, 25, 1),  // pxor mm0, mm1
+                    Cost::new(b"vm", 16, 8, 33, 1), // pxor xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // pxor xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Rcl => {
             const {
                 &[
@@ -3756,6 +7964,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m1", 8, 8, 75, 5),    // rcl qword ptr [rsi], 1 [from-skylake]
                     Cost::new(b"mi", 8, 8, 75, 5),    // rcl qword ptr [rsi], 3 [from-skylake]
                     Cost::new(b"mr", 8, 15, 250, 10), // rcl qword ptr [rsi], cl [from-skylake]
+                ]
+            }
+        }
+        Mnemonic::Rcpps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 50, 1), // rcpps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // rcpps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Rcpss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 50, 1), // rcpss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // rcpss xmm0, xmm1
                 ]
             }
         }
@@ -3883,6 +8107,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"m1", 8, 5, 67, 3), // ror qword ptr [rsi], 1
                     Cost::new(b"mi", 8, 5, 67, 3), // ror qword ptr [rsi], 3
                     Cost::new(b"mr", 8, 5, 67, 3), // ror qword ptr [rsi], cl
+                ]
+            }
+        }
+        Mnemonic::Rsqrtps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 50, 2), // rsqrtps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),  // rsqrtps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Rsqrtss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 12, 100, 2), // rsqrtss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 5, 50, 1),   // rsqrtss xmm0, xmm1
                 ]
             }
         }
@@ -4223,6 +8463,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Shufpd => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 50, 1), // shufpd xmm0, xmmword ptr [rsi], 18     # xmm0 = xmm0[0],mem[1]
+                    Cost::new(b"vvi", 16, 1, 50, 1), // shufpd xmm0, xmm1, 18                  # xmm0 = xmm0[0],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Shufps => {
+            const {
+                &[
+                    Cost::new(b"vmi", 16, 8, 50, 1), // shufps xmm0, xmmword ptr [rsi], 18     # xmm0 = xmm0[2,0],mem[1,0]
+                    Cost::new(b"vvi", 16, 1, 50, 1), // shufps xmm0, xmm1, 18                  # xmm0 = xmm0[2,0],xmm1[1,0]
+                ]
+            }
+        }
         Mnemonic::Sidt => {
             const {
                 &[
@@ -4246,6 +8502,38 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Sqrtpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 27, 2000, 1), // sqrtpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 20, 2000, 1), // sqrtpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 27, 2000, 1), // sqrtps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 20, 2000, 1), // sqrtps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 27, 2000, 1), // sqrtsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 20, 2000, 1), // sqrtsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Sqrtss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 27, 2000, 1), // sqrtss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 20, 2000, 1), // sqrtss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Stc => {
             const {
                 &[
@@ -4264,6 +8552,13 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
             const {
                 &[
                     Cost::new(b"", 0, 100, 25, 1), // sti [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Stmxcsr => {
+            const {
+                &[
+                    Cost::new(b"m", 4, 2, 100, 3), // stmxcsr dword ptr [rsi] [from-skylake]
                 ]
             }
         }
@@ -4334,6 +8629,38 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 5, 33, 2),  // sub qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 5, 33, 2), // lock sub qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 5, 33, 2), // lock sub qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Subpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // subpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // subpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // subps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // subps xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subsd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // subsd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // subsd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Subss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // subss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // subss xmm0, xmm1
                 ]
             }
         }
@@ -4420,10 +8747,58 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 ]
             }
         }
+        Mnemonic::Ucomisd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // ucomisd xmm0, qword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // ucomisd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Ucomiss => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 10, 100, 1), // ucomiss xmm0, dword ptr [rsi]
+                    Cost::new(b"vv", 16, 3, 100, 1),  // ucomiss xmm0, xmm1
+                ]
+            }
+        }
         Mnemonic::Ud2 => {
             const {
                 &[
                     Cost::new(b"", 0, 100, 25, 1), // ud2 [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Unpckhpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // unpckhpd xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 50, 1), // unpckhpd xmm0, xmm1                      # xmm0 = xmm0[1],xmm1[1]
+                ]
+            }
+        }
+        Mnemonic::Unpckhps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // unpckhps xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[2],mem[2],xmm0[3],mem[3]
+                    Cost::new(b"vv", 16, 1, 50, 1), // unpckhps xmm0, xmm1                      # xmm0 = xmm0[2],xmm1[2],xmm0[3],xmm1[3]
+                ]
+            }
+        }
+        Mnemonic::Unpcklpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // unpcklpd xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[0],mem[0]
+                    Cost::new(b"vv", 16, 1, 50, 1), // unpcklpd xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0]
+                ]
+            }
+        }
+        Mnemonic::Unpcklps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 50, 1), // unpcklps xmm0, xmmword ptr [rsi]         # xmm0 = xmm0[0],mem[0],xmm0[1],mem[1]
+                    Cost::new(b"vv", 16, 1, 50, 1), // unpcklps xmm0, xmm1                      # xmm0 = xmm0[0],xmm1[0],xmm0[1],xmm1[1]
                 ]
             }
         }
@@ -4440,6 +8815,13 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                 &[
                     Cost::new(b"r", 4, 100, 25, 1), // verw ax [placeholder]
                     Cost::new(b"m", 2, 100, 25, 1), // verw word ptr [rsi] [placeholder]
+                ]
+            }
+        }
+        Mnemonic::Wait => {
+            const {
+                &[
+                    Cost::new(b"", 0, 1, 100, 1), // wait
                 ]
             }
         }
@@ -4527,6 +8909,22 @@ pub(super) fn zen2(m: Mnemonic) -> &'static [Cost] {
                     Cost::new(b"mi", 8, 5, 33, 2),  // xor qword ptr [rsi], 0x12345678
                     Cost::new(b"Lmr", 8, 5, 33, 2), // lock xor qword ptr [rsi], rbx
                     Cost::new(b"Lmi", 8, 5, 33, 2), // lock xor qword ptr [rsi], 0x12345678
+                ]
+            }
+        }
+        Mnemonic::Xorpd => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // xorpd xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // xorpd xmm0, xmm1
+                ]
+            }
+        }
+        Mnemonic::Xorps => {
+            const {
+                &[
+                    Cost::new(b"vm", 16, 8, 33, 1), // xorps xmm0, xmmword ptr [rsi]
+                    Cost::new(b"vv", 16, 1, 25, 1), // xorps xmm0, xmm1
                 ]
             }
         }
