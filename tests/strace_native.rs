@@ -8,7 +8,10 @@
 //! Both sides run with the same environment, in an empty directory, with
 //! stdout and stderr captured (pipes) and stdin an empty pipe (so that
 //! `lseek(0, ...)` fails with `ESPIPE` on both; `/dev/null` would succeed
-//! natively).
+//! natively). Each side writes its trace to a file (`strace -o`, sysgate's
+//! `--strace-output`), apart from the program's own stderr. i386 programs
+//! run under four configurations: the x86_64 kernel's compat SYSENTER
+//! (Intel) and SYSCALL (AMD), and the i386 kernel's int 0x80 and SYSENTER.
 //!
 //! What is normalized on both sides before comparing, and nothing else:
 //! - addresses: hexadecimal numbers of five or more digits become `ADDR`
@@ -32,7 +35,8 @@
 //!   `--strace-pids` under sysgate), each process's calls are compared on
 //!   their own (P1 the first process, then the pids its calls return,
 //!   breadth first), `<unfinished ...>`/`<... resumed>` pairs joined, and
-//!   what depends on scheduling is relaxed: a run of reads of one
+//!   what depends on scheduling is relaxed: SIGCHLD lines set apart, a
+//!   run of reads of one
 //!   descriptor that returned data is one read of their total, with buffer
 //!   sizes hidden (how a pipe's bytes are split between reads); a call
 //!   interrupted and restarted by the kernel (`= ? ERESTARTNOINTR (To be
