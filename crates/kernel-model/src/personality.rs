@@ -187,6 +187,8 @@ pub struct TaskIds {
     /// The modeled cycle at which a blocked `poll`/`select` times out
     /// (kept across the scheduler's re-issues of the call).
     pub wait_deadline: Option<u64>,
+    /// `ITIMER_REAL`'s interval (seconds, microseconds), as set.
+    pub itimer_interval: (u64, u64),
 }
 
 impl Default for TaskIds {
@@ -203,6 +205,7 @@ impl Default for TaskIds {
             comm: None,
             execed: false,
             wait_deadline: None,
+            itimer_interval: (0, 0),
         }
     }
 }
@@ -235,6 +238,8 @@ impl TaskFiles {
                 pdeathsig: 0,
                 execed: false,
                 wait_deadline: None,
+                // Timers are not inherited by fork.
+                itimer_interval: (0, 0),
                 ..self.ids.clone()
             },
         }

@@ -14,6 +14,7 @@ pub mod entry;
 pub mod frames;
 pub mod layout;
 pub mod loader;
+pub(crate) mod memlock;
 pub(crate) mod mremap;
 pub mod paging;
 pub mod phases;

@@ -7,8 +7,9 @@
 //! are not yet decoded the way strace 6.1 does.
 
 use super::table::Arg::{self, *};
+use super::table::MachineOp as M;
 use super::table::Ret::Int as RInt;
-use super::table::{Spec, k};
+use super::table::{Spec, k, m};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
 use super::{fsmeta as fm, ident as id, poll as pl, xfer};
@@ -37,6 +38,12 @@ const STATFS64: &[Arg] = &[Path, Uint, Ptr];
 const FSTATFS64: &[Arg] = &[Fd, Uint, Ptr];
 const FD1: &[Arg] = &[Fd];
 const MEMBARRIER: &[Arg] = &[Int, Uint, Int];
+const MLOCK: &[Arg] = &[Ptr, Ulong];
+const MLOCK2: &[Arg] = &[Ptr, Ulong, Hex];
+const MSYNC: &[Arg] = &[Ptr, Ulong, Hex];
+const MINCORE: &[Arg] = &[Ptr, Ulong, Ptr];
+const GETITIMER: &[Arg] = &[Int, Ptr];
+const SETITIMER: &[Arg] = &[Int, Ptr, Ptr];
 const FLOCK: &[Arg] = &[Fd, Hex];
 const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
 const POLL: &[Arg] = &[Ptr, Uint, Int];
@@ -123,6 +130,15 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n64::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
     k(n64::NR_FLOCK, FLOCK, RInt, xfer::sys_flock),
+    m(n64::NR_MLOCK, MLOCK, RInt, M::Mlock),
+    m(n64::NR_MLOCK2, MLOCK2, RInt, M::Mlock2),
+    m(n64::NR_MUNLOCK, MLOCK, RInt, M::Munlock),
+    m(n64::NR_MLOCKALL, &[Hex], RInt, M::Mlockall),
+    m(n64::NR_MUNLOCKALL, NONE, RInt, M::Munlockall),
+    m(n64::NR_MSYNC, MSYNC, RInt, M::Msync),
+    m(n64::NR_MINCORE, MINCORE, RInt, M::Mincore),
+    m(n64::NR_GETITIMER, GETITIMER, RInt, M::Getitimer),
+    m(n64::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n64::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n64::NR_POLL, POLL, RInt, pl::sys_poll),
     k(n64::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
@@ -232,6 +248,15 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_FSYNC, FD1, RInt, fm::sys_fsync),
     k(n32::NR_FDATASYNC, FD1, RInt, fm::sys_fsync),
     k(n32::NR_FLOCK, FLOCK, RInt, xfer::sys_flock),
+    m(n32::NR_MLOCK, MLOCK, RInt, M::Mlock),
+    m(n32::NR_MLOCK2, MLOCK2, RInt, M::Mlock2),
+    m(n32::NR_MUNLOCK, MLOCK, RInt, M::Munlock),
+    m(n32::NR_MLOCKALL, &[Hex], RInt, M::Mlockall),
+    m(n32::NR_MUNLOCKALL, NONE, RInt, M::Munlockall),
+    m(n32::NR_MSYNC, MSYNC, RInt, M::Msync),
+    m(n32::NR_MINCORE, MINCORE, RInt, M::Mincore),
+    m(n32::NR_GETITIMER, GETITIMER, RInt, M::Getitimer),
+    m(n32::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n32::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n32::NR_SENDFILE64, SENDFILE, RInt, xfer::sys_sendfile64),
     k(n32::NR_POLL, POLL, RInt, pl::sys_poll),

@@ -267,6 +267,15 @@ pub enum MachineOp {
     Prlimit64,
     Getrlimit,
     Setrlimit,
+    Mlock,
+    Mlock2,
+    Munlock,
+    Mlockall,
+    Munlockall,
+    Msync,
+    Mincore,
+    Getitimer,
+    Setitimer,
     /// A call the machine layer registered itself, with its own tag.
     Custom(u32),
 }
