@@ -28,6 +28,7 @@ use crate::uapi::*;
 use crate::vfs::stat::StatLayout;
 
 pub mod decode;
+pub mod ext;
 #[cfg(test)]
 mod tests;
 
@@ -411,7 +412,25 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutSysinfo
         | Arg::OutStack
         | Arg::OutTime
-        | Arg::OutSiginfo => return Part::Deferred,
+        | Arg::OutSiginfo
+        | Arg::OutGroups(_)
+        | Arg::OutId(_)
+        | Arg::OutCpuMask
+        | Arg::OutStatfs(_) => return Part::Deferred,
+        Arg::Uid(n) => ext::uid(v, n),
+        Arg::InGroups(n) => {
+            let count = u64::from(arg_uint(value(values, 0)));
+            ext::groups(mem, v, count, n)
+        }
+        Arg::PrioWhich => ext::prio_which(v),
+        Arg::InCpuMask(n) => ext::cpu_list(mem, v, u64::from(arg_uint(value(values, n)))),
+        Arg::MknodMode => ext::mknod_mode(v),
+        Arg::MknodDev(n) => match ext::mknod_dev(value(values, n), v) {
+            Some(s) => s,
+            None => return Part::Omit,
+        },
+        Arg::FlockOp => ext::flock_op(v),
+        Arg::InUtimens(w) => ext::utimens(abi, mem, v, w == 1),
         Arg::Madvice => decode::madvise_advice(v),
         Arg::PageOffset => hex(abi.ulong(v) << 12),
         Arg::PrctlOption => decode::prctl_option(v),
@@ -848,6 +867,10 @@ impl Pending {
             Arg::OutStack => decode::stack_t(abi, mem, v),
             Arg::PrctlArg => read_cstr(mem, v, 16).ok().map(|s| quote(&s, false)),
             Arg::OutTime => decode::time_arg(abi, mem, v),
+            Arg::OutGroups(n) => Some(ext::groups(mem, v, u64::try_from(ret).unwrap_or(0), n)),
+            Arg::OutId(n) => ext::out_id(mem, v, n),
+            Arg::OutCpuMask => Some(ext::cpu_list(mem, v, u64::try_from(ret).unwrap_or(0))),
+            Arg::OutStatfs(k) => ext::statfs(abi, mem, v, k),
             Arg::OutSiginfo if v == 0 => Some("NULL".into()),
             Arg::OutSiginfo => decode::siginfo(abi, mem, v),
             Arg::OutRandom(n) => {

@@ -3,8 +3,10 @@
 //! [`super::fsmeta`]), kept apart from [`super::rows`] and merged into
 //! both tables by [`super::table::SyscallTable::new`].
 //!
-//! Arguments these rows show as plain numbers or pointers (id lists, affinity masks, `statfs` and `utimensat` structures)
-//! are not yet decoded the way strace 6.1 does.
+//! Argument kinds follow strace 6.1's decoders ([`crate::strace::ext`]);
+//! still shown as plain pointers: `times`/`getrusage` structures,
+//! `poll`/`select` sets and their return decorations, `sendfile`
+//! offsets, `itimerval`s, `sched_getparam`'s parameter.
 
 use super::table::Arg::{self, *};
 use super::table::MachineOp as M;
@@ -17,25 +19,42 @@ use super::{fsmeta as fm, ident as id, poll as pl, xfer};
 const NONE: &[Arg] = &[];
 const INT1: &[Arg] = &[Int];
 const INT_PTR: &[Arg] = &[Int, Ptr];
-const ID1: &[Arg] = &[Uint];
-const ID2: &[Arg] = &[Int, Int];
-const ID3: &[Arg] = &[Int, Int, Int];
-const PTR3: &[Arg] = &[Ptr, Ptr, Ptr];
-const AFFINITY: &[Arg] = &[Int, Uint, Ptr];
+const GETGROUPS: &[Arg] = &[Int, OutGroups(4)];
+const SETGROUPS: &[Arg] = &[Int, InGroups(4)];
+const GETGROUPS16: &[Arg] = &[Int, OutGroups(2)];
+const SETGROUPS16: &[Arg] = &[Int, InGroups(2)];
+const GETRES: &[Arg] = &[OutId(4), OutId(4), OutId(4)];
+const GETRES16: &[Arg] = &[OutId(2), OutId(2), OutId(2)];
+const UID1_16: &[Arg] = &[Uid(2)];
+const UID2_16: &[Arg] = &[Uid(2), Uid(2)];
+const UID3_16: &[Arg] = &[Uid(2), Uid(2), Uid(2)];
+const CHOWN16: &[Arg] = &[Path, Uid(2), Uid(2)];
+const FCHOWN16: &[Arg] = &[Fd, Uid(2), Uid(2)];
+const GETPRIO: &[Arg] = &[PrioWhich, Int];
+const SETPRIO: &[Arg] = &[PrioWhich, Int, Int];
+const GETAFFINITY: &[Arg] = &[Int, Uint, OutCpuMask];
+const SETAFFINITY: &[Arg] = &[Int, Uint, InCpuMask(1)];
+const GETCPU: &[Arg] = &[OutId(4), OutId(4), Ptr];
+const STATFS: &[Arg] = &[Path, OutStatfs(0)];
+const FSTATFS: &[Arg] = &[Fd, OutStatfs(0)];
+const UTIMENSAT64: &[Arg] = &[DirFd, Path, InUtimens(1), AtFlags];
+const ID1: &[Arg] = &[Uid(4)];
+const ID2: &[Arg] = &[Uid(4), Uid(4)];
+const INT2: &[Arg] = &[Int, Int];
+const ID3: &[Arg] = &[Uid(4), Uid(4), Uid(4)];
 const PATH_MODE: &[Arg] = &[Path, Mode];
 const FD_MODE: &[Arg] = &[Fd, Mode];
 const FCHMODAT: &[Arg] = &[DirFd, Path, Mode];
-const CHOWN: &[Arg] = &[Path, Int, Int];
-const FCHOWN: &[Arg] = &[Fd, Int, Int];
-const FCHOWNAT: &[Arg] = &[DirFd, Path, Int, Int, AtFlags];
-const UTIMENSAT: &[Arg] = &[DirFd, Path, Ptr, AtFlags];
+const CHOWN: &[Arg] = &[Path, Uid(4), Uid(4)];
+const FCHOWN: &[Arg] = &[Fd, Uid(4), Uid(4)];
+const FCHOWNAT: &[Arg] = &[DirFd, Path, Uid(4), Uid(4), AtFlags];
+const UTIMENSAT: &[Arg] = &[DirFd, Path, InUtimens(0), AtFlags];
 const PATH_PTR: &[Arg] = &[Path, Ptr];
 const FUTIMESAT: &[Arg] = &[DirFd, Path, Ptr];
-const MKNOD: &[Arg] = &[Path, Mode, Hex];
-const MKNODAT: &[Arg] = &[DirFd, Path, Mode, Hex];
-const FD_PTR: &[Arg] = &[Fd, Ptr];
-const STATFS64: &[Arg] = &[Path, Uint, Ptr];
-const FSTATFS64: &[Arg] = &[Fd, Uint, Ptr];
+const MKNOD: &[Arg] = &[Path, MknodMode, MknodDev(1)];
+const MKNODAT: &[Arg] = &[DirFd, Path, MknodMode, MknodDev(2)];
+const STATFS64: &[Arg] = &[Path, Uint, OutStatfs(1)];
+const FSTATFS64: &[Arg] = &[Fd, Uint, OutStatfs(1)];
 const FD1: &[Arg] = &[Fd];
 const MEMBARRIER: &[Arg] = &[Int, Uint, Int];
 const MLOCK: &[Arg] = &[Ptr, Ulong];
@@ -44,7 +63,7 @@ const MSYNC: &[Arg] = &[Ptr, Ulong, Hex];
 const MINCORE: &[Arg] = &[Ptr, Ulong, Ptr];
 const GETITIMER: &[Arg] = &[Int, Ptr];
 const SETITIMER: &[Arg] = &[Int, Ptr, Ptr];
-const FLOCK: &[Arg] = &[Fd, Hex];
+const FLOCK: &[Arg] = &[Fd, FlockOp];
 const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
 const POLL: &[Arg] = &[Ptr, Uint, Int];
 const PPOLL: &[Arg] = &[Ptr, Uint, Ptr, Ptr, Ulong];
@@ -53,10 +72,10 @@ const PSELECT6: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr, Ptr];
 
 /// The x86_64 rows.
 pub(crate) static X86_64: &[Spec] = &[
-    k(n64::NR_GETGROUPS, INT_PTR, RInt, id::sys_getgroups),
-    k(n64::NR_SETGROUPS, INT_PTR, RInt, id::sys_setgroups),
-    k(n64::NR_GETRESUID, PTR3, RInt, id::sys_getresuid),
-    k(n64::NR_GETRESGID, PTR3, RInt, id::sys_getresgid),
+    k(n64::NR_GETGROUPS, GETGROUPS, RInt, id::sys_getgroups),
+    k(n64::NR_SETGROUPS, SETGROUPS, RInt, id::sys_setgroups),
+    k(n64::NR_GETRESUID, GETRES, RInt, id::sys_getresuid),
+    k(n64::NR_GETRESGID, GETRES, RInt, id::sys_getresgid),
     k(n64::NR_SETUID, ID1, RInt, id::sys_setuid),
     k(n64::NR_SETGID, ID1, RInt, id::sys_setgid),
     k(n64::NR_SETREUID, ID2, RInt, id::sys_setreuid),
@@ -65,20 +84,20 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_SETRESGID, ID3, RInt, id::sys_setresgid),
     k(n64::NR_GETPGRP, NONE, RInt, id::sys_getpgrp),
     k(n64::NR_GETPGID, INT1, RInt, id::sys_getpgid),
-    k(n64::NR_SETPGID, ID2, RInt, id::sys_setpgid),
+    k(n64::NR_SETPGID, INT2, RInt, id::sys_setpgid),
     k(n64::NR_GETSID, INT1, RInt, id::sys_getsid),
     k(n64::NR_SETSID, NONE, RInt, id::sys_setsid),
-    k(n64::NR_GETPRIORITY, ID2, RInt, id::sys_getpriority),
-    k(n64::NR_SETPRIORITY, ID3, RInt, id::sys_setpriority),
+    k(n64::NR_GETPRIORITY, GETPRIO, RInt, id::sys_getpriority),
+    k(n64::NR_SETPRIORITY, SETPRIO, RInt, id::sys_setpriority),
     k(
         n64::NR_SCHED_GETAFFINITY,
-        AFFINITY,
+        GETAFFINITY,
         RInt,
         id::sys_sched_getaffinity,
     ),
     k(
         n64::NR_SCHED_SETAFFINITY,
-        AFFINITY,
+        SETAFFINITY,
         RInt,
         id::sys_sched_setaffinity,
     ),
@@ -106,7 +125,7 @@ pub(crate) static X86_64: &[Spec] = &[
         RInt,
         id::sys_sched_get_priority_min,
     ),
-    k(n64::NR_GETCPU, PTR3, RInt, id::sys_getcpu),
+    k(n64::NR_GETCPU, GETCPU, RInt, id::sys_getcpu),
     k(n64::NR_MEMBARRIER, MEMBARRIER, RInt, id::sys_membarrier),
     k(n64::NR_TIMES, &[Ptr], RInt, id::sys_times),
     k(n64::NR_GETRUSAGE, INT_PTR, RInt, id::sys_getrusage),
@@ -123,8 +142,8 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_FUTIMESAT, FUTIMESAT, RInt, fm::sys_futimesat),
     k(n64::NR_MKNOD, MKNOD, RInt, fm::sys_mknod),
     k(n64::NR_MKNODAT, MKNODAT, RInt, fm::sys_mknodat),
-    k(n64::NR_STATFS, PATH_PTR, RInt, fm::sys_statfs),
-    k(n64::NR_FSTATFS, FD_PTR, RInt, fm::sys_fstatfs),
+    k(n64::NR_STATFS, STATFS, RInt, fm::sys_statfs),
+    k(n64::NR_FSTATFS, FSTATFS, RInt, fm::sys_fstatfs),
     k(n64::NR_SYNC, NONE, RInt, fm::sys_sync),
     k(n64::NR_SYNCFS, FD1, RInt, fm::sys_syncfs),
     k(n64::NR_FSYNC, FD1, RInt, fm::sys_fsync),
@@ -149,43 +168,43 @@ pub(crate) static X86_64: &[Spec] = &[
 /// The i386 rows (16-bit id calls under the old numbers, 32-bit ones
 /// under the `*32` numbers).
 pub(crate) static I386: &[Spec] = &[
-    k(n32::NR_GETGROUPS, INT_PTR, RInt, id::sys_getgroups16),
-    k(n32::NR_SETGROUPS, INT_PTR, RInt, id::sys_setgroups16),
-    k(n32::NR_GETGROUPS32, INT_PTR, RInt, id::sys_getgroups),
-    k(n32::NR_SETGROUPS32, INT_PTR, RInt, id::sys_setgroups),
-    k(n32::NR_GETRESUID, PTR3, RInt, id::sys_getresuid16),
-    k(n32::NR_GETRESGID, PTR3, RInt, id::sys_getresgid16),
-    k(n32::NR_GETRESUID32, PTR3, RInt, id::sys_getresuid),
-    k(n32::NR_GETRESGID32, PTR3, RInt, id::sys_getresgid),
-    k(n32::NR_SETUID, ID1, RInt, id::sys_setuid16),
-    k(n32::NR_SETGID, ID1, RInt, id::sys_setgid16),
+    k(n32::NR_GETGROUPS, GETGROUPS16, RInt, id::sys_getgroups16),
+    k(n32::NR_SETGROUPS, SETGROUPS16, RInt, id::sys_setgroups16),
+    k(n32::NR_GETGROUPS32, GETGROUPS, RInt, id::sys_getgroups),
+    k(n32::NR_SETGROUPS32, SETGROUPS, RInt, id::sys_setgroups),
+    k(n32::NR_GETRESUID, GETRES16, RInt, id::sys_getresuid16),
+    k(n32::NR_GETRESGID, GETRES16, RInt, id::sys_getresgid16),
+    k(n32::NR_GETRESUID32, GETRES, RInt, id::sys_getresuid),
+    k(n32::NR_GETRESGID32, GETRES, RInt, id::sys_getresgid),
+    k(n32::NR_SETUID, UID1_16, RInt, id::sys_setuid16),
+    k(n32::NR_SETGID, UID1_16, RInt, id::sys_setgid16),
     k(n32::NR_SETUID32, ID1, RInt, id::sys_setuid),
     k(n32::NR_SETGID32, ID1, RInt, id::sys_setgid),
-    k(n32::NR_SETREUID, ID2, RInt, id::sys_setreuid16),
-    k(n32::NR_SETREGID, ID2, RInt, id::sys_setregid16),
+    k(n32::NR_SETREUID, UID2_16, RInt, id::sys_setreuid16),
+    k(n32::NR_SETREGID, UID2_16, RInt, id::sys_setregid16),
     k(n32::NR_SETREUID32, ID2, RInt, id::sys_setreuid),
     k(n32::NR_SETREGID32, ID2, RInt, id::sys_setregid),
-    k(n32::NR_SETRESUID, ID3, RInt, id::sys_setresuid16),
-    k(n32::NR_SETRESGID, ID3, RInt, id::sys_setresgid16),
+    k(n32::NR_SETRESUID, UID3_16, RInt, id::sys_setresuid16),
+    k(n32::NR_SETRESGID, UID3_16, RInt, id::sys_setresgid16),
     k(n32::NR_SETRESUID32, ID3, RInt, id::sys_setresuid),
     k(n32::NR_SETRESGID32, ID3, RInt, id::sys_setresgid),
     k(n32::NR_GETPGRP, NONE, RInt, id::sys_getpgrp),
     k(n32::NR_GETPGID, INT1, RInt, id::sys_getpgid),
-    k(n32::NR_SETPGID, ID2, RInt, id::sys_setpgid),
+    k(n32::NR_SETPGID, INT2, RInt, id::sys_setpgid),
     k(n32::NR_GETSID, INT1, RInt, id::sys_getsid),
     k(n32::NR_SETSID, NONE, RInt, id::sys_setsid),
-    k(n32::NR_GETPRIORITY, ID2, RInt, id::sys_getpriority),
-    k(n32::NR_SETPRIORITY, ID3, RInt, id::sys_setpriority),
+    k(n32::NR_GETPRIORITY, GETPRIO, RInt, id::sys_getpriority),
+    k(n32::NR_SETPRIORITY, SETPRIO, RInt, id::sys_setpriority),
     k(n32::NR_NICE, INT1, RInt, id::sys_nice),
     k(
         n32::NR_SCHED_GETAFFINITY,
-        AFFINITY,
+        GETAFFINITY,
         RInt,
         id::sys_sched_getaffinity,
     ),
     k(
         n32::NR_SCHED_SETAFFINITY,
-        AFFINITY,
+        SETAFFINITY,
         RInt,
         id::sys_sched_setaffinity,
     ),
@@ -213,16 +232,16 @@ pub(crate) static I386: &[Spec] = &[
         RInt,
         id::sys_sched_get_priority_min,
     ),
-    k(n32::NR_GETCPU, PTR3, RInt, id::sys_getcpu),
+    k(n32::NR_GETCPU, GETCPU, RInt, id::sys_getcpu),
     k(n32::NR_MEMBARRIER, MEMBARRIER, RInt, id::sys_membarrier),
     k(n32::NR_TIMES, &[Ptr], RInt, id::sys_times),
     k(n32::NR_GETRUSAGE, INT_PTR, RInt, id::sys_getrusage),
     k(n32::NR_CHMOD, PATH_MODE, RInt, fm::sys_chmod),
     k(n32::NR_FCHMOD, FD_MODE, RInt, fm::sys_fchmod),
     k(n32::NR_FCHMODAT, FCHMODAT, RInt, fm::sys_fchmodat),
-    k(n32::NR_CHOWN, CHOWN, RInt, fm::sys_chown16),
-    k(n32::NR_LCHOWN, CHOWN, RInt, fm::sys_lchown16),
-    k(n32::NR_FCHOWN, FCHOWN, RInt, fm::sys_fchown16),
+    k(n32::NR_CHOWN, CHOWN16, RInt, fm::sys_chown16),
+    k(n32::NR_LCHOWN, CHOWN16, RInt, fm::sys_lchown16),
+    k(n32::NR_FCHOWN, FCHOWN16, RInt, fm::sys_fchown16),
     k(n32::NR_CHOWN32, CHOWN, RInt, fm::sys_chown),
     k(n32::NR_LCHOWN32, CHOWN, RInt, fm::sys_lchown),
     k(n32::NR_FCHOWN32, FCHOWN, RInt, fm::sys_fchown),
@@ -230,7 +249,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_UTIMENSAT, UTIMENSAT, RInt, fm::sys_utimensat),
     k(
         n32::NR_UTIMENSAT_TIME64,
-        UTIMENSAT,
+        UTIMENSAT64,
         RInt,
         fm::sys_utimensat64,
     ),
@@ -239,8 +258,8 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_FUTIMESAT, FUTIMESAT, RInt, fm::sys_futimesat),
     k(n32::NR_MKNOD, MKNOD, RInt, fm::sys_mknod),
     k(n32::NR_MKNODAT, MKNODAT, RInt, fm::sys_mknodat),
-    k(n32::NR_STATFS, PATH_PTR, RInt, fm::sys_statfs),
-    k(n32::NR_FSTATFS, FD_PTR, RInt, fm::sys_fstatfs),
+    k(n32::NR_STATFS, STATFS, RInt, fm::sys_statfs),
+    k(n32::NR_FSTATFS, FSTATFS, RInt, fm::sys_fstatfs),
     k(n32::NR_STATFS64, STATFS64, RInt, fm::sys_statfs64),
     k(n32::NR_FSTATFS64, FSTATFS64, RInt, fm::sys_fstatfs64),
     k(n32::NR_SYNC, NONE, RInt, fm::sys_sync),

@@ -190,6 +190,34 @@ pub enum Arg {
     /// `prctl`'s third to fifth arguments: hex, not shown for the name
     /// options.
     PrctlRest,
+    /// A user or group id of `n` bytes (2 or 4), `-1` when all ones.
+    Uid(u8),
+    /// An id array the call reads (`setgroups`), `n`-byte ids, count in
+    /// argument 0.
+    InGroups(u8),
+    /// An id array the call fills (`getgroups`), `n`-byte ids, as many as
+    /// it returned.
+    OutGroups(u8),
+    /// One `n`-byte id the call writes (`getresuid`), shown `[N]`.
+    OutId(u8),
+    /// `getpriority`/`setpriority` `which` (`PRIO_PROCESS`).
+    PrioWhich,
+    /// A CPU set the call reads, byte length in argument `n`.
+    InCpuMask(u8),
+    /// A CPU set the call fills, as many bytes as it returned.
+    OutCpuMask,
+    /// A `mknod` mode (`S_IFIFO|0666`).
+    MknodMode,
+    /// A `mknod` device (`makedev(0x1, 0x3)`), shown only when the mode
+    /// in argument `n` is a character or block device.
+    MknodDev(u8),
+    /// A `struct statfs` the call fills (0: the ABI's `statfs`, 1: i386
+    /// `statfs64`).
+    OutStatfs(u8),
+    /// `flock` operation (`LOCK_EX|LOCK_NB`).
+    FlockOp,
+    /// `utimensat` times (0: ABI `timespec`s, 1: 64-bit ones).
+    InUtimens(u8),
 }
 
 /// How a return value is shown.

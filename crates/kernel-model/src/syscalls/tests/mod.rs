@@ -10,6 +10,7 @@ mod misc;
 mod path;
 mod poll;
 mod strace;
+mod strace_ext;
 mod xfer;
 
 use crate::abi::Abi;

@@ -1,0 +1,243 @@
+//! Decoders for the credential, file-metadata and scheduler calls of
+//! `syscalls::rows_ext`, in strace 6.1's format: ids (`-1` for the
+//! all-ones id, 16-bit ids included), group lists, `getres[ug]id`'s
+//! `[N]`, `PRIO_*`, CPU lists, `mknod` modes and `makedev()`, `struct
+//! statfs`/`statfs64`, `flock` operations and `utimensat` times.
+
+use super::decode::{printflags, printxval, sprinttime};
+use super::{mode_string, ptr};
+use crate::abi::{Abi, arg_uint};
+use crate::uaccess::UserMemory;
+use crate::uapi::*;
+
+/// strace's `print_uid`: `-1` for the all-ones id of `size` bytes.
+pub fn uid(v: u64, size: u8) -> String {
+    let v = if size == 2 {
+        v & 0xffff
+    } else {
+        u64::from(arg_uint(v))
+    };
+    if (size == 2 && v == 0xffff) || (size != 2 && v == 0xffff_ffff) {
+        "-1".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// An id array of `n` entries of `size` bytes (`[0, 5]`), `NULL`, or the
+/// address when unreadable.
+pub fn groups(mem: &mut dyn UserMemory, addr: u64, n: u64, size: u8) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    if n > 65536 {
+        return ptr(addr);
+    }
+    let sz = u64::from(size.max(1));
+    let mut b = vec![0u8; (n * sz) as usize];
+    if mem.read(addr, &mut b).is_err() {
+        return ptr(addr);
+    }
+    let items: Vec<String> = b
+        .chunks_exact(sz as usize)
+        .map(|c| {
+            let mut w = [0u8; 8];
+            w[..c.len()].copy_from_slice(c);
+            uid(u64::from_le_bytes(w), size)
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// One id the call wrote (`getresuid`): `[N]`.
+pub fn out_id(mem: &mut dyn UserMemory, addr: u64, size: u8) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let mut b = [0u8; 4];
+    let n = usize::from(size.clamp(1, 4));
+    mem.read(addr, &mut b[..n]).ok()?;
+    Some(format!("[{}]", uid(u64::from(u32::from_le_bytes(b)), size)))
+}
+
+/// `getpriority`/`setpriority` `which`.
+pub fn prio_which(v: u64) -> String {
+    printxval(
+        u64::from(arg_uint(v)),
+        &[(0, "PRIO_PROCESS"), (1, "PRIO_PGRP"), (2, "PRIO_USER")],
+        "PRIO_???",
+    )
+}
+
+/// A CPU set of `len` bytes as a list of CPU numbers (`[0]`).
+pub fn cpu_list(mem: &mut dyn UserMemory, addr: u64, len: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    let len = len.min(1 << 16) as usize;
+    let mut b = vec![0u8; len];
+    if mem.read(addr, &mut b).is_err() {
+        return ptr(addr);
+    }
+    let cpus: Vec<String> = b
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &byte)| {
+            (0..8)
+                .filter(move |k| byte & (1 << k) != 0)
+                .map(move |k| i * 8 + k)
+        })
+        .map(|c| c.to_string())
+        .collect();
+    format!("[{}]", cpus.join(", "))
+}
+
+/// A `mknod` mode: type and permissions (`S_IFIFO|0666`), or octal alone
+/// without a type.
+pub fn mknod_mode(v: u64) -> String {
+    let m = arg_uint(v);
+    if m & S_IFMT == 0 {
+        super::octal(u64::from(m))
+    } else {
+        mode_string(m)
+    }
+}
+
+/// A `mknod` device, shown for character and block devices only:
+/// `makedev(0x1, 0x3)` (`new_decode_dev` of the 32-bit value).
+pub fn mknod_dev(mode: u64, dev: u64) -> Option<String> {
+    let t = arg_uint(mode) & S_IFMT;
+    if t != S_IFCHR && t != S_IFBLK {
+        return None;
+    }
+    let d = dev as u32;
+    let (major, minor) = ((d & 0xfff00) >> 8, (d & 0xff) | ((d >> 12) & 0xfff00));
+    Some(format!("makedev({major:#x}, {minor:#x})"))
+}
+
+/// `flock` operation (`LOCK_EX|LOCK_NB`).
+pub fn flock_op(v: u64) -> String {
+    printflags(
+        u64::from(arg_uint(v)),
+        &[
+            (1, "LOCK_SH"),
+            (2, "LOCK_EX"),
+            (4, "LOCK_NB"),
+            (8, "LOCK_UN"),
+            (192, "LOCK_RW"),
+            (64, "LOCK_READ"),
+            (128, "LOCK_WRITE"),
+            (32, "LOCK_MAND"),
+        ],
+        Some("LOCK_???"),
+    )
+}
+
+/// `utimensat` times: `NULL`, or two timespecs with `UTIME_NOW`/
+/// `UTIME_OMIT` by name and dates as comments.
+pub fn utimens(abi: Abi, mem: &mut dyn UserMemory, addr: u64, wide: bool) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    let w = if wide || abi == Abi::X86_64 { 8 } else { 4 };
+    let mut b = vec![0u8; 4 * w];
+    if mem.read(addr, &mut b).is_err() {
+        return ptr(addr);
+    }
+    let field = |k: usize| {
+        let mut x = [0u8; 8];
+        x[..w].copy_from_slice(&b[k * w..k * w + w]);
+        let v = u64::from_le_bytes(x);
+        if w == 4 {
+            i64::from(v as u32 as i32)
+        } else {
+            v as i64
+        }
+    };
+    let one = |sec: i64, nsec: i64| match nsec {
+        0x3fff_ffff => "UTIME_NOW".to_string(),
+        0x3fff_fffe => "UTIME_OMIT".to_string(),
+        n if (0..1_000_000_000).contains(&n) => {
+            let date = sprinttime(sec);
+            // strace's sprinttime_nsec: nanoseconds before the zone.
+            let (head, zone) = date.split_at(date.len() - 5);
+            format!("{{tv_sec={sec}, tv_nsec={n}}} /* {head}.{n:09}{zone} */")
+        }
+        n => format!("{{tv_sec={sec}, tv_nsec={n}}}"),
+    };
+    format!("[{}, {}]", one(field(0), field(1)), one(field(2), field(3)))
+}
+
+/// strace's `fsmagic` names for the filesystems a run may report.
+const FSMAGIC: &[(u64, &str)] = &[
+    (0x0102_1994, "TMPFS_MAGIC"),
+    (0x5049_5045, "PIPEFS_MAGIC"),
+    (0xef53, "EXT2_SUPER_MAGIC"),
+    (0x794c_7630, "OVERLAYFS_SUPER_MAGIC"),
+    (0x9123_683e, "BTRFS_SUPER_MAGIC"),
+    (0x5846_5342, "XFS_SUPER_MAGIC"),
+    (0x6969, "NFS_SUPER_MAGIC"),
+    (0x9fa0, "PROC_SUPER_MAGIC"),
+    (0x6265_6572, "SYSFS_MAGIC"),
+    (0x6573_5546, "FUSE_SUPER_MAGIC"),
+    (0x0102_1997, "V9FS_MAGIC"),
+];
+
+/// `statfs` flags (xlat/statfs_flags.in).
+const ST_FLAGS: &[(u64, &str)] = &[
+    (1, "ST_RDONLY"),
+    (2, "ST_NOSUID"),
+    (4, "ST_NODEV"),
+    (8, "ST_NOEXEC"),
+    (16, "ST_SYNCHRONOUS"),
+    (32, "ST_VALID"),
+    (64, "ST_MANDLOCK"),
+    (1024, "ST_NOATIME"),
+    (2048, "ST_NODIRATIME"),
+    (4096, "ST_RELATIME"),
+    (0x0200_0000, "ST_NOSYMFOLLOW"),
+];
+
+/// `struct statfs` (`kind` 0: the ABI's `statfs`; 1: i386 `statfs64`).
+pub fn statfs(abi: Abi, mem: &mut dyn UserMemory, addr: u64, kind: u8) -> Option<String> {
+    // Field widths: type, bsize, 5 counts, fsid (2x4), namelen, frsize,
+    // flags.
+    let (w, cw) = match (abi, kind) {
+        (Abi::X86_64, _) => (8usize, 8usize),
+        (Abi::I386, 1) => (4, 8),
+        (Abi::I386, _) => (4, 4),
+    };
+    let size = 2 * w + 5 * cw + 8 + 3 * w;
+    let mut b = vec![0u8; size];
+    mem.read(addr, &mut b).ok()?;
+    let get = |off: usize, n: usize| {
+        let mut x = [0u8; 8];
+        x[..n].copy_from_slice(&b[off..off + n]);
+        u64::from_le_bytes(x)
+    };
+    let ftype = get(0, w);
+    let bsize = get(w, w);
+    let c: Vec<u64> = (0..5).map(|k| get(2 * w + k * cw, cw)).collect();
+    let f = 2 * w + 5 * cw;
+    let (fs0, fs1) = (get(f, 4), get(f + 4, 4));
+    let namelen = get(f + 8, w);
+    let frsize = get(f + 8 + w, w);
+    let flags = get(f + 8 + 2 * w, w);
+    let ftype_s = match FSMAGIC.iter().find(|(m, _)| *m == ftype) {
+        Some((_, n)) => n.to_string(),
+        None => format!("{ftype:#x}"),
+    };
+    Some(format!(
+        "{{f_type={ftype_s}, f_bsize={bsize}, f_blocks={}, f_bfree={}, f_bavail={}, \
+         f_files={}, f_ffree={}, f_fsid={{val=[{}, {}]}}, f_namelen={namelen}, \
+         f_frsize={frsize}, f_flags={}}}",
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        fs0 as u32 as i32,
+        fs1 as u32 as i32,
+        printflags(flags, ST_FLAGS, Some("ST_???"))
+    ))
+}
