@@ -117,7 +117,7 @@
 
 use iced_x86::{
     CpuidFeature, Instruction, InstructionInfoFactory, MemorySize, Mnemonic, OpAccess, OpKind,
-    Register,
+    Register, RflagsBits,
 };
 
 mod tables;
@@ -723,10 +723,13 @@ impl CycleModel {
                 _ => {}
             }
         }
-        if ins.rflags_read() != 0 {
+        // iced-x86 counts the x87 condition codes C0-C3 among the flags;
+        // they are part of the x87 resource here, not of RFLAGS.
+        let x87_cc = RflagsBits::C0 | RflagsBits::C1 | RflagsBits::C2 | RflagsBits::C3;
+        if ins.rflags_read() & !x87_cc != 0 {
             srcs |= FLAGS;
         }
-        if ins.rflags_modified() != 0 {
+        if ins.rflags_modified() & !x87_cc != 0 {
             dsts |= FLAGS;
         }
         // The x87 stack as one serial resource (see [`X87`]).
@@ -822,7 +825,7 @@ impl CycleModel {
                 && ins.op0_kind() == OpKind::Register
                 && (ins.op0_register().is_cr() || ins.op0_register().is_dr()));
         let (m, form, size) = form_key(ins);
-        let advance = if loads {
+        let advance = if loads && srcs & !(0xFFFF | FLAGS) != 0 {
             self.vector_read_advance(ins, lat)
         } else {
             0
@@ -1105,6 +1108,61 @@ mod tests {
         assert_eq!(m.cost(&decode(64, &[0xF2, 0x0F, 0x58, 0xC1])[0]), 4);
         assert_eq!(m.load_latency(), 5);
         assert_eq!(m.walk_cycles(), 20);
+    }
+
+    /// The x87/SSE dependency tracking: XMM registers, the zero idioms,
+    /// MXCSR, the x87 stack and the folded-load read advance.
+    #[test]
+    fn vector_and_x87_dependencies() {
+        for m in [CycleModel::skylake(), CycleModel::zen2()] {
+            let sum = |b: &[u8]| m.schedule(&decode(64, b)).iter().sum::<u32>();
+            let addsd = m.cost(&decode(64, &[0xF2, 0x0F, 0x58, 0xC1])[0]);
+            // addsd xmm0, xmm1 twice: a chain through XMM0.
+            let chain = [0xF2, 0x0F, 0x58, 0xC1, 0xF2, 0x0F, 0x58, 0xC1];
+            assert_eq!(sum(&chain), 2 * addsd, "{}", m.name());
+            // pxor xmm0, xmm0 first breaks the loop-carried chain: the
+            // copies overlap (one ADDSD latency after PXOR's, not two).
+            let broken = [0x66, 0x0F, 0xEF, 0xC0, 0xF2, 0x0F, 0x58, 0xC1];
+            assert!(sum(&broken) < 2 * addsd, "{}", m.name());
+            // addsd xmm0, [rsi]: the load overlaps the previous ADDSD.
+            let mem = [0xF2, 0x0F, 0x58, 0x06, 0xF2, 0x0F, 0x58, 0x06];
+            assert_eq!(sum(&mem), 2 * addsd, "{}", m.name());
+            // fadd st(0), st(1); fmul st(0), st(1): one chain through the
+            // stack. Adding fld qword [rsi] (which waits for nothing) and
+            // fstp qword [rdi] (which waits for the FMUL) does not make
+            // the chain loop-carried through the FLD: no dearer.
+            let fadd = m.cost(&decode(64, &[0xD8, 0xC1])[0]);
+            let fmul = m.cost(&decode(64, &[0xD8, 0xC9])[0]);
+            assert_eq!(sum(&[0xD8, 0xC1, 0xD8, 0xC9]), fadd + fmul, "{}", m.name());
+            let x87 = [0xDD, 0x06, 0xD8, 0xC1, 0xD8, 0xC9, 0xDD, 0x1F];
+            assert!(sum(&x87) <= fadd + fmul, "{}", m.name());
+        }
+        // The resources each reads and writes.
+        let m = CycleModel::skylake();
+        let mut f = InstructionInfoFactory::new();
+        let mut op = |b: &[u8]| {
+            let o = m.sched_op(&decode(64, b)[0], &mut f);
+            (o.srcs, o.dsts)
+        };
+        // addsd xmm0, xmm1
+        assert_eq!(
+            op(&[0xF2, 0x0F, 0x58, 0xC1]),
+            (XMM0 | XMM0 << 1 | MXCSR, XMM0)
+        );
+        // paddw mm2, mm3
+        assert_eq!(op(&[0x0F, 0xFD, 0xD3]), (MM0 << 2 | MM0 << 3, MM0 << 2));
+        // ldmxcsr [rsi] / stmxcsr [rsi]
+        assert_eq!(op(&[0x0F, 0xAE, 0x16]), (1 << 6, MXCSR));
+        assert_eq!(op(&[0x0F, 0xAE, 0x1E]), (1 << 6 | MXCSR, 0));
+        // fld qword [rsi] / fadd st(0), st(1) / fnstsw ax
+        assert_eq!(op(&[0xDD, 0x06]), (1 << 6, X87));
+        assert_eq!(op(&[0xD8, 0xC1]), (X87, X87));
+        assert_eq!(op(&[0xDF, 0xE0]), (X87, X87 | 1));
+        // fxsave [rsi] reads, fxrstor [rsi] writes every vector register.
+        let (s, _) = op(&[0x0F, 0xAE, 0x06]);
+        assert_eq!(s & (VEC_ALL | X87 | MXCSR), VEC_ALL | X87 | MXCSR);
+        let (_, d) = op(&[0x0F, 0xAE, 0x0E]);
+        assert_eq!(d & (VEC_ALL | X87 | MXCSR), VEC_ALL | X87 | MXCSR);
     }
 
     /// Hand-computed schedules (Skylake: width 6, so 2/12 cycle per uop).
