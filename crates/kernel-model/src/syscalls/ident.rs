@@ -5,14 +5,14 @@
 //! `set[ug]id`, `setre[ug]id`, `setres[ug]id` (kernel/sys.c and
 //! kernel/groups.c; "privileged" is an effective uid of 0, the model's
 //! stand-in for `CAP_SETUID`/`CAP_SETGID`/`CAP_SYS_NICE`), `getpgrp`,
-//! `getpgid`, `setpgid`, `getsid`, `setsid`, `getpriority`, `setpriority`,
-//! `nice`, `prctl`, `sched_*` queries, `getcpu`, `membarrier`, `times`,
+//! `setsid`, `nice`, `prctl`, `sched_*` queries, `getcpu`, `membarrier`, `times`,
 //! `getrusage`.
 //!
-//! The personality layer sees only the calling task, so `getpgid`,
-//! `getsid`, `setpgid`, `getpriority`, `setpriority` and the `sched_*`
-//! calls naming another pid fail with `ESRCH` (a documented
-//! simplification). The machine is one CPU (`cpu 0`, node 0).
+//! `getpgid`, `getsid`, `setpgid`, `getpriority` and `setpriority` name
+//! other tasks and are machine-layer calls (`machine/ids.rs`) on the same
+//! [`TaskIds`](crate::personality::TaskIds). The `sched_*` calls see only
+//! the caller: another pid is `ESRCH` (a documented simplification). The
+//! machine is one CPU (`cpu 0`, node 0).
 //!
 //! `times` and `getrusage` report modeled time since boot as the caller's
 //! user time (no per-process accounting, as `CLOCK_PROCESS_CPUTIME_ID`),
@@ -294,48 +294,6 @@ pub(crate) fn sys_getpgrp(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
     Ok(i64::from(ctx.task.ids.pgid))
 }
 
-/// `getpgid(pid)`: the caller's group (other pids: `ESRCH`, see the
-/// module docs).
-pub(crate) fn sys_getpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if !is_self(ctx, arg_int(a[0])) {
-        return Err(Errno::ESRCH.into());
-    }
-    Ok(i64::from(ctx.task.ids.pgid))
-}
-
-/// `getsid(pid)`.
-pub(crate) fn sys_getsid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    if !is_self(ctx, arg_int(a[0])) {
-        return Err(Errno::ESRCH.into());
-    }
-    Ok(i64::from(ctx.task.ids.sid))
-}
-
-/// `setpgid(pid, pgid)` on the caller: `EINVAL` for a negative group,
-/// `EPERM` for a session leader or a group other than its own pid or
-/// current group (the model cannot see other groups of the session).
-pub(crate) fn sys_setpgid(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    let pid = arg_int(a[0]);
-    let pgid = arg_int(a[1]);
-    let me = ctx.process.pid();
-    if pgid < 0 {
-        return Err(Errno::EINVAL.into());
-    }
-    if !is_self(ctx, pid) {
-        return Err(Errno::ESRCH.into());
-    }
-    let pgid = if pgid == 0 { me } else { pgid as u32 };
-    let ids = &mut ctx.task.ids;
-    if ids.sid == me {
-        return Err(Errno::EPERM.into());
-    }
-    if pgid != me && pgid != ids.pgid {
-        return Err(Errno::EPERM.into());
-    }
-    ids.pgid = pgid;
-    Ok(0)
-}
-
 /// `setsid()`: `EPERM` for a process-group leader, else a new session and
 /// group named by the caller's pid.
 pub(crate) fn sys_setsid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
@@ -349,28 +307,6 @@ pub(crate) fn sys_setsid(ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
     Ok(i64::from(me))
 }
 
-const PRIO_PROCESS: i32 = 0;
-const PRIO_PGRP: i32 = 1;
-const PRIO_USER: i32 = 2;
-
-/// Whether `(which, who)` names the caller (`EINVAL` for a bad `which`,
-/// `ESRCH` for anyone else).
-fn prio_target(ctx: &Ctx<'_>, which: i32, who: i32) -> Result<(), Errno> {
-    let me = match which {
-        PRIO_PROCESS => is_self(ctx, who),
-        PRIO_PGRP => who == 0 || who as u32 == ctx.task.ids.pgid,
-        PRIO_USER => who == 0 || who as u32 == ctx.uids()[1],
-        _ => return Err(Errno::EINVAL),
-    };
-    if me { Ok(()) } else { Err(Errno::ESRCH) }
-}
-
-/// `getpriority(which, who)`: `20 - nice` (1..40), as the raw call does.
-pub(crate) fn sys_getpriority(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    prio_target(ctx, arg_int(a[0]), arg_int(a[1]))?;
-    Ok(i64::from(20 - ctx.task.ids.nice))
-}
-
 /// Sets the nice value (clamped to -20..=19): lowering it needs privilege
 /// (`err`: `EACCES` for setpriority, `EPERM` for nice).
 fn set_nice(ctx: &mut Ctx<'_>, nice: i64, err: Errno) -> Result<(), Errno> {
@@ -380,13 +316,6 @@ fn set_nice(ctx: &mut Ctx<'_>, nice: i64, err: Errno) -> Result<(), Errno> {
     }
     ctx.task.ids.nice = nice;
     Ok(())
-}
-
-/// `setpriority(which, who, niceval)`.
-pub(crate) fn sys_setpriority(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    prio_target(ctx, arg_int(a[0]), arg_int(a[1]))?;
-    set_nice(ctx, i64::from(arg_int(a[2])), Errno::EACCES)?;
-    Ok(0)
 }
 
 /// i386 `nice(inc)`: the increment is clamped to +-40 first.

@@ -304,6 +304,11 @@ pub enum MachineOp {
     Mincore,
     Getitimer,
     Setitimer,
+    Getpgid,
+    Getsid,
+    Setpgid,
+    Getpriority,
+    Setpriority,
     /// A call the machine layer registered itself, with its own tag.
     Custom(u32),
 }
