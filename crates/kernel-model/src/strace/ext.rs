@@ -89,7 +89,8 @@ pub fn cpu_list(mem: &mut dyn UserMemory, addr: u64, len: u64) -> String {
         })
         .map(|c| c.to_string())
         .collect();
-    format!("[{}]", cpus.join(", "))
+    // print_affinitylist separates CPUs with spaces.
+    format!("[{}]", cpus.join(" "))
 }
 
 /// A `mknod` mode: type and permissions (`S_IFIFO|0666`), or octal alone
@@ -159,9 +160,14 @@ pub fn utimens(abi: Abi, mem: &mut dyn UserMemory, addr: u64, wide: bool) -> Str
         0x3fff_fffe => "UTIME_OMIT".to_string(),
         n if (0..1_000_000_000).contains(&n) => {
             let date = sprinttime(sec);
-            // strace's sprinttime_nsec: nanoseconds before the zone.
-            let (head, zone) = date.split_at(date.len() - 5);
-            format!("{{tv_sec={sec}, tv_nsec={n}}} /* {head}.{n:09}{zone} */")
+            // strace's sprinttime_nsec: nanoseconds (when not zero)
+            // before the zone.
+            if n == 0 {
+                format!("{{tv_sec={sec}, tv_nsec=0}} /* {date} */")
+            } else {
+                let (head, zone) = date.split_at(date.len() - 5);
+                format!("{{tv_sec={sec}, tv_nsec={n}}} /* {head}.{n:09}{zone} */")
+            }
         }
         n => format!("{{tv_sec={sec}, tv_nsec={n}}}"),
     };
@@ -236,8 +242,8 @@ pub fn statfs(abi: Abi, mem: &mut dyn UserMemory, addr: u64, kind: u8) -> Option
         c[2],
         c[3],
         c[4],
-        fs0 as u32 as i32,
-        fs1 as u32 as i32,
+        super::decode::hex0(fs0),
+        super::decode::hex0(fs1),
         printflags(flags, ST_FLAGS, Some("ST_???"))
     ))
 }
