@@ -45,9 +45,15 @@ fn path_target(
     empty: bool,
 ) -> Result<Target, Errno> {
     let path = path_arg(ctx, addr, empty)?;
-    if path.is_empty() {
-        return fd_target(ctx, dirfd, true);
-    }
+    let path = if path.is_empty() {
+        if dirfd != AT_FDCWD {
+            return fd_target(ctx, dirfd, true);
+        }
+        // AT_EMPTY_PATH with AT_FDCWD: the working directory.
+        b".".to_vec()
+    } else {
+        path
+    };
     let base = base_dir(ctx, dirfd, &path)?;
     let cred = ctx.cred();
     let w = ctx.sys.vfs.walk(&base, &path, follow, &cred)?;
@@ -309,7 +315,8 @@ fn utimensat(ctx: &mut Ctx<'_>, a: &[u64; 6], wide: bool) -> SysResult {
         if flags & AT_SYMLINK_NOFOLLOW != 0 {
             return Err(Errno::EINVAL.into());
         }
-        fd_target(ctx, dirfd, true)?
+        // do_utimes_fd: fdget, so O_PATH descriptors are EBADF.
+        fd_target(ctx, dirfd, false)?
     } else {
         path_target(
             ctx,
@@ -537,10 +544,14 @@ pub(crate) fn sys_syncfs(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 }
 
 /// `fsync(fd)`/`fdatasync(fd)`: `EBADF` for a bad or `O_PATH`
-/// descriptor, `EINVAL` for pipes and the console (no `fsync` method).
+/// descriptor, `EINVAL` for pipes, the console and character devices
+/// (no `fsync` method).
 pub(crate) fn sys_fsync(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    match fd_target(ctx, fd(a[0]), false)? {
-        Target::Node(_) => Ok(0),
-        Target::Anon => Err(Errno::EINVAL.into()),
+    fd_target(ctx, fd(a[0]), false)?;
+    let f = ctx.task.fds.file(fd(a[0]))?;
+    let g = f.lock();
+    match &g.object {
+        FileObject::Vfs(vf) if !matches!(vf.handle, Handle::Device(_)) => Ok(0),
+        _ => Err(Errno::EINVAL.into()),
     }
 }

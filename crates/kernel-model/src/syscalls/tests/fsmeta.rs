@@ -170,8 +170,10 @@ fn sync_calls() {
         t.ok("fdatasync", &[fd]);
         t.ok("syncfs", &[fd]);
         t.err("fsync", &[99], Errno::EBADF);
-        // The console has no fsync.
+        // The console and devices have no fsync.
         t.err("fsync", &[1], Errno::EINVAL);
+        let null = t.open("/dev/null", O_RDWR) as u64;
+        t.err("fdatasync", &[null], Errno::EINVAL);
         t.ok("syncfs", &[1]);
     }
 }
