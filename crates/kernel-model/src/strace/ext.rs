@@ -247,3 +247,92 @@ pub fn statfs(abi: Abi, mem: &mut dyn UserMemory, addr: u64, kind: u8) -> Option
         printflags(flags, ST_FLAGS, Some("ST_???"))
     ))
 }
+
+/// `poll` event names (xlat/pollflags.in).
+const POLL_FLAGS: &[(u64, &str)] = &[
+    (0x1, "POLLIN"),
+    (0x2, "POLLPRI"),
+    (0x4, "POLLOUT"),
+    (0x8, "POLLERR"),
+    (0x10, "POLLHUP"),
+    (0x20, "POLLNVAL"),
+    (0x40, "POLLRDNORM"),
+    (0x80, "POLLRDBAND"),
+    (0x100, "POLLWRNORM"),
+    (0x200, "POLLWRBAND"),
+    (0x400, "POLLMSG"),
+    (0x1000, "POLLREMOVE"),
+    (0x2000, "POLLRDHUP"),
+];
+
+/// A `pollfd` array: at entry every entry with its events (`{fd=-1}` for
+/// a negative descriptor); with `ready`, only the entries with revents.
+pub fn pollfds(mem: &mut dyn UserMemory, addr: u64, n: u64, ready: bool) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let n = n.min(1024);
+    let mut b = vec![0u8; (n * 8) as usize];
+    mem.read(addr, &mut b).ok()?;
+    let mut items = Vec::new();
+    for e in b.chunks_exact(8) {
+        let fd = i32::from_le_bytes([e[0], e[1], e[2], e[3]]);
+        let events = u16::from_le_bytes([e[4], e[5]]);
+        let revents = u16::from_le_bytes([e[6], e[7]]);
+        if ready {
+            if revents != 0 {
+                items.push(format!(
+                    "{{fd={fd}, revents={}}}",
+                    printflags(u64::from(revents), POLL_FLAGS, Some("POLL???"))
+                ));
+            }
+        } else if fd < 0 {
+            items.push(format!("{{fd={fd}}}"));
+        } else {
+            items.push(format!(
+                "{{fd={fd}, events={}}}",
+                printflags(u64::from(events), POLL_FLAGS, Some("POLL???"))
+            ));
+        }
+    }
+    Some(format!("[{}]", items.join(", ")))
+}
+
+/// Decorates a successful `poll`/`ppoll` result: ` (Timeout)` for 0, else
+/// the ready entries; `ppoll` adds the time left.
+pub fn poll_result(
+    result: &mut String,
+    abi: Abi,
+    args: &[u64],
+    name: &str,
+    mem: &mut dyn UserMemory,
+) {
+    let get = |i: usize| args.get(i).copied().unwrap_or(0);
+    if result == "0" {
+        result.push_str(" (Timeout)");
+        return;
+    }
+    let Some(list) = pollfds(mem, get(0), u64::from(arg_uint(get(1))), true) else {
+        return;
+    };
+    let mut extra = list;
+    if name.starts_with("ppoll") && get(2) != 0 {
+        let wide = name == "ppoll_time64" || abi == Abi::X86_64;
+        let w = if wide { 8 } else { 4 };
+        let mut b = vec![0u8; 2 * w];
+        if mem.read(get(2), &mut b).is_ok() {
+            let f = |k: usize| {
+                let mut x = [0u8; 8];
+                x[..w].copy_from_slice(&b[k * w..k * w + w]);
+                let v = u64::from_le_bytes(x);
+                if w == 4 {
+                    i64::from(v as u32 as i32)
+                } else {
+                    v as i64
+                }
+            };
+            extra.push_str(&format!(", left {{tv_sec={}, tv_nsec={}}}", f(0), f(1)));
+        }
+    }
+    result.push_str(&format!(" ({extra})"));
+}

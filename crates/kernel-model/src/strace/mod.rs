@@ -225,7 +225,7 @@ pub fn format_ret(kind: Ret, ret: Option<i64>, args: &[u64]) -> String {
         return format!("-1 {e}");
     }
     match kind {
-        Ret::Int | Ret::NoReturn | Ret::EntryNumber => ret.to_string(),
+        Ret::Int | Ret::NoReturn | Ret::EntryNumber | Ret::Poll => ret.to_string(),
         Ret::Time => format!("{ret} ({})", decode::sprinttime(ret)),
         Ret::Hex => hex(ret as u64),
         Ret::Octal => octal(ret as u64),
@@ -431,6 +431,8 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         },
         Arg::FlockOp => ext::flock_op(v),
         Arg::InUtimens(w) => ext::utimens(abi, mem, v, w == 1),
+        Arg::InPollfds(n) => ext::pollfds(mem, v, u64::from(arg_uint(value(values, n))), false)
+            .unwrap_or_else(|| ptr(v)),
         Arg::Madvice => decode::madvise_advice(v),
         Arg::PageOffset => hex(abi.ulong(v) << 12),
         Arg::PrctlOption => decode::prctl_option(v),
@@ -770,6 +772,9 @@ impl Pending {
             format!("{}({})", self.shown, shown.join(", "))
         };
         let mut result = format_ret(self.ret, ret, &self.raw);
+        if self.ret == Ret::Poll && ok {
+            ext::poll_result(&mut result, self.abi, &self.raw, &self.name, mem);
+        }
         if self.ret == Ret::EntryNumber
             && ok
             && let Some(e) = self

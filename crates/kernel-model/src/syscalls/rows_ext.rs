@@ -10,7 +10,7 @@
 
 use super::table::Arg::{self, *};
 use super::table::MachineOp as M;
-use super::table::Ret::Int as RInt;
+use super::table::Ret::{Int as RInt, Poll as RPoll};
 use super::table::{Spec, k, m};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
@@ -65,8 +65,9 @@ const GETITIMER: &[Arg] = &[Int, Ptr];
 const SETITIMER: &[Arg] = &[Int, Ptr, Ptr];
 const FLOCK: &[Arg] = &[Fd, FlockOp];
 const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
-const POLL: &[Arg] = &[Ptr, Uint, Int];
-const PPOLL: &[Arg] = &[Ptr, Uint, Ptr, Ptr, Ulong];
+const POLL: &[Arg] = &[InPollfds(1), Uint, Int];
+const PPOLL: &[Arg] = &[InPollfds(1), Uint, InTimespec, InSigset(4), Ulong];
+const PPOLL64: &[Arg] = &[InPollfds(1), Uint, InTimespec64, InSigset(4), Ulong];
 const SELECT: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr];
 const PSELECT6: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr, Ptr];
 
@@ -159,8 +160,8 @@ pub(crate) static X86_64: &[Spec] = &[
     m(n64::NR_GETITIMER, GETITIMER, RInt, M::Getitimer),
     m(n64::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n64::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
-    k(n64::NR_POLL, POLL, RInt, pl::sys_poll),
-    k(n64::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
+    k(n64::NR_POLL, POLL, RPoll, pl::sys_poll),
+    k(n64::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
     k(n64::NR_SELECT, SELECT, RInt, pl::sys_select),
     k(n64::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),
 ];
@@ -278,9 +279,9 @@ pub(crate) static I386: &[Spec] = &[
     m(n32::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n32::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n32::NR_SENDFILE64, SENDFILE, RInt, xfer::sys_sendfile64),
-    k(n32::NR_POLL, POLL, RInt, pl::sys_poll),
-    k(n32::NR_PPOLL, PPOLL, RInt, pl::sys_ppoll),
-    k(n32::NR_PPOLL_TIME64, PPOLL, RInt, pl::sys_ppoll64),
+    k(n32::NR_POLL, POLL, RPoll, pl::sys_poll),
+    k(n32::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
+    k(n32::NR_PPOLL_TIME64, PPOLL64, RPoll, pl::sys_ppoll64),
     k(n32::NR_SELECT, &[Ptr], RInt, pl::sys_old_select),
     k(n32::NR__NEWSELECT, SELECT, RInt, pl::sys_select),
     k(n32::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),

@@ -218,6 +218,8 @@ pub enum Arg {
     FlockOp,
     /// `utimensat` times (0: ABI `timespec`s, 1: 64-bit ones).
     InUtimens(u8),
+    /// A `struct pollfd` array the call reads, count in argument `n`.
+    InPollfds(u8),
 }
 
 /// How a return value is shown.
@@ -235,6 +237,9 @@ pub enum Ret {
     Octal,
     /// `set_thread_area`: `0 (entry_number=N)`.
     EntryNumber,
+    /// `poll`/`ppoll`: `0 (Timeout)`, or the ready entries
+    /// (`1 ([{fd=3, revents=POLLIN}])`).
+    Poll,
     /// `time`: the number and its date (`N (2026-11-23T22:59:16+0000)`).
     Time,
 }

@@ -128,3 +128,34 @@ fn file_lines() {
         "{line}"
     );
 }
+
+#[test]
+fn poll_lines() {
+    let mut t = T::new(Abi::X86_64);
+    t.ok("pipe", &[BUF]);
+    let mut b = Vec::new();
+    for (fd, ev) in [(3i32, 1u16), (4, 4), (-1, 1)] {
+        b.extend_from_slice(&fd.to_le_bytes());
+        b.extend_from_slice(&ev.to_le_bytes());
+        b.extend_from_slice(&[0, 0]);
+    }
+    t.write_mem(BUF2, &b);
+    t.call("poll", &[BUF2, 3, 0]);
+    assert_eq!(
+        t.last_line(),
+        "poll([{fd=3, events=POLLIN}, {fd=4, events=POLLOUT}, {fd=-1}], 3, 0) = 1 \
+         ([{fd=4, revents=POLLOUT}])"
+    );
+    t.call("poll", &[BUF2, 1, 0]);
+    assert_eq!(
+        t.last_line(),
+        "poll([{fd=3, events=POLLIN}], 1, 0) = 0 (Timeout)"
+    );
+    t.write_mem(BUF, &[0; 16]);
+    t.call("ppoll", &[BUF2, 2, BUF, 0, 8]);
+    assert_eq!(
+        t.last_line(),
+        "ppoll([{fd=3, events=POLLIN}, {fd=4, events=POLLOUT}], 2, {tv_sec=0, tv_nsec=0}, \
+         NULL, 8) = 1 ([{fd=4, revents=POLLOUT}], left {tv_sec=0, tv_nsec=0})"
+    );
+}
