@@ -336,3 +336,77 @@ pub fn poll_result(
     }
     result.push_str(&format!(" ({extra})"));
 }
+
+/// Reads `n` ABI `long`s (signed).
+fn longs(abi: Abi, mem: &mut dyn UserMemory, addr: u64, n: usize) -> Option<Vec<i64>> {
+    let w = abi.ptr_size();
+    let mut b = vec![0u8; n * w];
+    mem.read(addr, &mut b).ok()?;
+    Some(
+        b.chunks_exact(w)
+            .map(|c| {
+                let mut x = [0u8; 8];
+                x[..w].copy_from_slice(c);
+                abi.long(u64::from_le_bytes(x))
+            })
+            .collect(),
+    )
+}
+
+/// Interval timer names.
+pub fn itimer_which(v: u64) -> String {
+    printxval(
+        u64::from(arg_uint(v)),
+        &[
+            (0, "ITIMER_REAL"),
+            (1, "ITIMER_VIRTUAL"),
+            (2, "ITIMER_PROF"),
+        ],
+        "ITIMER_???",
+    )
+}
+
+/// `struct itimerval`: `{it_interval={tv_sec=0, tv_usec=0}, it_value=...}`.
+pub fn itimerval(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let v = longs(abi, mem, addr, 4)?;
+    Some(format!(
+        "{{it_interval={{tv_sec={}, tv_usec={}}}, it_value={{tv_sec={}, tv_usec={}}}}}",
+        v[0], v[1], v[2], v[3]
+    ))
+}
+
+/// `struct tms`.
+pub fn tms(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    if addr == 0 {
+        return Some("NULL".into());
+    }
+    let v = longs(abi, mem, addr, 4)?;
+    Some(format!(
+        "{{tms_utime={}, tms_stime={}, tms_cutime={}, tms_cstime={}}}",
+        v[0], v[1], v[2], v[3]
+    ))
+}
+
+/// `getrusage` who.
+pub fn rusage_who(v: u64) -> String {
+    let who = arg_uint(v) as i32;
+    match who {
+        0 => "RUSAGE_SELF".into(),
+        -1 => "RUSAGE_CHILDREN".into(),
+        1 => "RUSAGE_THREAD".into(),
+        w => format!("{:#x} /* RUSAGE_??? */", w as u32),
+    }
+}
+
+/// `struct rusage`, abbreviated as strace does by default: the two
+/// times, then `...`.
+pub fn rusage(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
+    let v = longs(abi, mem, addr, 4)?;
+    Some(format!(
+        "{{ru_utime={{tv_sec={}, tv_usec={}}}, ru_stime={{tv_sec={}, tv_usec={}}}, ...}}",
+        v[0], v[1], v[2], v[3]
+    ))
+}

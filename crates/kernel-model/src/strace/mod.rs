@@ -416,7 +416,13 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         | Arg::OutGroups(_)
         | Arg::OutId(_)
         | Arg::OutCpuMask
-        | Arg::OutStatfs(_) => return Part::Deferred,
+        | Arg::OutStatfs(_)
+        | Arg::OutItimerval
+        | Arg::OutTms
+        | Arg::OutRusage => return Part::Deferred,
+        Arg::ItimerWhich => ext::itimer_which(v),
+        Arg::InItimerval => ext::itimerval(abi, mem, v).unwrap_or_else(|| ptr(v)),
+        Arg::RusageWho => ext::rusage_who(v),
         Arg::Uid(n) => ext::uid(v, n),
         Arg::InGroups(n) => {
             let count = u64::from(arg_uint(value(values, 0)));
@@ -876,6 +882,9 @@ impl Pending {
             Arg::OutId(n) => ext::out_id(mem, v, n),
             Arg::OutCpuMask => Some(ext::cpu_list(mem, v, u64::try_from(ret).unwrap_or(0))),
             Arg::OutStatfs(k) => ext::statfs(abi, mem, v, k),
+            Arg::OutItimerval => ext::itimerval(abi, mem, v),
+            Arg::OutTms => ext::tms(abi, mem, v),
+            Arg::OutRusage => ext::rusage(abi, mem, v),
             Arg::OutSiginfo if v == 0 => Some("NULL".into()),
             Arg::OutSiginfo => decode::siginfo(abi, mem, v),
             Arg::OutRandom(n) => {

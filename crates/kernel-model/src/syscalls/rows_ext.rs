@@ -61,8 +61,10 @@ const MLOCK: &[Arg] = &[Ptr, Ulong];
 const MLOCK2: &[Arg] = &[Ptr, Ulong, Hex];
 const MSYNC: &[Arg] = &[Ptr, Ulong, Hex];
 const MINCORE: &[Arg] = &[Ptr, Ulong, Ptr];
-const GETITIMER: &[Arg] = &[Int, Ptr];
-const SETITIMER: &[Arg] = &[Int, Ptr, Ptr];
+const GETITIMER: &[Arg] = &[ItimerWhich, OutItimerval];
+const SETITIMER: &[Arg] = &[ItimerWhich, InItimerval, OutItimerval];
+const TIMES: &[Arg] = &[OutTms];
+const GETRUSAGE: &[Arg] = &[RusageWho, OutRusage];
 const FLOCK: &[Arg] = &[Fd, FlockOp];
 const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
 const POLL: &[Arg] = &[InPollfds(1), Uint, Int];
@@ -128,8 +130,8 @@ pub(crate) static X86_64: &[Spec] = &[
     ),
     k(n64::NR_GETCPU, GETCPU, RInt, id::sys_getcpu),
     k(n64::NR_MEMBARRIER, MEMBARRIER, RInt, id::sys_membarrier),
-    k(n64::NR_TIMES, &[Ptr], RInt, id::sys_times),
-    k(n64::NR_GETRUSAGE, INT_PTR, RInt, id::sys_getrusage),
+    k(n64::NR_TIMES, TIMES, RInt, id::sys_times),
+    k(n64::NR_GETRUSAGE, GETRUSAGE, RInt, id::sys_getrusage),
     k(n64::NR_CHMOD, PATH_MODE, RInt, fm::sys_chmod),
     k(n64::NR_FCHMOD, FD_MODE, RInt, fm::sys_fchmod),
     k(n64::NR_FCHMODAT, FCHMODAT, RInt, fm::sys_fchmodat),
@@ -235,8 +237,8 @@ pub(crate) static I386: &[Spec] = &[
     ),
     k(n32::NR_GETCPU, GETCPU, RInt, id::sys_getcpu),
     k(n32::NR_MEMBARRIER, MEMBARRIER, RInt, id::sys_membarrier),
-    k(n32::NR_TIMES, &[Ptr], RInt, id::sys_times),
-    k(n32::NR_GETRUSAGE, INT_PTR, RInt, id::sys_getrusage),
+    k(n32::NR_TIMES, TIMES, RInt, id::sys_times),
+    k(n32::NR_GETRUSAGE, GETRUSAGE, RInt, id::sys_getrusage),
     k(n32::NR_CHMOD, PATH_MODE, RInt, fm::sys_chmod),
     k(n32::NR_FCHMOD, FD_MODE, RInt, fm::sys_fchmod),
     k(n32::NR_FCHMODAT, FCHMODAT, RInt, fm::sys_fchmodat),

@@ -220,6 +220,18 @@ pub enum Arg {
     InUtimens(u8),
     /// A `struct pollfd` array the call reads, count in argument `n`.
     InPollfds(u8),
+    /// Interval timer (`ITIMER_REAL`).
+    ItimerWhich,
+    /// A `struct itimerval` the call reads.
+    InItimerval,
+    /// A `struct itimerval` the call fills.
+    OutItimerval,
+    /// A `struct tms` the call fills.
+    OutTms,
+    /// `getrusage` who (`RUSAGE_SELF`).
+    RusageWho,
+    /// A `struct rusage` the call fills (shown abbreviated).
+    OutRusage,
 }
 
 /// How a return value is shown.

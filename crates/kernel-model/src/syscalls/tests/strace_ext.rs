@@ -159,3 +159,38 @@ fn poll_lines() {
          NULL, 8) = 1 ([{fd=4, revents=POLLOUT}], left {tv_sec=0, tv_nsec=0})"
     );
 }
+
+#[test]
+fn timer_and_usage_lines() {
+    let mut t = T::new(Abi::I386);
+    t.call("times", &[BUF]);
+    let r = t.u32_at(BUF);
+    let line = t.last_line();
+    assert!(
+        line.starts_with(&format!(
+            "times({{tms_utime={r}, tms_stime=0, tms_cutime=0, tms_cstime=0}}) = "
+        )),
+        "{line}"
+    );
+    t.call("getrusage", &[(-1i64) as u64, BUF]);
+    assert_eq!(
+        t.last_line(),
+        "getrusage(RUSAGE_CHILDREN, {ru_utime={tv_sec=0, tv_usec=0}, ru_stime={tv_sec=0, \
+         tv_usec=0}, ...}) = 0"
+    );
+    t.call("getrusage", &[7, BUF]);
+    assert_eq!(
+        t.last_line(),
+        "getrusage(0x7 /* RUSAGE_??? */, 0x20000) = -1 EINVAL (Invalid argument)"
+    );
+    let v: Vec<u8> = [0u32, 250_000, 1, 5]
+        .iter()
+        .flat_map(|x| x.to_le_bytes())
+        .collect();
+    t.write_mem(BUF2, &v);
+    assert_eq!(
+        crate::strace::ext::itimerval(Abi::I386, &mut t.mem, BUF2).unwrap(),
+        "{it_interval={tv_sec=0, tv_usec=250000}, it_value={tv_sec=1, tv_usec=5}}"
+    );
+    assert_eq!(crate::strace::ext::itimer_which(0), "ITIMER_REAL");
+}
