@@ -438,6 +438,50 @@ fn busybox_dev() {
     );
 }
 
+/// busybox with the credential, metadata and scheduler calls: `id`,
+/// `chmod`/`chown`/`chgrp`, `touch -d`/`-r` (utimensat), `mkfifo`/`mknod`,
+/// `sync`, `renice` (getpriority/setpriority on another process),
+/// `stat -f` (statfs), natively vs under sysgate.
+#[test]
+fn busybox_metadata() {
+    let bin = Path::new("/bin/busybox");
+    build();
+    assert!(bin.exists(), "/bin/busybox is missing");
+    let sh = |script: &'static str| -> (&'static [&'static str], &'static [u8]) {
+        (Box::leak(Box::new(["sh", "-c", script])), b"")
+    };
+    let cases: Vec<(&[&str], &[u8])> = vec![
+        sh("id; id -G; id -u; id -g"),
+        sh("touch f && chmod 600 f && stat -c '%a %U' f"),
+        sh("touch -d '2020-01-02 03:04:05' f && stat -c %y f"),
+        sh("touch f; touch -r f g; echo $?"),
+        sh("sync; echo ok"),
+        sh("mkfifo p && ls -l p | cut -c1"),
+        sh("mknod q p && stat -c %F q"),
+        sh("touch g; chown 1:2 g; ls -n g | cut -c1-25"),
+        sh("touch f; chgrp 5 f; stat -c %g f"),
+        sh("touch f; chmod 4755 f; chown 5 f; stat -c %a f"),
+        sh("mkdir d; chmod 2750 d; stat -c '%A %a' d"),
+        sh("ln -s nowhere l; chown -h 3:4 l; ls -ln l | cut -c1-25"),
+        sh("renice -n 3 $$ >/dev/null; echo $?"),
+        sh("stat -f -c '%s' . >/dev/null; echo $?"),
+    ];
+    let mut failures = Vec::new();
+    let runs = compare_binary(
+        "busybox",
+        bin,
+        &[&["--kernel", "x86_64"]],
+        &cases,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 #[test]
 fn mmapfile() {
     compare("mmapfile", &[(&[], b"")]);
