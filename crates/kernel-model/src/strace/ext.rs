@@ -410,3 +410,101 @@ pub fn rusage(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> {
         v[0], v[1], v[2], v[3]
     ))
 }
+
+/// An `fd_set` of `nfds` bits: `NULL`, or its members (`[0 3]`).
+pub fn fd_set(abi: Abi, mem: &mut dyn UserMemory, addr: u64, nfds: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    let n = u64::from(arg_uint(nfds)).min(1 << 16) as usize;
+    let w = abi.ptr_size();
+    let mut b = vec![0u8; n.div_ceil(8 * w) * w];
+    if mem.read(addr, &mut b).is_err() {
+        return ptr(addr);
+    }
+    let fds: Vec<String> = (0..n)
+        .filter(|&i| b.get(i / 8).is_some_and(|x| x & (1 << (i % 8)) != 0))
+        .map(|i| i.to_string())
+        .collect();
+    format!("[{}]", fds.join(" "))
+}
+
+/// A `struct timeval` of ABI `long`s.
+pub fn timeval(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    match longs(abi, mem, addr, 2) {
+        Some(v) => format!("{{tv_sec={}, tv_usec={}}}", v[0], v[1]),
+        None => ptr(addr),
+    }
+}
+
+/// `pselect6`'s sixth argument: `{sigmask=[...], sigsetsize=N}`.
+pub fn pselect_sig(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> String {
+    if addr == 0 {
+        return "NULL".into();
+    }
+    let Some(v) = longs(abi, mem, addr, 2) else {
+        return ptr(addr);
+    };
+    let (ss, len) = (abi.ulong(v[0] as u64), abi.ulong(v[1] as u64));
+    let mask = if ss == 0 {
+        "NULL".to_string()
+    } else {
+        super::decode::sigset_at(abi, mem, ss, len)
+    };
+    format!("{{sigmask={mask}, sigsetsize={len}}}")
+}
+
+/// Decorates a successful `select`/`pselect6` result: ` (Timeout)`, or
+/// the ready sets (`in`, `out`, `except`) and the time left.
+pub fn select_result(
+    result: &mut String,
+    abi: Abi,
+    args: &[u64],
+    name: &str,
+    mem: &mut dyn UserMemory,
+) {
+    let get = |i: usize| args.get(i).copied().unwrap_or(0);
+    if result == "0" {
+        result.push_str(" (Timeout)");
+        return;
+    }
+    let mut parts = Vec::new();
+    for (k, label) in [(1, "in"), (2, "out"), (3, "except")] {
+        if get(k) == 0 {
+            continue;
+        }
+        let set = fd_set(abi, mem, get(k), get(0));
+        if set != "[]" {
+            parts.push(format!("{label} {set}"));
+        }
+    }
+    if get(4) != 0 {
+        let left = if name.starts_with("pselect6") {
+            let wide = name == "pselect6_time64" || abi == Abi::X86_64;
+            let w = if wide { 8 } else { 4 };
+            let mut b = vec![0u8; 2 * w];
+            mem.read(get(4), &mut b).ok().map(|_| {
+                let f = |k: usize| {
+                    let mut x = [0u8; 8];
+                    x[..w].copy_from_slice(&b[k * w..k * w + w]);
+                    let v = u64::from_le_bytes(x);
+                    if w == 4 {
+                        i64::from(v as u32 as i32)
+                    } else {
+                        v as i64
+                    }
+                };
+                format!("{{tv_sec={}, tv_nsec={}}}", f(0), f(1))
+            })
+        } else {
+            Some(timeval(abi, mem, get(4)))
+        };
+        if let Some(l) = left {
+            parts.push(format!("left {l}"));
+        }
+    }
+    result.push_str(&format!(" ({})", parts.join(", ")));
+}

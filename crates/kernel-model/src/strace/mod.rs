@@ -225,7 +225,7 @@ pub fn format_ret(kind: Ret, ret: Option<i64>, args: &[u64]) -> String {
         return format!("-1 {e}");
     }
     match kind {
-        Ret::Int | Ret::NoReturn | Ret::EntryNumber | Ret::Poll => ret.to_string(),
+        Ret::Int | Ret::NoReturn | Ret::EntryNumber | Ret::Poll | Ret::Select => ret.to_string(),
         Ret::Time => format!("{ret} ({})", decode::sprinttime(ret)),
         Ret::Hex => hex(ret as u64),
         Ret::Octal => octal(ret as u64),
@@ -423,6 +423,9 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
         Arg::ItimerWhich => ext::itimer_which(v),
         Arg::InItimerval => ext::itimerval(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::RusageWho => ext::rusage_who(v),
+        Arg::InFdSet(n) => ext::fd_set(abi, mem, v, value(values, n)),
+        Arg::InTimeval => ext::timeval(abi, mem, v),
+        Arg::PselectSig => ext::pselect_sig(abi, mem, v),
         Arg::Uid(n) => ext::uid(v, n),
         Arg::InGroups(n) => {
             let count = u64::from(arg_uint(value(values, 0)));
@@ -778,6 +781,9 @@ impl Pending {
             format!("{}({})", self.shown, shown.join(", "))
         };
         let mut result = format_ret(self.ret, ret, &self.raw);
+        if self.ret == Ret::Select && ok {
+            ext::select_result(&mut result, self.abi, &self.raw, &self.name, mem);
+        }
         if self.ret == Ret::Poll && ok {
             ext::poll_result(&mut result, self.abi, &self.raw, &self.name, mem);
         }

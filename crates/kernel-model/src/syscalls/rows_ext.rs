@@ -10,7 +10,7 @@
 
 use super::table::Arg::{self, *};
 use super::table::MachineOp as M;
-use super::table::Ret::{Int as RInt, Poll as RPoll};
+use super::table::Ret::{Int as RInt, Poll as RPoll, Select as RSelect};
 use super::table::{Spec, k, m};
 use super::unistd_32 as n32;
 use super::unistd_64 as n64;
@@ -70,8 +70,23 @@ const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
 const POLL: &[Arg] = &[InPollfds(1), Uint, Int];
 const PPOLL: &[Arg] = &[InPollfds(1), Uint, InTimespec, InSigset(4), Ulong];
 const PPOLL64: &[Arg] = &[InPollfds(1), Uint, InTimespec64, InSigset(4), Ulong];
-const SELECT: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr];
-const PSELECT6: &[Arg] = &[Int, Ptr, Ptr, Ptr, Ptr, Ptr];
+const SELECT: &[Arg] = &[Int, InFdSet(0), InFdSet(0), InFdSet(0), InTimeval];
+const PSELECT6: &[Arg] = &[
+    Int,
+    InFdSet(0),
+    InFdSet(0),
+    InFdSet(0),
+    InTimespec,
+    PselectSig,
+];
+const PSELECT6_64: &[Arg] = &[
+    Int,
+    InFdSet(0),
+    InFdSet(0),
+    InFdSet(0),
+    InTimespec64,
+    PselectSig,
+];
 
 /// The x86_64 rows.
 pub(crate) static X86_64: &[Spec] = &[
@@ -164,8 +179,8 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n64::NR_POLL, POLL, RPoll, pl::sys_poll),
     k(n64::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
-    k(n64::NR_SELECT, SELECT, RInt, pl::sys_select),
-    k(n64::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),
+    k(n64::NR_SELECT, SELECT, RSelect, pl::sys_select),
+    k(n64::NR_PSELECT6, PSELECT6, RSelect, pl::sys_pselect6),
 ];
 
 /// The i386 rows (16-bit id calls under the old numbers, 32-bit ones
@@ -285,7 +300,12 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
     k(n32::NR_PPOLL_TIME64, PPOLL64, RPoll, pl::sys_ppoll64),
     k(n32::NR_SELECT, &[Ptr], RInt, pl::sys_old_select),
-    k(n32::NR__NEWSELECT, SELECT, RInt, pl::sys_select),
-    k(n32::NR_PSELECT6, PSELECT6, RInt, pl::sys_pselect6),
-    k(n32::NR_PSELECT6_TIME64, PSELECT6, RInt, pl::sys_pselect6_64),
+    k(n32::NR__NEWSELECT, SELECT, RSelect, pl::sys_select),
+    k(n32::NR_PSELECT6, PSELECT6, RSelect, pl::sys_pselect6),
+    k(
+        n32::NR_PSELECT6_TIME64,
+        PSELECT6_64,
+        RSelect,
+        pl::sys_pselect6_64,
+    ),
 ];

@@ -232,6 +232,12 @@ pub enum Arg {
     RusageWho,
     /// A `struct rusage` the call fills (shown abbreviated).
     OutRusage,
+    /// An `fd_set` the call reads, `nfds` in argument `n` (`[0 3]`).
+    InFdSet(u8),
+    /// A `struct timeval` the call reads (`select`'s timeout).
+    InTimeval,
+    /// `pselect6`'s sigmask pack (`{sigmask=[], sigsetsize=8}`).
+    PselectSig,
 }
 
 /// How a return value is shown.
@@ -252,6 +258,9 @@ pub enum Ret {
     /// `poll`/`ppoll`: `0 (Timeout)`, or the ready entries
     /// (`1 ([{fd=3, revents=POLLIN}])`).
     Poll,
+    /// `select`/`pselect6`: `0 (Timeout)`, or the ready sets and the
+    /// time left (`1 (in [3], left {tv_sec=0, tv_usec=999})`).
+    Select,
     /// `time`: the number and its date (`N (2026-11-23T22:59:16+0000)`).
     Time,
 }

@@ -194,3 +194,34 @@ fn timer_and_usage_lines() {
     );
     assert_eq!(crate::strace::ext::itimer_which(0), "ITIMER_REAL");
 }
+
+#[test]
+fn select_lines() {
+    // As strace 6.1 prints python's select.select([r], [w], [], 0) on a
+    // fresh pipe.
+    let mut t = T::new(Abi::X86_64);
+    t.ok("pipe", &[BUF]);
+    t.write_mem(BUF2, &[8, 0, 0, 0, 0, 0, 0, 0]);
+    t.write_mem(BUF2 + 8, &[16, 0, 0, 0, 0, 0, 0, 0]);
+    t.write_mem(BUF2 + 16, &[0; 16]);
+    t.call("pselect6", &[5, BUF2, BUF2 + 8, 0, BUF2 + 16, 0]);
+    assert_eq!(
+        t.last_line(),
+        "pselect6(5, [3], [4], NULL, {tv_sec=0, tv_nsec=0}, NULL) = 1 (out [4], left \
+         {tv_sec=0, tv_nsec=0})"
+    );
+    t.write_mem(BUF2, &[8, 0, 0, 0, 0, 0, 0, 0]);
+    t.call("select", &[5, BUF2, 0, 0, BUF2 + 16]);
+    assert_eq!(
+        t.last_line(),
+        "select(5, [3], NULL, NULL, {tv_sec=0, tv_usec=0}) = 0 (Timeout)"
+    );
+    let mut t = T::new(Abi::I386);
+    t.write_mem(BUF2, &[3, 0, 0, 0]);
+    t.write_mem(BUF2 + 4, &[3, 0, 0, 0]);
+    t.call("_newselect", &[2, BUF2, BUF2 + 4, 0, 0]);
+    assert_eq!(
+        t.last_line(),
+        "_newselect(2, [0 1], [0 1], NULL, NULL) = 2 (in [0], out [1])"
+    );
+}
