@@ -375,6 +375,21 @@ fn busybox() {
             b"",
         ),
         (&["nosuchapplet"], b""),
+        // Sleeping tasks let the others run; the modeled clock moves to the
+        // earliest deadline when every task waits.
+        (&["sh", "-c", "echo hi | timeout 1 cat"], b""),
+        (
+            &["sh", "-c", "(sleep 0.2; echo late) & echo early; wait"],
+            b"",
+        ),
+        (
+            &[
+                "sh",
+                "-c",
+                "(sleep 0.3; echo 3) & (sleep 0.1; echo 1) & (sleep 0.2; echo 2) & wait",
+            ],
+            b"",
+        ),
     ];
     let mut failures = Vec::new();
     let runs = compare_binary(

@@ -99,6 +99,10 @@ pub(crate) struct Task {
     pub vfork_done: bool,
     /// The registered `struct rseq` (see `rseq.rs`).
     pub rseq: Option<super::rseq::Rseq>,
+    /// The modeled cycle a blocked sleep (`nanosleep`, `clock_nanosleep`,
+    /// a `poll` with nothing to wait for) ends at, kept across the
+    /// scheduler's re-issues of the call.
+    pub sleep_until: Option<u64>,
 }
 
 impl Task {
@@ -132,6 +136,7 @@ impl Task {
             vfork_child: None,
             vfork_done: false,
             rseq: None,
+            sleep_until: None,
         }
     }
 
@@ -497,10 +502,31 @@ impl Machine {
                 Done::Return(ret)
             }
             Dispatch::Sleep { until_cycle, ret } => {
-                // Nothing else runs concurrently that the sleep could
-                // overlap with, so idle the modeled clock forward.
-                if until_cycle > self.vcpu.cpu.cycles {
-                    self.vcpu.cpu.cycles = until_cycle;
+                // A re-issued sleep keeps the deadline of its first issue.
+                let until = self
+                    .tasks
+                    .get(&pid)
+                    .and_then(|t| t.sleep_until)
+                    .unwrap_or(until_cycle);
+                let others = self
+                    .tasks
+                    .values()
+                    .any(|t| t.pid != pid && !matches!(t.state, State::Zombie(_)));
+                if until > self.vcpu.cpu.cycles && others {
+                    // Other tasks run while this one sleeps; when every
+                    // task is blocked, the scheduler moves the modeled
+                    // clock to the earliest deadline.
+                    if let Some(t) = self.tasks.get_mut(&pid) {
+                        t.sleep_until = Some(until);
+                    }
+                    return Ok(Done::Block);
+                }
+                // Alone (or due): idle the modeled clock forward.
+                if until > self.vcpu.cpu.cycles {
+                    self.vcpu.cpu.cycles = until;
+                }
+                if let Some(t) = self.tasks.get_mut(&pid) {
+                    t.sleep_until = None;
                 }
                 Done::Return(ret)
             }
@@ -692,25 +718,34 @@ impl Machine {
                 return Ok(r);
             }
             // Every live task is blocked: the modeled clock jumps to the
-            // earliest alarm, whose SIGALRM may wake its task.
-            let next = self
-                .tasks
-                .values()
-                .filter(|t| t.state == State::Blocked)
+            // earliest deadline: an alarm, whose SIGALRM may wake its task,
+            // or the end of a sleep, which the next round completes.
+            let blocked = || self.tasks.values().filter(|t| t.state == State::Blocked);
+            let alarm = blocked()
                 .filter_map(|t| t.sig.alarm_at.map(|at| (at, t.pid)))
                 .min();
-            let Some((at, pid)) = next else {
+            let sleep = blocked().filter_map(|t| t.sleep_until).min();
+            let alarm_first = match (alarm, sleep) {
+                (Some((at, _)), Some(s)) => at <= s,
+                (a, _) => a.is_some(),
+            };
+            if let (true, Some((at, pid))) = (alarm_first, alarm) {
+                if at > self.vcpu.cpu.cycles {
+                    self.vcpu.cpu.cycles = at;
+                }
+                if let Some(t) = self.tasks.get_mut(&pid) {
+                    t.sig.alarm_at = None;
+                }
+                self.post_signal(pid, SigInfo::kernel(signal::sig::SIGALRM));
+            } else if let Some(at) = sleep {
+                if at > self.vcpu.cpu.cycles {
+                    self.vcpu.cpu.cycles = at;
+                }
+            } else {
                 return Err(KernelError::Oops(
                     "every process is blocked (deadlock)".into(),
                 ));
-            };
-            if at > self.vcpu.cpu.cycles {
-                self.vcpu.cpu.cycles = at;
             }
-            if let Some(t) = self.tasks.get_mut(&pid) {
-                t.sig.alarm_at = None;
-            }
-            self.post_signal(pid, SigInfo::kernel(signal::sig::SIGALRM));
         }
         Err(KernelError::Oops("scheduler made no progress".into()))
     }
@@ -769,6 +804,7 @@ impl Machine {
                                 if let Some(t) = self.tasks.get_mut(&pid) {
                                     t.state = State::Runnable;
                                     t.blocked = None;
+                                    t.sleep_until = None;
                                 }
                                 self.vcpu.cpu.gpr[0] = 0;
                                 if self.deliver_signals(call.regs) == Delivered::Killed {
@@ -1035,6 +1071,7 @@ impl Machine {
                 .get(&parent)
                 .and_then(|p| p.rseq)
                 .filter(|_| flags & 0x100 == 0),
+            sleep_until: None,
         };
         child.save(&self.vcpu.cpu);
         // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,
