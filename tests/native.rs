@@ -14,10 +14,9 @@ use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Once;
 
-/// The guest environment, given natively and through `--env`.
-const ENV: &[(&str, &str)] = &[("HOME", "/"), ("LC_ALL", "C"), ("PATH", "/bin")];
+mod common;
+use common::{ENV, build, root};
 
 /// A build of the test programs.
 #[derive(Clone, Copy, Debug)]
@@ -50,27 +49,6 @@ impl Target {
             ],
         }
     }
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Builds the programs once per test process (the script rebuilds only
-/// what is out of date).
-fn build() {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let out = Command::new(root().join("scripts/build-c-tests.sh"))
-            .output()
-            .expect("running scripts/build-c-tests.sh");
-        assert!(
-            out.status.success(),
-            "scripts/build-c-tests.sh failed (run `scripts/build-c-tests.sh --install` to \
-             install gcc-multilib and musl-tools):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
 }
 
 /// What a run produced.

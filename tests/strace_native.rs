@@ -50,29 +50,11 @@
 //!   prints them (the exit status itself is checked by tests/native.rs);
 //!   `+++ killed by SIG... +++` lines are compared.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Once;
 
-const ENV: &[(&str, &str)] = &[("HOME", "/"), ("LC_ALL", "C"), ("PATH", "/bin")];
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn build() {
-    static BUILD: Once = Once::new();
-    BUILD.call_once(|| {
-        let out = Command::new(root().join("scripts/build-c-tests.sh"))
-            .output()
-            .expect("running scripts/build-c-tests.sh");
-        assert!(
-            out.status.success(),
-            "scripts/build-c-tests.sh failed (run `scripts/build-c-tests.sh --install`):\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-}
+mod common;
+use common::{ENV, build, root};
 
 /// Replaces each maximal run of `0x` + 5 or more hex digits with `ADDR`.
 fn hide_addresses(line: &str) -> String {
