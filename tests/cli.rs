@@ -90,3 +90,50 @@ fn bad_input_is_a_one_line_error() {
     assert_eq!(err.lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A task is named after the file `execve` was given, as Linux's
+/// `__set_task_comm(kbasename(bprm->filename))` does: busybox's shell runs
+/// the `wc` applet through `execve("/proc/self/exe", ["wc", ...])`, so
+/// that process is "exe" while its parent stays "busybox".
+#[test]
+fn exec_names_the_task_after_the_file_not_argv0() {
+    let bin = std::path::Path::new("/bin/busybox");
+    assert!(
+        bin.exists(),
+        "/bin/busybox is missing (scripts/test.sh installs it)"
+    );
+    let dir = std::env::temp_dir().join(format!("sysgate-cli-comm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let audit = dir.join("audit.jsonl");
+    let (code, out, err) = sysgate(&[
+        "run",
+        "--audit",
+        audit.to_str().expect("utf-8 path"),
+        "/bin/busybox",
+        "sh",
+        "-c",
+        "echo x | wc -c",
+    ]);
+    assert_eq!((code, out.as_str()), (0, "2\n"), "stderr: {err}");
+    let log = std::fs::read_to_string(&audit).expect("audit log");
+    let _ = std::fs::remove_dir_all(&dir);
+    let comm_of = |name: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("\"name\":\"{name}\"")))
+            .filter_map(|l| {
+                let rest = &l[l.find("\"comm\":\"")? + 8..];
+                Some(rest[..rest.find('"')?].to_string())
+            })
+            .collect::<Vec<_>>()
+    };
+    // The shell execs wc; its exit_group is the exec'd process's.
+    let exits = comm_of("exit_group");
+    assert!(
+        exits.contains(&"exe".to_string()),
+        "exit_group comms: {exits:?}"
+    );
+    assert!(
+        exits.contains(&"busybox".to_string()),
+        "exit_group comms: {exits:?}"
+    );
+}

@@ -1220,7 +1220,10 @@ impl Machine {
         } else {
             0xB000_0000
         };
-        t.comm = image.comm;
+        // Linux names the task after the file name execve was given
+        // (`__set_task_comm(kbasename(bprm->filename))`), not argv[0]:
+        // `execve("/proc/self/exe", ["wc", ...])` runs as "exe".
+        t.comm = comm_bytes(path.rsplit(|&c| c == b'/').next().unwrap_or(&path));
         t.exe = full;
         t.tls = [0; 3];
         t.rseq = None;
