@@ -7,11 +7,7 @@
 
 use super::Machine;
 use super::process::State;
-
-const EPERM: i64 = -1;
-const ESRCH: i64 = -3;
-const EACCES: i64 = -13;
-const EINVAL: i64 = -22;
+use super::ret::{EACCES, EINVAL, EPERM, ESRCH};
 
 impl Machine {
     /// The task `pid` names (0: the caller).

@@ -12,12 +12,10 @@
 //! accepted and read back as disarmed (no CPU-time timers are modeled).
 
 use super::Machine;
+use super::ret::{EFAULT, EINVAL, ENOMEM};
 use crate::abi::Abi;
 use crate::uaccess::{self, UserMemory};
 
-const EINVAL: i64 = -22;
-const ENOMEM: i64 = -12;
-const EFAULT: i64 = -14;
 const PAGE: u64 = 4096;
 
 impl Machine {

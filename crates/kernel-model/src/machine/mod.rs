@@ -20,6 +20,7 @@ pub(crate) mod mremap;
 pub mod paging;
 pub mod phases;
 pub(crate) mod process;
+pub(crate) mod ret;
 pub(crate) mod rlimit;
 pub(crate) mod rseq;
 pub(crate) mod signal;

@@ -27,6 +27,7 @@
 
 use super::Machine;
 use super::paging::Prot;
+use super::ret::{EFAULT, EINVAL, ENOMEM};
 
 /// `MREMAP_MAYMOVE`.
 pub(crate) const MREMAP_MAYMOVE: u64 = 1;
@@ -36,9 +37,6 @@ pub(crate) const MREMAP_FIXED: u64 = 2;
 pub(crate) const MREMAP_DONTUNMAP: u64 = 4;
 
 const PAGE: u64 = 0x1000;
-const EINVAL: i64 = -22;
-const EFAULT: i64 = -14;
-const ENOMEM: i64 = -12;
 
 fn page_align(v: u64) -> Option<u64> {
     v.checked_add(PAGE - 1).map(|v| v & !(PAGE - 1))

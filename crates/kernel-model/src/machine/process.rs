@@ -29,6 +29,7 @@ use crate::personality::{Dispatch, MachineCall, ProcessInfo, SyscallEnv, TaskFil
 use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
 
+use super::ret::{EACCES, EBADF, ECHILD, EFAULT, EINVAL, ENODEV, ENOEXEC, ENOMEM, ENOSYS, ESRCH};
 use super::rlimit::{DEFAULT_RLIMITS, RLIM_NLIMITS, Rlimit};
 use super::signal::{self, Delivered, SigInfo, Signals};
 
@@ -208,7 +209,6 @@ pub(crate) enum Done {
     Ended,
 }
 
-const ECHILD: i64 = -10;
 const WNOHANG: u64 = 1;
 const WUNTRACED: u64 = 2;
 const WCONTINUED: u64 = 8;
@@ -234,12 +234,6 @@ const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
 const CLONE_CHILD_SETTID: u64 = 0x100_0000;
 /// vfork's clone flags: CLONE_VM | CLONE_VFORK | SIGCHLD.
 const CLONE_VFORK_FLAGS: u64 = CLONE_VM | CLONE_VFORK | 17;
-const EINVAL: i64 = -22;
-const ENOMEM: i64 = -12;
-const EFAULT: i64 = -14;
-const ESRCH: i64 = -3;
-const ENOSYS: i64 = -38;
-const ENOEXEC: i64 = -8;
 
 impl Machine {
     /// Loads a program into a fresh address space with its initial stack.
@@ -1525,9 +1519,6 @@ impl Machine {
         prot: u64,
         flags: u64,
     ) -> Result<Vec<u8>, i64> {
-        const EBADF: i64 = -9;
-        const EACCES: i64 = -13;
-        const ENODEV: i64 = -19;
         const MAP_TYPE: u64 = 0x0F;
         const MAP_SHARED: u64 = 0x01;
         const MAP_SHARED_VALIDATE: u64 = 0x03;
@@ -1558,7 +1549,6 @@ impl Machine {
             return Err(if g.writable() { ENODEV } else { EACCES });
         }
         // Guest RAM bounds what can be mapped (and so what is read).
-        const ENOMEM: i64 = -12;
         if len / 0x1000 > self.frames.available() {
             return Err(ENOMEM);
         }

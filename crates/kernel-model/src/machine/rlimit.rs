@@ -11,6 +11,7 @@
 //! execve; nothing enforces them except what the model already bounds.
 
 use super::process::Done;
+use super::ret::{EFAULT, EINVAL, EPERM, ESRCH};
 use super::{Call, Machine};
 use crate::abi::Abi;
 use crate::uaccess::{self, UserMemory};
@@ -46,11 +47,6 @@ pub(crate) const DEFAULT_RLIMITS: [Rlimit; RLIM_NLIMITS] = [
     (0, 0),             // RTPRIO
     (INF, INF),         // RTTIME
 ];
-
-const EINVAL: i64 = -22;
-const EFAULT: i64 = -14;
-const EPERM: i64 = -1;
-const ESRCH: i64 = -3;
 
 /// A 32-bit `struct rlimit` value from a 64-bit one (compat: infinity and
 /// anything beyond 32 bits read as `COMPAT_RLIM_INFINITY`).

@@ -20,6 +20,7 @@
 //! the abort handler). That is the only known difference.
 
 use super::Machine;
+use super::ret::{EBUSY, EFAULT, EINVAL, EPERM};
 use crate::uaccess::UserMemory;
 
 /// A task's registered `struct rseq`.
@@ -41,11 +42,6 @@ pub(crate) const ORIG_RSEQ_SIZE: u32 = 32;
 const RSEQ_ALIGN: u64 = 32;
 /// `RSEQ_CPU_ID_UNINITIALIZED`.
 const CPU_ID_UNINITIALIZED: u32 = u32::MAX;
-
-const EINVAL: i64 = -22;
-const EPERM: i64 = -1;
-const EBUSY: i64 = -16;
-const EFAULT: i64 = -14;
 
 impl Machine {
     /// `rseq(rseq, rseq_len, flags, sig)` for the current task.

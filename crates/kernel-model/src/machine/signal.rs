@@ -53,6 +53,7 @@ use sysgate_cpu::fpu::{FpuState, MXCSR_MASK};
 use sysgate_cpu::{SegReg, Segment};
 
 use super::process::{Done, State};
+use super::ret::{EFAULT, EINTR, EINVAL, ENOMEM, EPERM, ESRCH};
 use super::{Call, Machine, Status, boot, layout};
 use crate::abi::Abi;
 use crate::strace::signal_name;
@@ -127,13 +128,6 @@ const SS_DISABLE: u32 = 2;
 const SS_AUTODISARM: u32 = 1 << 31;
 /// MINSIGSTKSZ on x86 (both ABIs).
 const MINSIGSTKSZ: u64 = 2048;
-
-const EINTR: i64 = -4;
-const EINVAL: i64 = -22;
-const EFAULT: i64 = -14;
-const ESRCH: i64 = -3;
-const EPERM: i64 = -1;
-const ENOMEM: i64 = -12;
 
 /// The bit of signal `s` (1-64) in a mask.
 pub(crate) const fn bit(s: u32) -> u64 {
