@@ -48,6 +48,9 @@ int main(void)
     int ro = open("mapped.txt", O_RDONLY);
     result("shared writable on read-only fd", mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, ro, 0));
     result("unaligned offset", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, ro, 100));
+    if (sizeof(off_t) == 8) /* past the largest file offset */
+        result("offset beyond LLONG_MAX", mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, ro,
+                                                (off_t)(0x7FFFFFFFFFFFF000ull)));
     mkdir("adir", 0755);
     int dfd = open("adir", O_RDONLY);
     result("directory", mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, dfd, 0));

@@ -29,7 +29,9 @@ use crate::personality::{Dispatch, MachineCall, ProcessInfo, SyscallEnv, TaskFil
 use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
 
-use super::ret::{EACCES, EBADF, ECHILD, EFAULT, EINVAL, ENODEV, ENOEXEC, ENOMEM, ENOSYS, ESRCH};
+use super::ret::{
+    EACCES, EBADF, ECHILD, EFAULT, EINVAL, ENODEV, ENOEXEC, ENOMEM, ENOSYS, EOVERFLOW, ESRCH,
+};
 use super::rlimit::{DEFAULT_RLIMITS, RLIM_NLIMITS, Rlimit};
 use super::signal::{self, Delivered, SigInfo, Signals};
 
@@ -1548,7 +1550,13 @@ impl Machine {
         if shared && prot & PROT_WRITE != 0 {
             return Err(if g.writable() { ENODEV } else { EACCES });
         }
-        // Guest RAM bounds what can be mapped (and so what is read).
+        // A mapping may not run past the largest file offset
+        // (file_mmap_ok against the in-memory filesystem's s_maxbytes,
+        // MAX_LFS_FILESIZE); guest RAM bounds what can be mapped (and so
+        // what is read).
+        if off.checked_add(len).is_none_or(|end| end > i64::MAX as u64) {
+            return Err(EOVERFLOW);
+        }
         if len / 0x1000 > self.frames.available() {
             return Err(ENOMEM);
         }
@@ -1559,7 +1567,11 @@ impl Machine {
             let Some(buf) = chunk.get_mut(..want) else {
                 break;
             };
-            match self.personality.vfs.read(vf, off + data.len() as u64, buf) {
+            match self
+                .personality
+                .vfs
+                .read(vf, off.saturating_add(data.len() as u64), buf)
+            {
                 Ok(0) | Err(_) => break,
                 Ok(n) => data.extend_from_slice(buf.get(..n).unwrap_or_default()),
             }

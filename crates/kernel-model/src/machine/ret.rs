@@ -21,3 +21,4 @@ pub(crate) const EBUSY: i64 = neg(Errno::EBUSY);
 pub(crate) const ENODEV: i64 = neg(Errno::ENODEV);
 pub(crate) const EINVAL: i64 = neg(Errno::EINVAL);
 pub(crate) const ENOSYS: i64 = neg(Errno::ENOSYS);
+pub(crate) const EOVERFLOW: i64 = neg(Errno::EOVERFLOW);
