@@ -289,16 +289,43 @@ fn killed() {
     );
 }
 
-/// Debian's busybox-static: a real x86-64 static binary nobody here wrote.
-/// Its shell runs applets in children that exec `/proc/self/exe`.
-#[test]
-fn busybox() {
-    let bin = Path::new("/bin/busybox");
+/// Runs Debian's busybox-static (`/bin/busybox`) with each case natively
+/// and under sysgate on the x86-64 kernel; every run must match.
+fn compare_busybox(cases: &[(&[&str], &[u8])]) {
     build();
+    let bin = Path::new("/bin/busybox");
     assert!(
         bin.exists(),
         "/bin/busybox is missing (scripts/build-c-tests.sh --install installs busybox-static)"
     );
+    let mut failures = Vec::new();
+    let runs = compare_binary(
+        "busybox",
+        bin,
+        &[&["--kernel", "x86_64"]],
+        cases,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// [`compare_busybox`] for `busybox sh -c SCRIPT`, each script with
+/// standard input `stdin`.
+fn compare_busybox_scripts(scripts: &[&str], stdin: &[u8]) {
+    let argv: Vec<[&str; 3]> = scripts.iter().map(|s| ["sh", "-c", s]).collect();
+    let cases: Vec<(&[&str], &[u8])> = argv.iter().map(|a| (&a[..], stdin)).collect();
+    compare_busybox(&cases);
+}
+
+/// Debian's busybox-static: a real x86-64 static binary nobody here wrote.
+/// Its shell runs applets in children that exec `/proc/self/exe`.
+#[test]
+fn busybox() {
     let text: &[u8] = b"pear\napple\nfig\nbanana\napple\ncherry\n";
     let cases: &[(&[&str], &[u8])] = &[
         (&["echo", "hello", "world"], b""),
@@ -369,20 +396,7 @@ fn busybox() {
             b"",
         ),
     ];
-    let mut failures = Vec::new();
-    let runs = compare_binary(
-        "busybox",
-        bin,
-        &[&["--kernel", "x86_64"]],
-        cases,
-        &mut failures,
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {runs} runs differ from native:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    compare_busybox(cases);
 }
 
 /// busybox with the character devices and `/dev` links: `/dev/null`,
@@ -390,45 +404,26 @@ fn busybox() {
 /// `/dev/fd/N` and `> /dev/null` redirections, natively vs under sysgate.
 #[test]
 fn busybox_dev() {
-    let bin = Path::new("/bin/busybox");
-    build();
-    assert!(bin.exists(), "/bin/busybox is missing");
-    let sh = |script: &'static str| -> (&'static [&'static str], &'static [u8]) {
-        (Box::leak(Box::new(["sh", "-c", script])), b"from stdin\n")
-    };
-    let cases: Vec<(&[&str], &[u8])> = vec![
-        sh("cat /dev/null; echo $?"),
-        sh("head -c 10 /dev/zero | wc -c"),
-        sh("date > /dev/null; echo ok"),
-        sh("md5sum /dev/null"),
-        sh("stat -c '%s %t %T %F %a %U %G' /dev/null /dev/zero /dev/full /dev/random /dev/urandom"),
-        sh("dd if=/dev/zero bs=512 count=4 2>/dev/null | wc -c"),
-        sh("echo x > /dev/full; echo $?"),
-        sh("echo err > /dev/stderr"),
-        sh("ls -l /dev/null | cut -c1-43"),
-        sh("head -c 16 /dev/urandom | wc -c"),
-        sh("cat /dev/stdin; cat /dev/fd/0"),
-        sh("echo out > /dev/stdout; echo hi | tee /dev/stderr"),
-        sh("test -c /dev/null && test -w /dev/full && test -r /dev/urandom && echo devices"),
-        sh("exec 3>/dev/null; echo x >&3; echo $?; echo y >> /dev/null; echo $?"),
-        sh("od -An -tx1 -N8 /dev/zero"),
-        sh("echo data > f; exec 4<f; cat /dev/fd/4; readlink /dev/stdout /dev/fd"),
-        sh("dd if=/dev/urandom of=/dev/null bs=1k count=64 2>&1 | head -n 2"),
+    let scripts = [
+        "cat /dev/null; echo $?",
+        "head -c 10 /dev/zero | wc -c",
+        "date > /dev/null; echo ok",
+        "md5sum /dev/null",
+        "stat -c '%s %t %T %F %a %U %G' /dev/null /dev/zero /dev/full /dev/random /dev/urandom",
+        "dd if=/dev/zero bs=512 count=4 2>/dev/null | wc -c",
+        "echo x > /dev/full; echo $?",
+        "echo err > /dev/stderr",
+        "ls -l /dev/null | cut -c1-43",
+        "head -c 16 /dev/urandom | wc -c",
+        "cat /dev/stdin; cat /dev/fd/0",
+        "echo out > /dev/stdout; echo hi | tee /dev/stderr",
+        "test -c /dev/null && test -w /dev/full && test -r /dev/urandom && echo devices",
+        "exec 3>/dev/null; echo x >&3; echo $?; echo y >> /dev/null; echo $?",
+        "od -An -tx1 -N8 /dev/zero",
+        "echo data > f; exec 4<f; cat /dev/fd/4; readlink /dev/stdout /dev/fd",
+        "dd if=/dev/urandom of=/dev/null bs=1k count=64 2>&1 | head -n 2",
     ];
-    let mut failures = Vec::new();
-    let runs = compare_binary(
-        "busybox",
-        bin,
-        &[&["--kernel", "x86_64"]],
-        &cases,
-        &mut failures,
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {runs} runs differ from native:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    compare_busybox_scripts(&scripts, b"from stdin\n");
 }
 
 /// busybox with the credential, metadata and scheduler calls: `id`,
@@ -437,42 +432,23 @@ fn busybox_dev() {
 /// `stat -f` (statfs), natively vs under sysgate.
 #[test]
 fn busybox_metadata() {
-    let bin = Path::new("/bin/busybox");
-    build();
-    assert!(bin.exists(), "/bin/busybox is missing");
-    let sh = |script: &'static str| -> (&'static [&'static str], &'static [u8]) {
-        (Box::leak(Box::new(["sh", "-c", script])), b"")
-    };
-    let cases: Vec<(&[&str], &[u8])> = vec![
-        sh("id; id -G; id -u; id -g"),
-        sh("touch f && chmod 600 f && stat -c '%a %U' f"),
-        sh("touch -d '2020-01-02 03:04:05' f && stat -c %y f"),
-        sh("touch f; touch -r f g; echo $?"),
-        sh("sync; echo ok"),
-        sh("mkfifo p && ls -l p | cut -c1"),
-        sh("mknod q p && stat -c %F q"),
-        sh("touch g; chown 1:2 g; ls -n g | cut -c1-25"),
-        sh("touch f; chgrp 5 f; stat -c %g f"),
-        sh("touch f; chmod 4755 f; chown 5 f; stat -c %a f"),
-        sh("mkdir d; chmod 2750 d; stat -c '%A %a' d"),
-        sh("ln -s nowhere l; chown -h 3:4 l; ls -ln l | cut -c1-25"),
-        sh("renice -n 3 $$ >/dev/null; echo $?"),
-        sh("stat -f -c '%s' . >/dev/null; echo $?"),
+    let scripts = [
+        "id; id -G; id -u; id -g",
+        "touch f && chmod 600 f && stat -c '%a %U' f",
+        "touch -d '2020-01-02 03:04:05' f && stat -c %y f",
+        "touch f; touch -r f g; echo $?",
+        "sync; echo ok",
+        "mkfifo p && ls -l p | cut -c1",
+        "mknod q p && stat -c %F q",
+        "touch g; chown 1:2 g; ls -n g | cut -c1-25",
+        "touch f; chgrp 5 f; stat -c %g f",
+        "touch f; chmod 4755 f; chown 5 f; stat -c %a f",
+        "mkdir d; chmod 2750 d; stat -c '%A %a' d",
+        "ln -s nowhere l; chown -h 3:4 l; ls -ln l | cut -c1-25",
+        "renice -n 3 $$ >/dev/null; echo $?",
+        "stat -f -c '%s' . >/dev/null; echo $?",
     ];
-    let mut failures = Vec::new();
-    let runs = compare_binary(
-        "busybox",
-        bin,
-        &[&["--kernel", "x86_64"]],
-        &cases,
-        &mut failures,
-    );
-    assert!(
-        failures.is_empty(),
-        "{} of {runs} runs differ from native:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    compare_busybox_scripts(&scripts, b"");
 }
 
 #[test]
