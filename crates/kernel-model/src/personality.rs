@@ -594,6 +594,7 @@ impl Personality {
     /// i386 takes the low 32 bits unsigned. `nr >= NR_syscalls` or a number
     /// without a row gives `-ENOSYS` (`sys_ni_syscall`). i386 arguments are
     /// truncated to 32 bits.
+    #[inline]
     pub fn syscall(
         &mut self,
         abi: Abi,
@@ -610,6 +611,73 @@ impl Personality {
             Abi::I386 => Some(nr as u32),
         };
         let row: Option<Row> = nr32.and_then(|n| self.table(abi).row(n).copied());
+        // The common case: a personality handler, with nothing tracing or
+        // auditing the call.
+        if let Some(Row {
+            handler: Handler::Kernel(f),
+            name,
+            ..
+        }) = row
+            && self.strace.is_none()
+            && !self.audit.wants(name)
+        {
+            self.vfs.set_time_at(self.clock, env.cycles);
+            let mut mem = CountingMemory {
+                inner: &mut *env.mem,
+                bytes: 0,
+            };
+            let mut ctx = Ctx {
+                sys: self,
+                task: env.task,
+                mem: &mut mem,
+                process: env.process,
+                abi,
+                mechanism: env.mechanism,
+                cycles: env.cycles,
+            };
+            let r = f(&mut ctx, &args);
+            let copied = mem.bytes;
+            return SyscallOutcome {
+                dispatch: match r {
+                    Ok(v) => Dispatch::Return(v),
+                    Err(e) => Self::dispatch_of(e),
+                },
+                audit_serial: None,
+                copied,
+            };
+        }
+        self.syscall_slow(abi, nr32, row, args, env)
+    }
+
+    /// The [`Dispatch`] of a handler's error (without trace or audit).
+    #[inline(never)]
+    fn dispatch_of(e: SysError) -> Dispatch {
+        match e {
+            SysError::Errno(e) => Dispatch::Return(e.to_return()),
+            SysError::Block(w) => Dispatch::Block(w),
+            SysError::Sleep { until_cycle } => Dispatch::Sleep {
+                until_cycle,
+                ret: 0,
+            },
+            SysError::Signal { errno, signal } => Dispatch::ReturnSignal {
+                ret: errno.to_return(),
+                signal,
+            },
+            SysError::Yield => Dispatch::Yield(0),
+        }
+    }
+
+    /// [`Personality::syscall`] for calls without a personality handler,
+    /// or traced, or audited.
+    #[inline(never)]
+    fn syscall_slow(
+        &mut self,
+        abi: Abi,
+        nr32: Option<u32>,
+        row: Option<Row>,
+        args: [u64; 6],
+        env: SyscallEnv<'_>,
+    ) -> SyscallOutcome {
         let name = match (&row, nr32) {
             (Some(r), _) => Some(r.name),
             (None, Some(n)) => abi.syscall_name(n),
@@ -619,7 +687,7 @@ impl Personality {
         let pending = (self.strace.is_some() || audit_wanted).then(|| {
             strace::capture_entry(abi, nr32.unwrap_or(u32::MAX), row.as_ref(), &args, env.mem)
         });
-        self.vfs.set_time(self.clock.realtime(env.cycles));
+        self.vfs.set_time_at(self.clock, env.cycles);
         let mut copied = 0;
         let result = match row.map(|r| r.handler) {
             None => Err(SysError::Errno(Errno::ENOSYS)),

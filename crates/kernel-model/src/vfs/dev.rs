@@ -169,7 +169,7 @@ impl Vfs {
             return Err(Errno::EEXIST);
         }
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,
             &dir.id,

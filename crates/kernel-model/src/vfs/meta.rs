@@ -69,7 +69,7 @@ impl Vfs {
     /// Applies `m` to `node` (`EROFS` on a read-only mount).
     pub fn setattr(&mut self, node: &Node, m: &SetAttr) -> Result<(), Errno> {
         self.check_writable(node.mount)?;
-        let now = self.now;
+        let now = self.now();
         match (&self.mount(node.mount)?.fs, &node.id) {
             (FsImpl::Mem(fs), NodeId::Mem(ino)) => {
                 let r = fs.inode(*ino)?;
@@ -112,7 +112,7 @@ impl Vfs {
         let da = self.getattr(&dir)?;
         permission(&da, cred, MAY_WRITE | MAY_EXEC)?;
         self.check_writable(dir.mount)?;
-        let now = self.now;
+        let now = self.now();
         let perm = mode & 0o7777;
         match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,

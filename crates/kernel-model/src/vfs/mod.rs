@@ -45,7 +45,7 @@ use self::hostfs::{HostFs, HostRel};
 use self::memfs::{MemFs, MemFsLimits, MemInodeRef};
 use self::stat::{Attr, DirEntry, makedev};
 use crate::errno::Errno;
-use crate::time::Timespec;
+use crate::time::{Clock, Timespec};
 use crate::uapi::*;
 
 pub use self::walk::{Dot, Walked};
@@ -198,8 +198,17 @@ pub struct VfsFile {
 #[derive(Debug)]
 pub struct Vfs {
     mounts: Vec<Mount>,
-    now: Timespec,
+    now: Now,
     limits: MemFsLimits,
+}
+
+/// The modeled time for timestamps: as set, or computed when first needed
+/// from a clock and a cycle count (most calls never need it, and the
+/// conversion costs two divisions).
+#[derive(Clone, Copy, Debug)]
+enum Now {
+    At(Timespec),
+    Cycles(Clock, u64),
 }
 
 impl Default for Vfs {
@@ -233,7 +242,7 @@ impl Vfs {
     pub fn new(limits: MemFsLimits) -> Vfs {
         let mut v = Vfs {
             mounts: Vec::new(),
-            now: Timespec::default(),
+            now: Now::At(Timespec::default()),
             limits,
         };
         v.mounts.push(Mount {
@@ -250,12 +259,22 @@ impl Vfs {
 
     /// Sets the modeled time used for timestamps from now on.
     pub fn set_time(&mut self, now: Timespec) {
-        self.now = now;
+        self.now = Now::At(now);
+    }
+
+    /// Sets the modeled time used for timestamps from now on to
+    /// `clock.realtime(cycles)` (computed only when a timestamp is taken).
+    #[inline]
+    pub fn set_time_at(&mut self, clock: Clock, cycles: u64) {
+        self.now = Now::Cycles(clock, cycles);
     }
 
     /// The modeled time last set.
     pub fn now(&self) -> Timespec {
-        self.now
+        match self.now {
+            Now::At(t) => t,
+            Now::Cycles(clock, cycles) => clock.realtime(cycles),
+        }
     }
 
     fn mount_point(&mut self, guest: &str) -> Result<Vec<Vec<u8>>, MountError> {

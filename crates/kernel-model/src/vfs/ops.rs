@@ -144,7 +144,7 @@ impl Vfs {
         if want_write || trunc {
             self.check_writable(node.mount)?;
         }
-        let now = self.now;
+        let now = self.now();
         let handle = match (&self.mount(node.mount)?.fs, &node.id) {
             (FsImpl::Mem(fs), NodeId::Mem(ino)) => {
                 let inode = fs.inode(*ino)?;
@@ -170,7 +170,7 @@ impl Vfs {
     ) -> Result<VfsFile, Errno> {
         self.may_modify_dir(w, cred)?;
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         let (id, handle) = match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,
             &dir.id,
@@ -238,7 +238,7 @@ impl Vfs {
         }
         self.may_modify_dir(&w, cred)?;
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,
             &dir.id,
@@ -268,7 +268,7 @@ impl Vfs {
         let da = self.may_modify_dir(&w, cred)?;
         Self::check_sticky(&da, &a, cred)?;
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,
             &dir.id,
@@ -299,7 +299,7 @@ impl Vfs {
         let da = self.may_modify_dir(&w, cred)?;
         Self::check_sticky(&da, &a, cred)?;
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         match (
             &mut self.mounts.get_mut(dir.mount).ok_or(Errno::ENOENT)?.fs,
             &dir.id,
@@ -362,7 +362,7 @@ impl Vfs {
             Self::check_sticky(&nda, &self.getattr(n)?, cred)?;
         }
         let noreplace = flags & RENAME_NOREPLACE != 0;
-        let now = self.now;
+        let now = self.now();
         match (
             &mut self.mounts.get_mut(odir.mount).ok_or(Errno::ENOENT)?.fs,
             &odir.id,
@@ -416,7 +416,7 @@ impl Vfs {
         }
         permission(&a, cred, MAY_WRITE)?;
         self.check_writable(node.mount)?;
-        let now = self.now;
+        let now = self.now();
         match (&self.mount(node.mount)?.fs, &node.id) {
             (FsImpl::Mem(fs), NodeId::Mem(ino)) => fs.truncate(&fs.inode(*ino)?, len, now),
             (FsImpl::Host(fs), NodeId::Host(rel)) => fs.truncate(rel, len),
@@ -453,7 +453,7 @@ impl Vfs {
             return Err(Errno::EPERM);
         }
         self.may_modify_dir(&nw, cred)?;
-        let now = self.now;
+        let now = self.now();
         match (&node.id, &ndir.id) {
             (NodeId::Mem(ino), NodeId::Mem(dir)) => {
                 self.memfs_mut(node.mount)?.link(*ino, *dir, &nw.name, now)
@@ -483,7 +483,7 @@ impl Vfs {
         }
         self.may_modify_dir(&w, cred)?;
         let dir = w.dir()?.clone();
-        let now = self.now;
+        let now = self.now();
         match &dir.id {
             NodeId::Mem(ino) => self
                 .memfs_mut(dir.mount)?
@@ -511,7 +511,7 @@ impl Vfs {
 
     /// Writes `data` to `f` at `off`; returns the bytes written.
     pub fn write(&mut self, f: &VfsFile, off: u64, data: &[u8]) -> Result<usize, Errno> {
-        let now = self.now;
+        let now = self.now();
         match &f.handle {
             Handle::Mem(inode) => self.memfs(f.node.mount)?.write(inode, off, data, now),
             Handle::Host(file) => self.hostfs(f.node.mount)?.write_at(file, off, data),
@@ -536,7 +536,7 @@ impl Vfs {
 
     /// `ftruncate`: sets the size of an open regular file.
     pub fn ftruncate(&mut self, f: &VfsFile, len: u64) -> Result<(), Errno> {
-        let now = self.now;
+        let now = self.now();
         match &f.handle {
             Handle::Mem(inode) => self.memfs(f.node.mount)?.truncate(inode, len, now),
             Handle::Host(file) => self.hostfs(f.node.mount)?.ftruncate(file, len),
