@@ -575,24 +575,26 @@ impl Machine {
 
     #[inline(never)]
     fn complete_returned<T: Observer>(&mut self, observer: &mut T) {
-        let Some((call, cycle)) = self.phases.take_returned() else {
+        let call = &mut self.phases.cur;
+        let Some(cycle) = call.returned_at else {
             return;
         };
         let phases = call.phases;
         if let Some(s) = call.serial {
             self.personality.audit.set_cycles(s, phases);
         }
-        let Some(mut ev) = call.event else {
-            return;
-        };
-        // (Unless the embedder has emptied `events` since.)
-        if let Some(e) = call.index.and_then(|k| self.events.get_mut(k))
-            && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
-        {
-            e.cycles = phases;
+        if let Some(ev) = &mut call.event {
+            // (Unless the embedder has emptied `events` since.)
+            if let Some(e) = call.index.and_then(|k| self.events.get_mut(k))
+                && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
+            {
+                e.cycles = phases;
+            }
+            ev.cycles = phases;
+            observer.syscall_returned(cycle, ev);
         }
-        ev.cycles = phases;
-        observer.syscall_returned(cycle, &ev);
+        // The current task has no call in flight now.
+        self.phases.clear_current();
     }
 
     /// The machine is about to resume the CPU (after a hypercall).
@@ -660,27 +662,40 @@ impl Machine {
 
     /// Handles a hypercall; returns a status when the last process ended.
     fn hypercall(&mut self, nr: u32) -> Result<Option<Status>, KernelError> {
-        let regs = self.vcpu.cpu.gpr[4];
-        if nr == hc::EXCEPTION {
-            self.phases.not_a_call();
-            let vector = self.vcpu.cpu.gpr[3] as u8;
-            return self.exception(regs, vector);
+        match nr {
+            hc::SYSCALL_64 => self.syscall_hypercall::<{ hc::SYSCALL_64 }>(),
+            hc::INT80_COMPAT => self.syscall_hypercall::<{ hc::INT80_COMPAT }>(),
+            hc::SYSENTER_COMPAT => self.syscall_hypercall::<{ hc::SYSENTER_COMPAT }>(),
+            hc::SYSCALL_COMPAT => self.syscall_hypercall::<{ hc::SYSCALL_COMPAT }>(),
+            hc::INT80_32 => self.syscall_hypercall::<{ hc::INT80_32 }>(),
+            hc::SYSENTER_32 => self.syscall_hypercall::<{ hc::SYSENTER_32 }>(),
+            hc::EXCEPTION => self.exception_hypercall(self.vcpu.cpu.gpr[4]),
+            _ => Err(unknown_hypercall(nr)),
         }
-        let (abi, mech, wide) = match nr {
+    }
+
+    /// The hypercall of a system call entry stub (`HC`, one of the
+    /// `hc::SYSCALL_64` ... `hc::SYSENTER_32` numbers; one copy per entry
+    /// stub, so the ABI, mechanism and `pt_regs` layout are constants):
+    /// reads the call out of `pt_regs` (at RSP) and dispatches it.
+    #[inline(never)]
+    fn syscall_hypercall<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
+        let regs = self.vcpu.cpu.gpr[4];
+        let (abi, mech, wide) = match HC {
             hc::SYSCALL_64 => (Abi::X86_64, Mechanism::Syscall64, true),
             hc::INT80_COMPAT => (Abi::I386, Mechanism::Int80, true),
             hc::SYSENTER_COMPAT => (Abi::I386, Mechanism::Sysenter, true),
             hc::SYSCALL_COMPAT => (Abi::I386, Mechanism::SyscallCompat, true),
             hc::INT80_32 => (Abi::I386, Mechanism::Int80, false),
-            hc::SYSENTER_32 => (Abi::I386, Mechanism::Sysenter, false),
-            _ => return Err(KernelError::Oops(format!("unknown hypercall {nr}"))),
+            // hc::SYSENTER_32
+            _ => (Abi::I386, Mechanism::Sysenter, false),
         };
         self.phases.hypercall(self.vcpu.cpu.cycles);
-        let w = if wide { 8 } else { 4 };
         let l = regs::layout(wide);
-        // One copy of pt_regs out of guest memory, then field by field.
-        let pt = self.read_pt_regs(regs, wide);
-        let mut args = [0u64; 6];
+        // One copy of pt_regs out of guest memory, then field by field; the
+        // same copy serves the fast-return check when the handler cannot
+        // have changed it (see `complete_with`).
+        let mut pt = self.read_pt_regs(regs, wide);
         use entry::{regs32 as r32, regs64 as r64};
         // The argument registers of each ABI: rdi, rsi, rdx, r10, r8, r9 /
         // ebx, ecx, edx, esi, edi, ebp.
@@ -689,16 +704,16 @@ impl Machine {
             (Abi::I386, true) => [r64::BX, r64::CX, r64::DX, r64::SI, r64::DI, r64::BP],
             (Abi::I386, false) => [r32::BX, r32::CX, r32::DX, r32::SI, r32::DI, r32::BP],
         };
-        for (a, o) in args.iter_mut().zip(offs) {
-            *a = pt.get(o);
-            if abi == Abi::I386 {
-                *a &= 0xFFFF_FFFF;
-            }
-        }
+        let mask = match abi {
+            Abi::X86_64 => u64::MAX,
+            Abi::I386 => 0xFFFF_FFFF,
+        };
+        let mut args = offs.map(|o| pt.get(o) & mask);
         let nr_sys = pt.get(l.orig_ax) as u32;
         if matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat) {
             // do_fast_syscall_32: the sixth argument (the caller's EBP) is
             // on the user stack; the return goes to the vDSO landing pad.
+            let w = if wide { 8 } else { 4 };
             let usp = pt.get(l.sp) & 0xFFFF_FFFF;
             let mut b = [0u8; 4];
             if self.user_memory().read(usp, &mut b).is_err() {
@@ -709,6 +724,8 @@ impl Machine {
             args[5] = u32::from_le_bytes(b) as u64;
             self.kwrite(regs + l.bp, w, args[5]);
             self.kwrite(regs + l.ip, w, self.vdso.landing_pad);
+            pt.set(l.bp, args[5]);
+            pt.set(l.ip, self.vdso.landing_pad);
         }
         let call = Call {
             abi,
@@ -718,13 +735,38 @@ impl Machine {
             regs,
             wide,
         };
-        self.dispatch(call)
+        self.dispatch(call, &pt)
+    }
+
+    /// The exception hypercall: no call is entering.
+    #[cold]
+    #[inline(never)]
+    fn exception_hypercall(&mut self, regs: u64) -> Result<Option<Status>, KernelError> {
+        self.phases.not_a_call();
+        let vector = self.vcpu.cpu.gpr[3] as u8;
+        self.exception(regs, vector)
     }
 
     /// Writes a system call's result and tells the entry stub (in EAX)
     /// whether the fast return is allowed, by the rules of Linux's
     /// `do_syscall_64` and `do_fast_syscall_32`.
     pub(crate) fn complete(&mut self, call: &Call, ret: i64) {
+        self.complete_with(call, ret, None);
+    }
+
+    /// [`Machine::complete`], given `pt`, a copy of the call's `pt_regs`
+    /// taken at the hypercall, when the handler was one of the
+    /// personality's (which reach guest memory only through the task's
+    /// user mappings, never the kernel stack). The copy is used only when
+    /// `pt_regs` lies in the kernel-stack region below [`FRAMES_START`]
+    /// (`layout::FRAMES_START`): no user mapping points there (user pages
+    /// are allocated frames, the vDSO pages are in the kernel image), so
+    /// the copy is still current apart from `ax`. Otherwise `pt_regs` is
+    /// read again.
+    ///
+    /// [`FRAMES_START`]: layout::FRAMES_START
+    #[inline(always)]
+    pub(crate) fn complete_with(&mut self, call: &Call, ret: i64, pt: Option<&regs::Copy>) {
         let w = if call.wide { 8 } else { 4 };
         let l = regs::layout(call.wide);
         let ax = if call.wide {
@@ -733,11 +775,26 @@ impl Machine {
             ret as u64 & 0xFFFF_FFFF
         };
         self.kwrite(call.regs + l.ax, w, ax);
-        self.vcpu.cpu.gpr[0] = self.fast_return_ok(call) as u64;
+        let size = if call.wide {
+            entry::regs64::SIZE
+        } else {
+            entry::regs32::SIZE
+        };
+        let pa = call.regs.wrapping_sub(self.kernel_base());
+        let in_kstacks = pa >= KSTACK_REGION
+            && pa
+                .checked_add(size)
+                .is_some_and(|end| end <= layout::FRAMES_START);
+        let fast = match pt {
+            Some(pt) if in_kstacks && pt.wide == call.wide => self.fast_return_check(call, pt),
+            _ => self.fast_return_ok(call),
+        };
+        self.vcpu.cpu.gpr[0] = fast as u64;
     }
 
     /// A copy of the `pt_regs` at kernel address `va` (64-bit layout when
     /// `wide`).
+    #[inline]
     fn read_pt_regs(&self, va: u64, wide: bool) -> regs::Copy {
         let mut c = regs::Copy {
             bytes: [0; entry::regs64::SIZE as usize],
@@ -753,9 +810,18 @@ impl Machine {
         c
     }
 
+    /// Whether the call may return by SYSRET/SYSEXIT, from the `pt_regs`
+    /// in guest memory now.
+    #[inline(never)]
     pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
-        let l = regs::layout(call.wide);
         let pt = self.read_pt_regs(call.regs, call.wide);
+        self.fast_return_check(call, &pt)
+    }
+
+    /// Whether the call may return by SYSRET/SYSEXIT, given its `pt_regs`.
+    #[inline(always)]
+    fn fast_return_check(&self, call: &Call, pt: &regs::Copy) -> bool {
+        let l = regs::layout(call.wide);
         let get = |o: u64| pt.get(o);
         let (ip, flags) = (get(l.ip), get(l.flags));
         let (cs, ss) = (get(l.cs) as u16, get(l.ss) as u16);
@@ -852,6 +918,20 @@ pub(crate) mod regs {
                     .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
             }
         }
+
+        /// Sets the field at byte offset `off` (as [`Copy::get`] reads it);
+        /// nothing past the end.
+        #[inline]
+        pub(crate) fn set(&mut self, off: u64, v: u64) {
+            let off = off as usize;
+            if self.wide {
+                if let Some(b) = self.bytes.get_mut(off..off + 8) {
+                    b.copy_from_slice(&v.to_le_bytes());
+                }
+            } else if let Some(b) = self.bytes.get_mut(off..off + 4) {
+                b.copy_from_slice(&(v as u32).to_le_bytes());
+            }
+        }
     }
 
     pub(crate) const fn layout(wide: bool) -> Layout {
@@ -879,6 +959,13 @@ pub(crate) mod regs {
             }
         }
     }
+}
+
+/// The error for a hypercall number the entry stubs never issue.
+#[cold]
+#[inline(never)]
+fn unknown_hypercall(nr: u32) -> KernelError {
+    KernelError::Oops(format!("unknown hypercall {nr}"))
 }
 
 /// The signal Linux sends for an exception vector (arch/x86/kernel/traps.c).

@@ -174,10 +174,15 @@ impl PhaseTracker {
             phases.hw_entry = e.hw_entry;
             phases.entry_stub = cycles.saturating_sub(e.at);
         }
-        self.cur = InFlight {
-            phases,
-            ..InFlight::default()
-        };
+        // `InFlight { phases, ..InFlight::default() }`, field by field (the
+        // event's payload is dead while `event` is None).
+        let cur = &mut self.cur;
+        cur.event = None;
+        cur.index = None;
+        cur.serial = None;
+        cur.phases = phases;
+        cur.exit_from = None;
+        cur.returned_at = None;
     }
 
     /// Any other hypercall (an exception entry): no call is entering.
@@ -193,19 +198,22 @@ impl PhaseTracker {
     }
 
     /// The current task's call was recorded as `event` (at `index` in
-    /// `Machine::events` when events are kept; audit record `serial`);
-    /// returns its phases so far.
+    /// `Machine::events` when events are kept; audit record `serial`):
+    /// keeps it, with its phases so far in its `cycles`, and returns it.
     #[inline]
     pub fn recorded(
         &mut self,
-        event: &SyscallEvent,
+        event: SyscallEvent,
         index: Option<usize>,
         serial: Option<u32>,
-    ) -> PhaseCycles {
-        self.cur.event = Some(*event);
-        self.cur.index = index;
-        self.cur.serial = serial;
-        self.cur.phases
+    ) -> &SyscallEvent {
+        let cur = &mut self.cur;
+        cur.index = index;
+        cur.serial = serial;
+        let phases = cur.phases;
+        let e = cur.event.insert(event);
+        e.cycles = phases;
+        e
     }
 
     /// The machine is about to resume the CPU in the current task: if its
@@ -288,13 +296,17 @@ impl PhaseTracker {
         self.cur.returned_at = Some(cpu.cycles);
     }
 
-    /// The call that returned to user mode since the last stop, if any
-    /// (and the cycle count after its hardware exit); the current task has
-    /// no call in flight afterwards.
+    /// Ends the current task's call (it returned and was completed): no
+    /// call in flight (`cur = InFlight::default()`, field by field).
     #[inline]
-    pub fn take_returned(&mut self) -> Option<(InFlight, u64)> {
-        let at = self.cur.returned_at?;
-        Some((std::mem::take(&mut self.cur), at))
+    pub fn clear_current(&mut self) {
+        let cur = &mut self.cur;
+        cur.event = None;
+        cur.index = None;
+        cur.serial = None;
+        cur.phases = PhaseCycles::default();
+        cur.exit_from = None;
+        cur.returned_at = None;
     }
 }
 

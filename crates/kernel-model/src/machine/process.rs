@@ -156,6 +156,20 @@ impl Task {
     }
 }
 
+/// What [`Machine::try_call_at`] did.
+struct Tried {
+    done: Done,
+    /// See [`Machine::try_call_at`].
+    clean: bool,
+}
+
+/// The error for a system call with no current task (a sysgate bug).
+#[cold]
+#[inline(never)]
+fn no_current_task(pid: u32) -> KernelError {
+    KernelError::Oops(format!("system call with no current task (pid {pid})"))
+}
+
 /// The identity a task shows the personality layer.
 struct Info<'a> {
     pid: u32,
@@ -412,9 +426,30 @@ impl Machine {
         true
     }
 
-    /// Dispatches a system call for the current task.
-    pub(crate) fn dispatch(&mut self, call: Call) -> Result<Option<Status>, KernelError> {
-        match self.try_call(&call)? {
+    /// Dispatches a system call for the current task; `pt` is the copy of
+    /// its `pt_regs` taken at the hypercall.
+    #[inline(always)]
+    pub(crate) fn dispatch(
+        &mut self,
+        call: Call,
+        pt: &regs::Copy,
+    ) -> Result<Option<Status>, KernelError> {
+        let tried = self.try_call_at(&call)?;
+        match tried.done {
+            Done::Return(r) if tried.clean => {
+                // A personality handler returned: pt_regs are as the
+                // hypercall read them, and the task had no signal work
+                // before the call and the handler could not give it any.
+                self.complete_with(&call, r, Some(pt));
+                Ok(None)
+            }
+            done => self.dispatch_slow(call, done),
+        }
+    }
+
+    #[inline(never)]
+    fn dispatch_slow(&mut self, call: Call, done: Done) -> Result<Option<Status>, KernelError> {
+        match done {
             Done::Return(r) => {
                 self.complete(&call, r);
                 self.exit_to_user(call.regs)
@@ -456,12 +491,22 @@ impl Machine {
 
     /// Performs a call once; the caller decides what to do with the result.
     fn try_call(&mut self, call: &Call) -> Result<Done, KernelError> {
+        Ok(self.try_call_at(call)?.done)
+    }
+
+    /// [`Machine::try_call`], also telling whether the call was served by
+    /// a personality handler that returned (neither `pt_regs` nor the
+    /// task's signal state changed) while the task had no signal work
+    /// (nothing pending, no alarm, no saved mask): then returning to user
+    /// mode has nothing to deliver.
+    #[inline(never)]
+    fn try_call_at(&mut self, call: &Call) -> Result<Tried, KernelError> {
         let pid = self.current;
         let Some(task) = self.tasks.get_mut(&pid) else {
-            return Err(KernelError::Oops(format!(
-                "system call with no current task (pid {pid})"
-            )));
+            return Err(no_current_task(pid));
         };
+        let quiet =
+            task.sig.pending == 0 && task.sig.alarm_at.is_none() && task.sig.saved_mask.is_none();
         let info = Info {
             pid,
             ppid: task.ppid,
@@ -490,7 +535,32 @@ impl Machine {
         self.phases.switch_to(pid);
         self.phases.charge_handler(cost);
         let serial = out.audit_serial;
-        let done = match out.dispatch {
+        match out.dispatch {
+            Dispatch::Return(r) | Dispatch::Yield(r) => {
+                self.record(call, Some(r), serial);
+                Ok(Tried {
+                    done: Done::Return(r),
+                    clean: quiet,
+                })
+            }
+            dispatch => Ok(Tried {
+                done: self.finish_call(call, pid, dispatch, serial)?,
+                clean: false,
+            }),
+        }
+    }
+
+    /// The rest of [`Machine::try_call`]: the dispatches other than a
+    /// plain return.
+    #[inline(never)]
+    fn finish_call(
+        &mut self,
+        call: &Call,
+        pid: u32,
+        dispatch: Dispatch,
+        serial: Option<u32>,
+    ) -> Result<Done, KernelError> {
+        let done = match dispatch {
             Dispatch::Return(r) | Dispatch::Yield(r) => Done::Return(r),
             Dispatch::ReturnSignal { ret, signal } => {
                 // send_sig(sig, current, 0): SI_USER from the caller.
@@ -573,7 +643,7 @@ impl Machine {
     /// Records the current task's call as an event (and its phases so far
     /// in its audit record, if it has one).
     fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
-        let mut event = SyscallEvent {
+        let event = SyscallEvent {
             pid: self.current,
             abi: call.abi,
             mechanism: call.mech,
@@ -583,13 +653,13 @@ impl Machine {
             cycles: PhaseCycles::default(),
         };
         let index = self.keep_events.then_some(self.events.len());
-        event.cycles = self.phases.recorded(&event, index, serial);
+        let event = self.phases.recorded(event, index, serial);
         if let Some(s) = serial {
             self.personality.audit.set_cycles(s, event.cycles);
         }
         // Pushed even when events are not kept: the observer sees them
         // after the hypercall, and the run loop then drops them.
-        self.events.push(event);
+        self.events.push(*event);
     }
 
     /// Ends `pid` with `status`: frees its memory, closes its files,
