@@ -89,6 +89,10 @@ pub struct Insn {
     pub(crate) reg: [u8; 2],
     /// Condition-code nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
     pub(crate) cond: u8,
+    /// How many instructions, this one first, form a run of stack pushes
+    /// or pops the run loop may execute at once (see
+    /// `insn::faststack::mark_runs`); 0 when this one starts none.
+    pub(crate) run: u8,
     /// The decoded instruction.
     pub ins: Instruction,
 }
@@ -280,6 +284,7 @@ impl Insn {
             cum: 0,
             reg: [slot(o0, 0), slot(o1, 1)],
             cond,
+            run: 0,
             ins,
         }
     }
@@ -509,6 +514,7 @@ fn decode_block(
         insn.cum = cum;
         cum = cum.saturating_add(cycles);
     }
+    insn::mark_stack_runs(&mut insns);
     cpu.mmu.phys.mark_code(pa);
     if let Some(p2) = phys2 {
         cpu.mmu.phys.mark_code(p2);

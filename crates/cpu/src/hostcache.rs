@@ -152,6 +152,22 @@ impl HostCache {
         true
     }
 
+    /// The host address of the page holding `lin` if it is cached for
+    /// reading under `ctx` (the caller keeps its accesses inside the page).
+    #[inline(always)]
+    pub(crate) fn read_page(&self, lin: u64, ctx: u64) -> Option<*const u8> {
+        let e = self.read[slot(lin)];
+        (e.tag == tag(lin, ctx)).then_some(e.host as *const u8)
+    }
+
+    /// The host address of the page holding `lin` if it is cached for
+    /// writing under `ctx` (the caller keeps its accesses inside the page).
+    #[inline(always)]
+    pub(crate) fn write_page(&self, lin: u64, ctx: u64) -> Option<*mut u8> {
+        let e = self.write[slot(lin)];
+        (e.tag == tag(lin, ctx)).then_some(e.host)
+    }
+
     /// Remembers the host page of a successful read translation.
     #[inline(always)]
     pub(crate) fn fill_read(&mut self, lin: u64, ctx: u64, page: NonNull<u8>) {

@@ -2,9 +2,12 @@
 //! the host must handle happens, and say why in an [`Exit`].
 //!
 //! The loop executes whole cached blocks; per instruction it does one
-//! indirect call, one addition for the cycle count and one check for
-//! self-modifying code. Tracing is a generic parameter, so a run with
-//! [`NoTracer`] compiles the hooks away.
+//! indirect call and one check for self-modifying code, and cycles are
+//! added once per block. Tracing is a generic parameter, so a run with
+//! [`NoTracer`] compiles the hooks away; without per-instruction hooks, a
+//! run of pushes or pops (a kernel entry building `pt_regs`, a function
+//! prologue) executes as one step when it stays in one cached stack page
+//! (`insn::faststack`).
 //!
 //! Exceptions (raised by an instruction, by instruction fetch, or while
 //! delivering another one) either end the run with [`Exit::Exception`] or
@@ -130,16 +133,21 @@ pub struct StepEvent {
 /// Hooks called by the run loop. Every method has an empty default, and the
 /// loop is generic over the tracer, so unused hooks cost nothing.
 pub trait Tracer {
-    /// Whether the run loop must keep [`Cpu::cycles`] and
-    /// [`Cpu::instructions`] exact before every hook call and call
-    /// [`Tracer::retired`]. When false (as for [`NoTracer`]) the counters are
-    /// charged once per basic block, and are exact whenever control returns
-    /// to the host.
+    /// Whether the run loop must show every instruction: call
+    /// [`Tracer::instruction`] and [`Tracer::retired`] for each, with
+    /// [`Cpu::cycles`] and [`Cpu::instructions`] exact at every hook call.
+    /// When false (as for [`NoTracer`]) neither hook is called, the
+    /// counters are charged once per basic block (exact whenever control
+    /// returns to the host), and the loop may execute a run of pushes or
+    /// pops as one step; the architectural outcome and the counts are the
+    /// same either way.
     const PER_INSTRUCTION: bool = true;
-    /// Called before each instruction executes.
+    /// Called before each instruction executes (only when
+    /// [`Tracer::PER_INSTRUCTION`] is true).
     #[inline(always)]
     fn instruction(&mut self, _cpu: &Cpu, _insn: &Insn) {}
-    /// Called after each instruction retires.
+    /// Called after each instruction retires (only when
+    /// [`Tracer::PER_INSTRUCTION`] is true).
     #[inline(always)]
     fn retired(&mut self, _cpu: &Cpu, _insn: &Insn) {}
     /// Called when an instruction raises an exception.
@@ -193,6 +201,9 @@ pub struct Vcpu {
     model: CycleModel,
     breakpoints: BTreeSet<u64>,
     last_transition: Option<Transition>,
+    /// Whether the run loop keeps the last transition in
+    /// `last_transition` (for [`Vcpu::step`]; runs skip the copy).
+    keep_transition: bool,
     /// Set by a triple fault; see [`Exit::TripleFault`].
     shutdown: bool,
     /// [`Cpu::instructions`] at which the run loop stops (the instruction
@@ -289,6 +300,7 @@ impl Vcpu {
             model: CycleModel::default(),
             breakpoints: BTreeSet::new(),
             last_transition: None,
+            keep_transition: false,
             shutdown: false,
             run_end: 0,
             rf_until: u64::MAX,
@@ -375,7 +387,9 @@ impl Vcpu {
         let instruction = self.last_instruction(ip);
         let saved = std::mem::take(&mut self.breakpoints);
         self.last_transition = None;
+        self.keep_transition = true;
         let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
+        self.keep_transition = false;
         self.walks.fold(&self.cpu);
         self.breakpoints = saved;
         StepEvent {
@@ -567,7 +581,19 @@ impl Vcpu {
             let base_insns = self.cpu.instructions;
             self.cpu.block_cycles = self.cpu.cycles.wrapping_sub(insns[0].cum as u64);
             let mut executed = n;
-            for (k, insn) in insns[..n].iter().enumerate() {
+            let mut k = 0;
+            while k < n {
+                let insn = &insns[k];
+                // A run of pushes or pops executes at once when nothing
+                // needs to see its instructions one by one.
+                if !T::PER_INSTRUCTION && !BREAKPOINTS && insn.run > 1 {
+                    let end = k + insn.run as usize;
+                    if end <= n && crate::insn::execute_stack_run(&mut self.cpu, &insns[k..end]) {
+                        self.cpu.rip = insns[end - 1].next_ip();
+                        k = end;
+                        continue;
+                    }
+                }
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
                     && base_insns + k as u64 != start
@@ -582,7 +608,9 @@ impl Vcpu {
                     self.walks.fold(&self.cpu);
                     return Exit::Breakpoint(insn.ip());
                 }
-                tracer.instruction(&self.cpu, insn);
+                if T::PER_INSTRUCTION {
+                    tracer.instruction(&self.cpu, insn);
+                }
                 self.cpu.rip = insn.next_ip();
                 if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
                     let mut charged = insn.cum as u64;
@@ -624,6 +652,7 @@ impl Vcpu {
                     executed = k + 1;
                     break;
                 }
+                k += 1;
             }
             let cut = executed == n && n < insns.len();
             if let Some(last) = insns[..executed].last() {
@@ -636,11 +665,21 @@ impl Vcpu {
                     self.walks.charge(&mut self.cpu, &self.model);
                 }
                 // Only a block's last instruction can record a transition.
-                if let Some(mut t) = self.cpu.transition.take() {
-                    t.cycles =
-                        last.cycles as u64 + charge_gate(&mut self.cpu, &self.model, &t, last);
-                    tracer.transition(&self.cpu, &t);
-                    self.last_transition = Some(t);
+                // It is reported where the handler left it: copying the
+                // whole record right after its field-by-field stores
+                // would stall on store forwarding.
+                if let Some(t) = self.cpu.transition.as_mut() {
+                    t.cycles = last.cycles as u64;
+                    if matches!(t.kind, TransitionKind::FarCall | TransitionKind::FarRet) {
+                        charge_gate(&mut self.cpu, &self.model, last);
+                    }
+                    if let Some(t) = self.cpu.transition.as_ref() {
+                        tracer.transition(&self.cpu, t);
+                    }
+                    if self.keep_transition {
+                        self.last_transition = self.cpu.transition;
+                    }
+                    self.cpu.transition = None;
                 }
             }
             self.cpu.instructions = base_insns + executed as u64;
@@ -655,9 +694,11 @@ impl Vcpu {
                 });
                 prev = NO_BLOCK;
             }
-            let request = std::mem::take(&mut self.cpu.request);
-            if !matches!(request, Request::None) {
-                match self.handle_request(request) {
+            // Tested in place: loading the whole request right after the
+            // last block's `take` stored its tag would stall on store
+            // forwarding at every block.
+            if !matches!(self.cpu.request, Request::None) {
+                match self.handle_request() {
                     Ok(e) => end = e,
                     Err(x) => {
                         self.chain = (prev, exit_slot);
@@ -698,21 +739,31 @@ impl Vcpu {
 
     /// Handles a request made by the last block's last instruction;
     /// returns the new stop point, or the exit.
+    ///
+    /// The request is read in place, field by field: the handler stored it
+    /// field by field just before, and one wide copy of it would stall on
+    /// store forwarding.
     #[cold]
     #[inline(never)]
-    fn handle_request(&mut self, request: Request) -> Result<u64, Exit> {
-        match request {
-            Request::None => {}
-            Request::Exit(x) => {
-                if self.cpu.instructions >= self.rf_until {
-                    // The instruction RF was set for completed.
-                    self.cpu.rflags &= !Rflags::RF.bits();
-                }
-                return Err(x);
+    fn handle_request(&mut self) -> Result<u64, Exit> {
+        let exit = match &self.cpu.request {
+            Request::None => None,
+            &Request::Exit(Exit::IoOut { port, size, value }) => {
+                Some(Exit::IoOut { port, size, value })
             }
+            &Request::Exit(x) => Some(x),
             Request::ClearRfAfterNext => {
                 self.rf_until = self.cpu.instructions.saturating_add(1);
+                None
             }
+        };
+        self.cpu.request = Request::None;
+        if let Some(x) = exit {
+            if self.cpu.instructions >= self.rf_until {
+                // The instruction RF was set for completed.
+                self.cpu.rflags &= !Rflags::RF.bits();
+            }
+            return Err(x);
         }
         Ok(self.run_end.min(self.rf_until))
     }
@@ -720,19 +771,23 @@ impl Vcpu {
 
 /// Far transfers through a call gate and far returns to an outer level
 /// cost the profile's transition figure in total, not the plain far
-/// transfer's decoded cost: charges the difference (a cold path: only
-/// such transfers record these transitions) and returns it.
+/// transfer's decoded cost: charges the difference to the clock and to
+/// the recorded transition (a cold path: only such transfers record these
+/// transitions).
 #[cold]
 #[inline(never)]
-fn charge_gate(cpu: &mut Cpu, model: &CycleModel, t: &Transition, last: &Insn) -> u64 {
+fn charge_gate(cpu: &mut Cpu, model: &CycleModel, last: &Insn) {
+    let Some(t) = cpu.transition.as_mut() else {
+        return;
+    };
     let event = match t.kind {
         TransitionKind::FarCall => TransitionEvent::CallGate,
         TransitionKind::FarRet => TransitionEvent::FarReturnOuter,
-        _ => return 0,
+        _ => return,
     };
     let extra = (model.transition_cycles(event) as u64).saturating_sub(last.cycles as u64);
+    t.cycles += extra;
     cpu.cycles += extra;
-    extra
 }
 
 /// Delivers exception `e`, raised by the instruction at (or, for traps,

@@ -19,7 +19,7 @@
 
 use iced_x86::{Code, Instruction};
 
-use crate::decode::{Handler, Insn};
+use crate::decode::{Handler, Insn, Opnd};
 use crate::exception::Exception;
 use crate::hostcache;
 use crate::state::{Cpu, Rflags, SegReg, attr};
@@ -186,12 +186,299 @@ fn pop_r32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     generic(c, i)
 }
 
+/// The width and direction of a stack operation that may join a run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RunKind {
+    Push64,
+    Pop64,
+    Push32,
+    Pop32,
+}
+
+/// The run a decoded instruction may join: the forms this module
+/// specializes, except PUSH/POP (E/R)SP (the first pushes the value before
+/// its own decrement, the second moves the stack the rest of a run uses).
+fn run_kind(i: &Insn) -> Option<RunKind> {
+    let not_sp = i.reg[0] & 15 != 4;
+    Some(match i.ins.code() {
+        Code::Push_r64 if not_sp => RunKind::Push64,
+        Code::Pushq_imm8 | Code::Pushq_imm32 => RunKind::Push64,
+        Code::Pop_r64 if not_sp => RunKind::Pop64,
+        Code::Push_r32 if not_sp => RunKind::Push32,
+        Code::Pushd_imm8 | Code::Pushd_imm32 => RunKind::Push32,
+        Code::Pop_r32 if not_sp => RunKind::Pop32,
+        _ => return None,
+    })
+}
+
+/// Marks in each instruction of a block the length of the run of stack
+/// operations of one kind (all 64-bit pushes, all 64-bit pops, or the
+/// same in 32 bits) it starts: `Insn::run`, 0 when shorter than two. Such
+/// runs build and unwind `pt_regs` in every kernel entry, and save and
+/// restore callee-saved registers in function prologues and epilogues.
+pub(crate) fn mark_runs(insns: &mut [Insn]) {
+    let mut next: Option<RunKind> = None;
+    let mut len = 0u8;
+    for i in insns.iter_mut().rev() {
+        let kind = run_kind(i);
+        len = match kind {
+            Some(_) if kind == next => len.saturating_add(1),
+            Some(_) => 1,
+            None => 0,
+        };
+        i.run = if len >= 2 { len } else { 0 };
+        next = kind;
+    }
+}
+
+/// Executes a run marked by [`mark_runs`] at once when every access of it
+/// lies in one page that the host-pointer cache holds for this access (the
+/// condition under which each single handler above takes its fast path,
+/// and then no instruction of the run can fault): the stack gets the same
+/// bytes and the registers the same values as executing the instructions
+/// one by one would give. Returns false, having changed nothing, when the
+/// run must be executed instruction by instruction.
+#[inline]
+pub(crate) fn execute_run(c: &mut Cpu, run: &[Insn]) -> bool {
+    match run_kind(&run[0]) {
+        Some(RunKind::Push64) => push_run64(c, run),
+        Some(RunKind::Pop64) => pop_run64(c, run),
+        Some(RunKind::Push32) => push_run32(c, run),
+        Some(RunKind::Pop32) => pop_run32(c, run),
+        None => false,
+    }
+}
+
+/// The value a push of a run stores (a register, or the immediate already
+/// sign-extended at decode).
+#[inline(always)]
+fn pushed(c: &Cpu, i: &Insn) -> u64 {
+    if i.ops[0] == Opnd::Imm {
+        i.imm
+    } else {
+        c.gpr[i.reg[0] as usize & 15]
+    }
+}
+
+/// True when the `bytes` bytes starting at `low` neither wrap around nor
+/// cross a page boundary.
+#[inline(always)]
+fn one_page(low: u64, bytes: u64) -> bool {
+    let high = low.wrapping_add(bytes);
+    high > low && (low ^ (high - 1)) & !0xFFF == 0
+}
+
+fn push_run64(c: &mut Cpu, run: &[Insn]) -> bool {
+    let sp = c.gpr[4];
+    let bytes = 8 * run.len() as u64;
+    let low = sp.wrapping_sub(bytes);
+    if !one_page(low, bytes) {
+        return false;
+    }
+    let Some(page) = stack_ctx(c, low).and_then(|ctx| c.host.write_page(low, ctx)) else {
+        return false;
+    };
+    let mut off = (low & 0xFFF) as usize + bytes as usize;
+    for i in run {
+        off -= 8;
+        let v = pushed(c, i);
+        // SAFETY: `page` is a resident page of this Cpu's memory cached
+        // for writing (hostcache.rs), and `off + 8 <= 4096` because the
+        // run's bytes lie in that one page.
+        unsafe { page.add(off).cast::<u64>().write_unaligned(v.to_le()) };
+    }
+    c.gpr[4] = low;
+    true
+}
+
+fn pop_run64(c: &mut Cpu, run: &[Insn]) -> bool {
+    let sp = c.gpr[4];
+    let bytes = 8 * run.len() as u64;
+    if !one_page(sp, bytes) {
+        return false;
+    }
+    let Some(page) = stack_ctx(c, sp).and_then(|ctx| c.host.read_page(sp, ctx)) else {
+        return false;
+    };
+    let mut off = (sp & 0xFFF) as usize;
+    for i in run {
+        // SAFETY: as in `push_run64`, for a page cached for reading.
+        let v = unsafe { u64::from_le(page.add(off).cast::<u64>().read_unaligned()) };
+        c.gpr[i.reg[0] as usize & 15] = v;
+        off += 8;
+    }
+    c.gpr[4] = sp + bytes;
+    true
+}
+
+fn push_run32(c: &mut Cpu, run: &[Insn]) -> bool {
+    let sp = c.gpr[4] & 0xFFFF_FFFF;
+    let bytes = 4 * run.len() as u64;
+    let low = sp.wrapping_sub(bytes);
+    if low > sp || !one_page(low, bytes) {
+        return false;
+    }
+    let Some(page) = flat_stack_ctx(c, low).and_then(|ctx| c.host.write_page(low, ctx)) else {
+        return false;
+    };
+    let mut off = (low & 0xFFF) as usize + bytes as usize;
+    for i in run {
+        off -= 4;
+        let v = pushed(c, i) as u32;
+        // SAFETY: as in `push_run64`.
+        unsafe { page.add(off).cast::<u32>().write_unaligned(v.to_le()) };
+    }
+    set_esp(c, low);
+    true
+}
+
+fn pop_run32(c: &mut Cpu, run: &[Insn]) -> bool {
+    let sp = c.gpr[4] & 0xFFFF_FFFF;
+    let bytes = 4 * run.len() as u64;
+    if sp + bytes > 1 << 32 || !one_page(sp, bytes) {
+        return false;
+    }
+    let Some(page) = flat_stack_ctx(c, sp).and_then(|ctx| c.host.read_page(sp, ctx)) else {
+        return false;
+    };
+    let mut off = (sp & 0xFFF) as usize;
+    for i in run {
+        // SAFETY: as in `pop_run64`.
+        let v = unsafe { u32::from_le(page.add(off).cast::<u32>().read_unaligned()) };
+        c.gpr[i.reg[0] as usize & 15] = v as u64;
+        off += 4;
+    }
+    set_esp(c, sp + bytes);
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use crate::Exit;
     use crate::exception::Exception;
     use crate::testutil::{asm, exec, fault, machine, run};
     use iced_x86::code_asm::*;
+
+    /// Sees every instruction, so the run loop executes runs one by one.
+    struct EveryInstruction;
+
+    impl crate::run::Tracer for EveryInstruction {
+        const PER_INSTRUCTION: bool = true;
+    }
+
+    /// Runs `code` three ways (whole runs, instruction by instruction under
+    /// a tracer, and single steps) from the same start and checks that
+    /// registers, the stack area, cycles and instruction counts agree.
+    fn same_three_ways(bits: u32, code: &[u8], stack_top: u64) -> crate::run::Vcpu {
+        let start = |v: &mut crate::run::Vcpu| {
+            v.cpu.mmu.phys.write(crate::testutil::CODE, code);
+            v.cpu.rip = crate::testutil::CODE;
+            v.cpu.gpr[4] = stack_top;
+            for (r, g) in v.cpu.gpr.iter_mut().enumerate() {
+                if r != 4 {
+                    *g = 0x1111_1111_1111_1111u64.wrapping_mul(r as u64 + 1) ^ 0x8000_0000;
+                }
+            }
+        };
+        let limit = crate::run::Limit::instructions(10_000);
+        let mut fused = machine(bits);
+        start(&mut fused);
+        assert_eq!(fused.run(limit), Exit::Hlt);
+        let mut traced = machine(bits);
+        start(&mut traced);
+        assert_eq!(traced.run_traced(limit, &mut EveryInstruction), Exit::Hlt);
+        let mut stepped = machine(bits);
+        start(&mut stepped);
+        let mut steps = 0;
+        while stepped.step().exit != Some(Exit::Hlt) {
+            steps += 1;
+            assert!(steps < 10_000, "no HLT");
+        }
+        let stack = |v: &mut crate::run::Vcpu| {
+            let mut b = vec![0u8; 0x1000];
+            v.cpu.mmu.phys.read(0x6800, &mut b);
+            b
+        };
+        for other in [&mut traced, &mut stepped] {
+            assert_eq!(fused.cpu.gpr, other.cpu.gpr);
+            assert_eq!(fused.cpu.rip, other.cpu.rip);
+            assert_eq!(fused.cpu.cycles, other.cpu.cycles);
+            assert_eq!(fused.cpu.instructions, other.cpu.instructions);
+            assert_eq!(stack(&mut fused), stack(other));
+        }
+        fused
+    }
+
+    #[test]
+    fn runs_of_pushes_and_pops_match_single_instructions() {
+        // Three rounds (the first fills the host-pointer cache): fifteen
+        // pushes with an immediate among them, pops in another order, and
+        // a run that crosses the page boundary at 0x7000.
+        for stack_top in [0x7800u64, 0x7040, 0x7008] {
+            let code = asm(64, |a| {
+                a.mov(ecx, 3u32)?;
+                let mut top = a.create_label();
+                a.set_label(&mut top)?;
+                for r in [rax, rdx, rbx, rbp, rsi, rdi, r8, r9] {
+                    a.push(r)?;
+                }
+                a.push(-38i32)?;
+                for r in [r10, r11, r12, r13, r14, r15] {
+                    a.push(r)?;
+                }
+                for r in [
+                    rax, rbx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15,
+                ] {
+                    a.pop(r)?;
+                }
+                a.pop(rdx)?;
+                a.dec(ecx)?;
+                a.jnz(top)
+            });
+            let v = same_three_ways(64, &code, stack_top);
+            assert_eq!(v.cpu.gpr[4], stack_top);
+        }
+        for stack_top in [0x7800u64, 0x7010] {
+            let code = asm(32, |a| {
+                a.mov(ecx, 3u32)?;
+                let mut top = a.create_label();
+                a.set_label(&mut top)?;
+                for r in [eax, edx, ebx, ebp, esi] {
+                    a.push(r)?;
+                }
+                a.push(0x1234_5678i32)?;
+                a.push(edi)?;
+                for r in [edi, esi, ebx, edx, eax, ebp] {
+                    a.pop(r)?;
+                }
+                a.pop(edx)?;
+                a.dec(ecx)?;
+                a.jnz(top)
+            });
+            same_three_ways(32, &code, stack_top);
+        }
+    }
+
+    #[test]
+    fn runs_are_marked_by_kind_and_stop_at_the_stack_pointer() {
+        let code = asm(64, |a| {
+            a.push(rax)?;
+            a.push(1i32)?;
+            a.push(rsp)?;
+            a.push(rbx)?;
+            a.push(rcx)?;
+            a.pop(rdx)?;
+            a.pop(rsp)?;
+            a.pop(rsi)
+        });
+        let mut d = iced_x86::Decoder::with_ip(64, &code, 0, iced_x86::DecoderOptions::NONE);
+        let mut insns: Vec<_> = (0..8)
+            .map(|_| crate::decode::Insn::new(d.decode(), 64, 0))
+            .collect();
+        super::mark_runs(&mut insns);
+        let runs: Vec<u8> = insns.iter().map(|i| i.run).collect();
+        assert_eq!(runs, [2, 0, 0, 2, 0, 0, 0, 0]);
+    }
 
     #[test]
     fn push_and_pop_r64() {

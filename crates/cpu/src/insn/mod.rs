@@ -48,6 +48,7 @@ mod x87;
 mod x87_arith;
 mod x87_env;
 
+pub(crate) use faststack::{execute_run as execute_stack_run, mark_runs as mark_stack_runs};
 pub(crate) use x87::fop as x87_fop;
 
 /// The handler for `ins`.
