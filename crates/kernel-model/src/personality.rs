@@ -637,22 +637,30 @@ impl Personality {
             };
             let r = f(&mut ctx, &args);
             let copied = mem.bytes;
-            return SyscallOutcome {
-                dispatch: match r {
-                    Ok(v) => Dispatch::Return(v),
-                    Err(e) => Self::dispatch_of(e),
+            // (Each arm builds the outcome in place: a `Dispatch` moved
+            // into it would be copied whole, `MachineCall` and all.)
+            return match r {
+                Ok(v) => SyscallOutcome {
+                    dispatch: Dispatch::Return(v),
+                    audit_serial: None,
+                    copied,
                 },
-                audit_serial: None,
-                copied,
+                Err(SysError::Errno(e)) => SyscallOutcome {
+                    dispatch: Dispatch::Return(e.to_return()),
+                    audit_serial: None,
+                    copied,
+                },
+                Err(e) => Self::outcome_of(e, copied),
             };
         }
         self.syscall_slow(abi, nr32, row, args, env)
     }
 
-    /// The [`Dispatch`] of a handler's error (without trace or audit).
+    /// The outcome of a handler's error other than an errno (without
+    /// trace or audit).
     #[inline(never)]
-    fn dispatch_of(e: SysError) -> Dispatch {
-        match e {
+    fn outcome_of(e: SysError, copied: u64) -> SyscallOutcome {
+        let dispatch = match e {
             SysError::Errno(e) => Dispatch::Return(e.to_return()),
             SysError::Block(w) => Dispatch::Block(w),
             SysError::Sleep { until_cycle } => Dispatch::Sleep {
@@ -664,6 +672,11 @@ impl Personality {
                 signal,
             },
             SysError::Yield => Dispatch::Yield(0),
+        };
+        SyscallOutcome {
+            dispatch,
+            audit_serial: None,
+            copied,
         }
     }
 
