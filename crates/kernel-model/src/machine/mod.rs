@@ -190,9 +190,17 @@ pub trait Observer: Tracer {
     /// [`SyscallEvent::cycles`] is known. Reported when the run loop next
     /// returns to the machine (at the next hypercall or the end of the run).
     fn syscall_returned(&mut self, _cycle: u64, _e: &SyscallEvent) {}
+
+    /// Whether [`Observer::syscall`] and [`Observer::syscall_returned`] do
+    /// anything. An observer that sets this to false may not be called for
+    /// them, and the machine does not collect a run's events for it (unless
+    /// [`Machine::keep_events`]).
+    const SYSCALL_EVENTS: bool = true;
 }
 
-impl Observer for NoTracer {}
+impl Observer for NoTracer {
+    const SYSCALL_EVENTS: bool = false;
+}
 
 impl Observer for trace::Recorder {
     fn syscall(&mut self, cycle: u64, e: &SyscallEvent) {
@@ -272,6 +280,9 @@ pub struct Machine {
     /// still see every call with its phases.
     pub keep_events: bool,
     pub(crate) phases: phases::PhaseTracker,
+    /// Whether system calls are pushed to [`Machine::events`] (kept, or
+    /// reported to the observer of the run or to [`Machine::step`]).
+    pub(crate) collect_events: bool,
     captured: Option<Captured>,
 }
 
@@ -400,6 +411,7 @@ impl Machine {
             events: Vec::new(),
             keep_events: true,
             phases,
+            collect_events: true,
             captured: None,
         })
     }
@@ -515,6 +527,7 @@ impl Machine {
         observer: &mut T,
     ) -> Result<Status, KernelError> {
         let start = self.vcpu.cpu.instructions;
+        self.collect_events = self.keep_events || T::SYSCALL_EVENTS;
         loop {
             let used = self.vcpu.cpu.instructions - start;
             if used >= max_instructions {
@@ -583,7 +596,9 @@ impl Machine {
         if let Some(s) = call.serial {
             self.personality.audit.set_cycles(s, phases);
         }
-        if let Some(ev) = &mut call.event {
+        if let Some(ev) = &mut call.event
+            && (T::SYSCALL_EVENTS || call.index.is_some())
+        {
             // (Unless the embedder has emptied `events` since.)
             if let Some(e) = call.index.and_then(|k| self.events.get_mut(k))
                 && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
@@ -607,6 +622,7 @@ impl Machine {
     /// Executes one instruction (handling the hypercall if it was one) and
     /// says what happened.
     pub fn step(&mut self) -> Result<Step, KernelError> {
+        self.collect_events = true;
         self.phases.switch_to(self.current);
         let event = self.vcpu.step_traced(&mut phases::Watch {
             inner: &mut NoTracer,
@@ -640,6 +656,7 @@ impl Machine {
         })
     }
 
+    #[inline]
     pub(crate) fn kread(&self, va: u64, size: u8) -> u64 {
         let pa = va.wrapping_sub(self.kernel_base());
         let p = &self.vcpu.cpu.mmu.phys;
@@ -650,6 +667,7 @@ impl Machine {
         }
     }
 
+    #[inline]
     pub(crate) fn kwrite(&mut self, va: u64, size: u8, v: u64) {
         let pa = va.wrapping_sub(self.kernel_base());
         let p = &mut self.vcpu.cpu.mmu.phys;
@@ -794,7 +812,7 @@ impl Machine {
 
     /// A copy of the `pt_regs` at kernel address `va` (64-bit layout when
     /// `wide`).
-    #[inline]
+    #[inline(always)]
     fn read_pt_regs(&self, va: u64, wide: bool) -> regs::Copy {
         let mut c = regs::Copy {
             bytes: [0; entry::regs64::SIZE as usize],

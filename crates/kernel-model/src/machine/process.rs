@@ -657,9 +657,12 @@ impl Machine {
         if let Some(s) = serial {
             self.personality.audit.set_cycles(s, event.cycles);
         }
-        // Pushed even when events are not kept: the observer sees them
-        // after the hypercall, and the run loop then drops them.
-        self.events.push(*event);
+        // Pushed even when events are not kept if the observer wants them:
+        // it sees them after the hypercall, and the run loop then drops
+        // them.
+        if self.collect_events {
+            self.events.push(*event);
+        }
     }
 
     /// Ends `pid` with `status`: frees its memory, closes its files,
