@@ -302,6 +302,57 @@ impl Cpu {
         if self.cpl() == 3 { hostcache::USER } else { 0 }
     }
 
+    /// The host-pointer cache lookup of a data access by an instruction
+    /// decoded as 64-bit code (only ever executed in 64-bit mode, where
+    /// segmentation adds only the FS/GS base, CR0.PE = 1, RFLAGS.VM = 0
+    /// and the CPL is CS.RPL): the linear address of the memory operand
+    /// and the cache context, [`NO_FAST_PATH`] for RFLAGS.AC set or an
+    /// access crossing a page. There is no canonical check: the cache
+    /// holds only pages that translated, and a miss takes the full path.
+    #[inline(always)]
+    fn host_access64(&self, i: &Insn, size: u8) -> (u64, u64) {
+        let m = &i.mem;
+        let mut off = m.disp;
+        if m.base != NO_REG {
+            off = off.wrapping_add(self.gpr[(m.base & 15) as usize]);
+        }
+        if m.index != NO_REG {
+            off = off.wrapping_add(self.gpr[(m.index & 15) as usize] << m.scale);
+        }
+        if m.asize != 8 {
+            off &= 0xFFFF_FFFF;
+        }
+        let lin = if m.seg >= SegReg::Fs as u8 {
+            self.seg[(m.seg as usize).min(5)].base.wrapping_add(off)
+        } else {
+            off
+        };
+        if self.rflags & Rflags::AC.bits() != 0 || (lin & 0xFFF) + size as u64 > 0x1000 {
+            return (lin, NO_FAST_PATH);
+        }
+        let user = self.seg[SegReg::Cs as usize].rpl() == 3;
+        (lin, if user { hostcache::USER } else { 0 })
+    }
+
+    /// Reads the memory operand of an instruction decoded as 64-bit code
+    /// when the host-pointer cache holds its page ([`Cpu::read_mem`]
+    /// gives the same value then); `None` means the caller takes the full
+    /// path.
+    #[inline(always)]
+    pub(crate) fn read_cached64(&self, i: &Insn, size: u8) -> Option<u64> {
+        let (lin, ctx) = self.host_access64(i, size);
+        self.host.read(lin, size, ctx)
+    }
+
+    /// Writes the memory operand of an instruction decoded as 64-bit code
+    /// when the host-pointer cache holds its page for writing; false (with
+    /// nothing written) means the caller takes the full path.
+    #[inline(always)]
+    pub(crate) fn write_cached64(&mut self, i: &Insn, size: u8, v: u64) -> bool {
+        let (lin, ctx) = self.host_access64(i, size);
+        self.host.write(lin, size, ctx, v)
+    }
+
     /// Writes `size` (1, 2, 4 or 8) bytes at `seg:off`.
     #[inline(always)]
     pub fn write_mem(&mut self, seg: u8, off: u64, size: u8, v: u64) -> Result<(), Exception> {

@@ -742,9 +742,9 @@ impl Vcpu {
     ///
     /// The request is read in place, field by field: the handler stored it
     /// field by field just before, and one wide copy of it would stall on
-    /// store forwarding.
-    #[cold]
-    #[inline(never)]
+    /// store forwarding (and inlined, so the exit it returns is not one
+    /// either).
+    #[inline(always)]
     fn handle_request(&mut self) -> Result<u64, Exit> {
         let exit = match &self.cpu.request {
             Request::None => None,

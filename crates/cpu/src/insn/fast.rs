@@ -8,7 +8,7 @@
 //! every execution roughly doubles interpreter throughput. This lookup
 //! runs before the generic families.
 
-use iced_x86::{Instruction, Mnemonic, OpKind};
+use iced_x86::{CodeSize, Instruction, Mnemonic, OpKind};
 
 use super::set_flags;
 use crate::decode::{Handler, Insn, gpr_slot};
@@ -145,15 +145,22 @@ fn mov_lookup(ins: &Instruction) -> Option<Handler> {
     let d = wide_reg(ins, 0);
     let s = wide_reg(ins, 1);
     let wide = |n: u32| ins.op_register(n).is_gpr64();
+    let code64 = ins.code_size() == CodeSize::Code64;
     match (d, s) {
         (Some(_), Some(_)) => Some(if wide(0) { mov_rr::<8> } else { mov_rr::<4> }),
         (Some(_), None) if is_imm(ins, 1) => Some(if wide(0) { mov_ri::<8> } else { mov_ri::<4> }),
-        (Some(_), None) if ins.op1_kind() == OpKind::Memory => {
-            Some(if wide(0) { mov_rm::<8> } else { mov_rm::<4> })
-        }
-        (None, Some(_)) if ins.op0_kind() == OpKind::Memory => {
-            Some(if wide(1) { mov_mr::<8> } else { mov_mr::<4> })
-        }
+        (Some(_), None) if ins.op1_kind() == OpKind::Memory => Some(match (code64, wide(0)) {
+            (true, true) => mov_rm64::<8>,
+            (true, false) => mov_rm64::<4>,
+            (false, true) => mov_rm::<8>,
+            (false, false) => mov_rm::<4>,
+        }),
+        (None, Some(_)) if ins.op0_kind() == OpKind::Memory => Some(match (code64, wide(1)) {
+            (true, true) => mov_mr64::<8>,
+            (true, false) => mov_mr64::<4>,
+            (false, true) => mov_mr::<8>,
+            (false, false) => mov_mr::<4>,
+        }),
         _ => None,
     }
 }
@@ -279,6 +286,25 @@ fn mov_mr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let off = c.ea(i);
     let v = c.gpr[slot(i, 1) & 15] & mask(SIZE);
     c.write_mem(i.mem.seg, off, SIZE, v)
+}
+
+/// [`mov_rm`] in 64-bit code: the host-pointer cache first, with the
+/// address computed as 64-bit mode defines it.
+fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if let Some(v) = c.read_cached64(i, SIZE) {
+        write::<SIZE>(c, slot(i, 0), v);
+        return Ok(());
+    }
+    mov_rm::<SIZE>(c, i)
+}
+
+/// [`mov_mr`] in 64-bit code, as [`mov_rm64`].
+fn mov_mr64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    let v = c.gpr[slot(i, 1) & 15] & mask(SIZE);
+    if c.write_cached64(i, SIZE, v) {
+        return Ok(());
+    }
+    mov_mr::<SIZE>(c, i)
 }
 
 fn lea_r<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {

@@ -17,7 +17,7 @@
 //! (E/R)SP pushes the old value, POP (E/R)SP leaves the popped value in it,
 //! and a 32-bit stack pointer update keeps bits 63:32.
 
-use iced_x86::{Code, Instruction};
+use iced_x86::{Code, Instruction, OpKind};
 
 use crate::decode::{Handler, Insn, Opnd};
 use crate::exception::Exception;
@@ -31,6 +31,7 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Code::Push_r64 => push_r64,
         Code::Pushq_imm8 | Code::Pushq_imm32 => push_imm64,
         Code::Pop_r64 => pop_r64,
+        Code::Push_rm64 if ins.op0_kind() == OpKind::Memory => push_m64,
         Code::Push_r32 => push_r32,
         Code::Pushd_imm8 | Code::Pushd_imm32 => push_imm32,
         Code::Pop_r32 => pop_r32,
@@ -87,6 +88,21 @@ fn push_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// PUSH imm8/imm32, sign-extended to 64 bits at decode.
 fn push_imm64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     push64(c, i.imm)
+}
+
+/// PUSH m64 (the operand is read with RSP before the push, as an RSP-based
+/// operand requires), through the host-pointer cache, else generically.
+fn push_m64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if let Some(v) = c.read_cached64(i, 8) {
+        let sp = c.gpr[4].wrapping_sub(8);
+        if let Some(ctx) = stack_ctx(c, sp)
+            && c.host.write(sp, 8, ctx, v)
+        {
+            c.gpr[4] = sp;
+            return Ok(());
+        }
+    }
+    generic(c, i)
 }
 
 /// POP r64: the read is checked before RSP moves; the popped value is
@@ -478,6 +494,41 @@ mod tests {
         super::mark_runs(&mut insns);
         let runs: Vec<u8> = insns.iter().map(|i| i.run).collect();
         assert_eq!(runs, [2, 0, 0, 2, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn memory_forms_in_64_bit_code_use_segment_bases_and_address_size() {
+        // GS-relative loads and stores, a push of a GS-relative operand,
+        // an RSP-based push (the operand is read before RSP moves), and a
+        // 32-bit address (0x67) that wraps to the low 4 GiB; run twice so
+        // the second round takes the host-pointer cache.
+        let code = asm(64, |a| {
+            a.mov(ecx, 2u32)?;
+            let mut top = a.create_label();
+            a.set_label(&mut top)?;
+            a.mov(qword_ptr(0x10).gs(), rbx)?;
+            a.mov(rax, qword_ptr(0x10).gs())?;
+            a.push(qword_ptr(0x10).gs())?;
+            a.push(qword_ptr(rsp))?;
+            a.pop(rdx)?;
+            a.pop(rsi)?;
+            a.mov(dword_ptr(edi + 0x20), esi)?;
+            a.mov(r8d, dword_ptr(edi + 0x20))?;
+            a.dec(ecx)?;
+            a.jnz(top)
+        });
+        let mut v = machine(64);
+        v.cpu.seg[crate::state::SegReg::Gs as usize].base = 0x4000;
+        v.cpu.gpr[3] = 0x0123_4567_89AB_CDEF;
+        v.cpu.gpr[7] = 0xFFFF_FFFF_FFFF_FFF0; // EDI + 0x20 wraps to 0x10
+        assert_eq!(run(&mut v, &code), Exit::Hlt);
+        assert_eq!(v.cpu.gpr[0], 0x0123_4567_89AB_CDEF);
+        assert_eq!(v.cpu.gpr[2], 0x0123_4567_89AB_CDEF);
+        assert_eq!(v.cpu.gpr[6], 0x0123_4567_89AB_CDEF);
+        assert_eq!(v.cpu.gpr[8], 0x89AB_CDEF);
+        assert_eq!(v.cpu.gpr[4], crate::testutil::STACK);
+        assert_eq!(v.cpu.mmu.phys.read_u64(0x4010), 0x0123_4567_89AB_CDEF);
+        assert_eq!(v.cpu.mmu.phys.read_u32(0x10), 0x89AB_CDEF);
     }
 
     #[test]
