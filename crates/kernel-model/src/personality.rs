@@ -610,10 +610,10 @@ impl Personality {
             Abi::X86_64 => u32::try_from(nr as u32 as i32).ok(),
             Abi::I386 => Some(nr as u32),
         };
-        let row: Option<Row> = nr32.and_then(|n| self.table(abi).row(n).copied());
+        let row: Option<&Row> = nr32.and_then(|n| self.table(abi).row(n));
         // The common case: a personality handler, with nothing tracing or
         // auditing the call.
-        if let Some(Row {
+        if let Some(&Row {
             handler: Handler::Kernel(f),
             name,
             ..
@@ -653,6 +653,7 @@ impl Personality {
                 Err(e) => Self::outcome_of(e, copied),
             };
         }
+        let row = row.copied();
         self.syscall_slow(abi, nr32, row, args, env)
     }
 

@@ -581,8 +581,14 @@ impl Machine {
     #[inline]
     fn stopped<T: Observer>(&mut self, observer: &mut T) {
         self.phases.stopped(&self.vcpu.cpu);
-        if self.phases.cur.returned_at.is_some() {
-            self.complete_returned(observer);
+        let cur = &self.phases.cur;
+        if cur.returned_at.is_some() {
+            if !T::SYSCALL_EVENTS && cur.serial.is_none() && cur.index.is_none() {
+                // Nobody to tell: the call just ends.
+                self.phases.clear_current();
+            } else {
+                self.complete_returned(observer);
+            }
         }
     }
 
@@ -679,6 +685,7 @@ impl Machine {
     }
 
     /// Handles a hypercall; returns a status when the last process ended.
+    #[inline]
     fn hypercall(&mut self, nr: u32) -> Result<Option<Status>, KernelError> {
         match nr {
             hc::SYSCALL_64 => self.syscall_hypercall::<{ hc::SYSCALL_64 }>(),

@@ -251,7 +251,7 @@ impl PhaseTracker {
         }
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn entered(&mut self, cpu: &Cpu, t: &Transition) {
         let stub_start = self.stub_start.take();
         let is_call = matches!(
@@ -279,7 +279,7 @@ impl PhaseTracker {
         });
     }
 
-    #[inline(never)]
+    #[inline(always)]
     fn exited(&mut self, cpu: &Cpu, t: &Transition) {
         if !matches!(
             t.kind,

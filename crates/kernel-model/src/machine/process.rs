@@ -642,6 +642,7 @@ impl Machine {
 
     /// Records the current task's call as an event (and its phases so far
     /// in its audit record, if it has one).
+    #[inline]
     fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
         let event = SyscallEvent {
             pid: self.current,
