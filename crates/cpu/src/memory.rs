@@ -186,6 +186,14 @@ impl Cpu {
         Ok(())
     }
 
+    /// Translates the instruction fetch at linear `lin` (one byte: never
+    /// misaligned, never crossing a page) to its physical address.
+    #[inline(always)]
+    pub(crate) fn translate_fetch(&mut self, lin: u64) -> Result<u64, Exception> {
+        let acc = self.access(AccessKind::Execute);
+        Ok(self.mmu.translate(&self.ctrl, lin, acc)?)
+    }
+
     /// Translates `size` bytes at linear `lin` for `kind`.
     #[inline(always)]
     pub(crate) fn translate(

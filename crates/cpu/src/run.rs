@@ -469,13 +469,13 @@ impl Vcpu {
             return Err(Exception::GP(0));
         }
         let lin = self.cpu.fetch_linear(ip);
-        let loc = self.cpu.translate(lin, 1, AccessKind::Execute)?;
+        let pa = self.cpu.translate_fetch(lin)?;
         if prev != NO_BLOCK {
             let cand = self.cache.blocks[prev as usize].succ[exit_slot];
             if cand != NO_BLOCK {
                 let b = &self.cache.blocks[cand as usize];
                 if b.ip == ip
-                    && b.phys == loc.pa
+                    && b.phys == pa
                     && b.bits == bits
                     && b.phys2.is_none()
                     && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
@@ -486,9 +486,7 @@ impl Vcpu {
             }
         }
         let walks = self.cpu.mmu.stats().walks;
-        let id = self
-            .cache
-            .lookup(&mut self.cpu, &self.model, ip, loc.pa, bits);
+        let id = self.cache.lookup(&mut self.cpu, &self.model, ip, pa, bits);
         // Walks the decoder does to read ahead into the next page depend on
         // the decode cache, not on the guest: they are not charged.
         self.walks.exclude_since(&self.cpu, walks);
@@ -540,9 +538,12 @@ impl Vcpu {
             }
             self.sync_code_writes();
             // A run that stopped inside a block continues it.
-            let resumed = match self.resume.take() {
-                Some(r) => self.resumable(r).map(|i| (r.id, i)),
-                None => None,
+            let resumed = if self.resume.is_some() {
+                self.resume
+                    .take()
+                    .and_then(|r| self.resumable(r).map(|i| (r.id, i)))
+            } else {
+                None
             };
             let (id, first) = match resumed
                 .map_or_else(|| self.next_block(prev, exit_slot).map(|id| (id, 0)), Ok)

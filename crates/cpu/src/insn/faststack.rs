@@ -269,7 +269,7 @@ pub(crate) fn execute_run(c: &mut Cpu, run: &[Insn]) -> bool {
 /// sign-extended at decode).
 #[inline(always)]
 fn pushed(c: &Cpu, i: &Insn) -> u64 {
-    if i.ops[0] == Opnd::Imm {
+    if matches!(i.ops[0], Opnd::Imm) {
         i.imm
     } else {
         c.gpr[i.reg[0] as usize & 15]
