@@ -602,9 +602,25 @@ impl Personality {
         args: [u64; 6],
         env: SyscallEnv<'_>,
     ) -> SyscallOutcome {
+        self.syscall_args(abi, nr, &args, env)
+    }
+
+    /// [`Personality::syscall`] with the arguments by reference.
+    #[inline]
+    pub(crate) fn syscall_args(
+        &mut self,
+        abi: Abi,
+        nr: u64,
+        args: &[u64; 6],
+        env: SyscallEnv<'_>,
+    ) -> SyscallOutcome {
+        let truncated;
         let args = match abi {
             Abi::X86_64 => args,
-            Abi::I386 => args.map(|a| a & 0xffff_ffff),
+            Abi::I386 => {
+                truncated = args.map(|a| a & 0xffff_ffff);
+                &truncated
+            }
         };
         let nr32 = match abi {
             Abi::X86_64 => u32::try_from(nr as u32 as i32).ok(),
@@ -635,7 +651,7 @@ impl Personality {
                 mechanism: env.mechanism,
                 cycles: env.cycles,
             };
-            let r = f(&mut ctx, &args);
+            let r = f(&mut ctx, args);
             let copied = mem.bytes;
             // (Each arm builds the outcome in place: a `Dispatch` moved
             // into it would be copied whole, `MachineCall` and all.)
@@ -654,7 +670,7 @@ impl Personality {
             };
         }
         let row = row.copied();
-        self.syscall_slow(abi, nr32, row, args, env)
+        self.syscall_slow(abi, nr32, row, *args, env)
     }
 
     /// The outcome of a handler's error other than an errno (without

@@ -527,7 +527,7 @@ impl Machine {
         };
         let out = self
             .personality
-            .syscall(call.abi, call.nr as u64, call.args, env);
+            .syscall_args(call.abi, call.nr as u64, &call.args, env);
         // The handler's modeled cost (an estimate, see `phases`), on the
         // CPU's clock and in the call's handler phase.
         let cost = phases::handler_cycles(out.copied);
