@@ -186,6 +186,17 @@ impl Cpu {
         Ok(())
     }
 
+    /// What the TLB lookup of an instruction fetch depends on besides the
+    /// address: the privilege and RFLAGS.AC ([`Cpu::access`]), or 0xFF
+    /// with paging off (the TLB is not used then).
+    #[inline(always)]
+    pub(crate) fn fetch_class(&self) -> u8 {
+        if self.ctrl.cr0 & Cr0::PG.bits() == 0 {
+            return 0xFF;
+        }
+        u8::from(self.cpl() == 3) | (u8::from(self.rflags & Rflags::AC.bits() != 0) << 1)
+    }
+
     /// Translates the instruction fetch at linear `lin` (one byte: never
     /// misaligned, never crossing a page) to its physical address.
     #[inline(always)]

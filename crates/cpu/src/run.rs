@@ -469,20 +469,47 @@ impl Vcpu {
             return Err(Exception::GP(0));
         }
         let lin = self.cpu.fetch_linear(ip);
-        let pa = self.cpu.translate_fetch(lin)?;
+        let class = self.cpu.fetch_class();
+        let mut cand = NO_BLOCK;
         if prev != NO_BLOCK {
-            let cand = self.cache.blocks[prev as usize].succ[exit_slot];
+            cand = self.cache.blocks[prev as usize].succ[exit_slot];
             if cand != NO_BLOCK {
+                // The TLB has not changed since this block's fetch
+                // translation was last looked up: it would hit again with
+                // the same frame, so only its hit is counted.
                 let b = &self.cache.blocks[cand as usize];
                 if b.ip == ip
-                    && b.phys == pa
+                    && b.fetch_lin == lin
+                    && b.fetch_generation == self.cpu.mmu.tlb_generation()
+                    && b.fetch_class == class
                     && b.bits == bits
                     && b.phys2.is_none()
                     && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
                 {
+                    self.cpu.mmu.count_hit();
                     self.cache.stats.hits += 1;
                     return Ok(cand);
                 }
+            }
+        }
+        let pa = self.cpu.translate_fetch(lin)?;
+        if cand != NO_BLOCK {
+            let generation = self.cpu.mmu.tlb_generation();
+            let b = &self.cache.blocks[cand as usize];
+            if b.ip == ip
+                && b.phys == pa
+                && b.bits == bits
+                && b.phys2.is_none()
+                && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
+            {
+                let b = &mut self.cache.blocks[cand as usize];
+                if class != 0xFF {
+                    b.fetch_lin = lin;
+                    b.fetch_generation = generation;
+                    b.fetch_class = class;
+                }
+                self.cache.stats.hits += 1;
+                return Ok(cand);
             }
         }
         let walks = self.cpu.mmu.stats().walks;

@@ -12,6 +12,8 @@ pub struct Mmu {
     tlb: Tlb,
     stats: TlbStats,
     epoch: u64,
+    /// Changes with every change to the TLB's contents.
+    tlb_generation: u64,
 }
 
 impl std::fmt::Debug for Mmu {
@@ -31,6 +33,7 @@ impl Mmu {
             tlb: Tlb::new(),
             stats: TlbStats::default(),
             epoch: 0,
+            tlb_generation: 0,
         }
     }
 
@@ -103,6 +106,7 @@ impl Mmu {
             bits |= FLAG_LARGE;
         }
         self.tlb.fill(lin, walk.frame, bits);
+        self.tlb_generation = self.tlb_generation.wrapping_add(1);
         Ok(walk.frame | (lin & 0xFFF))
     }
 
@@ -110,6 +114,7 @@ impl Mmu {
     /// invalidates the translations for the faulting address, §4.10.4.1).
     fn fault(&mut self, regs: &PagingRegs, lin: u64, acc: Access, cause: FaultCause) -> PageFault {
         self.epoch = self.epoch.wrapping_add(1);
+        self.tlb_generation = self.tlb_generation.wrapping_add(1);
         self.tlb.invalidate(lin);
         PageFault::new(regs, lin, acc, cause)
     }
@@ -136,12 +141,14 @@ impl Mmu {
     pub fn flush_tlb(&mut self, keep_global: bool) {
         self.epoch = self.epoch.wrapping_add(1);
         self.stats.flushes = self.stats.flushes.wrapping_add(1);
+        self.tlb_generation = self.tlb_generation.wrapping_add(1);
         self.tlb.flush(keep_global);
     }
 
     /// INVLPG: drops the entries for the page holding `lin` (all page sizes; global ones too).
     pub fn invlpg(&mut self, lin: u64) {
         self.epoch = self.epoch.wrapping_add(1);
+        self.tlb_generation = self.tlb_generation.wrapping_add(1);
         self.tlb.invalidate(lin);
     }
 
@@ -151,6 +158,24 @@ impl Mmu {
     /// host-pointer cache, drop their cache when it changes.
     pub fn epoch(&self) -> u64 {
         self.epoch
+    }
+
+    /// Changes whenever the TLB's contents change (a fill, a flush, an
+    /// invalidation). While it stays the same, a translation that was
+    /// served by (or filled into) the TLB would be served by it again with
+    /// the same result, so a caller may remember that result instead of
+    /// looking it up, calling [`count_hit`](Self::count_hit) to keep the
+    /// statistics those lookups would have kept.
+    #[inline]
+    pub fn tlb_generation(&self) -> u64 {
+        self.tlb_generation
+    }
+
+    /// Counts a TLB hit for a translation a caller remembered (see
+    /// [`tlb_generation`](Self::tlb_generation)).
+    #[inline]
+    pub fn count_hit(&mut self) {
+        self.stats.hits = self.stats.hits.wrapping_add(1);
     }
 
     /// TLB hit/miss/walk/flush counters since creation.

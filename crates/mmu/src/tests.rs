@@ -630,3 +630,30 @@ fn many_pages_and_flush_bookkeeping() {
         env.mmu.invlpg(lin_of(n - 1));
     }
 }
+
+#[test]
+fn the_tlb_generation_changes_exactly_when_the_tlb_contents_do() {
+    let mut env = Env::long();
+    let lin = 0x40_0000;
+    env.map4(lin, 0x5000, 3, UP, UP);
+    let g0 = env.mmu.tlb_generation();
+    // A miss fills: the contents change.
+    assert_eq!(env.tr(lin, Access::read(true)), Ok(0x5000));
+    let g1 = env.mmu.tlb_generation();
+    assert_ne!(g1, g0);
+    // Hits change nothing; `count_hit` counts like a hit.
+    assert_eq!(env.tr(lin + 8, Access::read(true)), Ok(0x5008));
+    assert_eq!(env.mmu.tlb_generation(), g1);
+    let hits = env.mmu.stats().hits;
+    env.mmu.count_hit();
+    assert_eq!(env.mmu.stats().hits, hits + 1);
+    // A fault drops the entry for its address.
+    assert!(env.tr(0x80_0000, Access::read(true)).is_err());
+    let g2 = env.mmu.tlb_generation();
+    assert_ne!(g2, g1);
+    env.mmu.invlpg(lin);
+    let g3 = env.mmu.tlb_generation();
+    assert_ne!(g3, g2);
+    env.mmu.flush_tlb(true);
+    assert_ne!(env.mmu.tlb_generation(), g3);
+}
