@@ -85,6 +85,27 @@ pub(crate) struct InFlight {
 }
 
 impl InFlight {
+    /// Makes it `InFlight { phases, ..InFlight::default() }`, field by
+    /// field: no copy of a whole default (the event's payload is dead
+    /// while `event` is None).
+    #[inline(always)]
+    fn reset(&mut self, phases: PhaseCycles) {
+        let InFlight {
+            event,
+            index,
+            serial,
+            phases: p,
+            exit_from,
+            returned_at,
+        } = self;
+        *event = None;
+        *index = None;
+        *serial = None;
+        *p = phases;
+        *exit_from = None;
+        *returned_at = None;
+    }
+
     /// Whether the call is still to be completed when its task is switched
     /// away: blocked before it was recorded, or (never in practice)
     /// between its resumption and its hardware exit. A recorded call that
@@ -174,15 +195,7 @@ impl PhaseTracker {
             phases.hw_entry = e.hw_entry;
             phases.entry_stub = cycles.saturating_sub(e.at);
         }
-        // `InFlight { phases, ..InFlight::default() }`, field by field (the
-        // event's payload is dead while `event` is None).
-        let cur = &mut self.cur;
-        cur.event = None;
-        cur.index = None;
-        cur.serial = None;
-        cur.phases = phases;
-        cur.exit_from = None;
-        cur.returned_at = None;
+        self.cur.reset(phases);
     }
 
     /// Any other hypercall (an exception entry): no call is entering.
@@ -300,13 +313,7 @@ impl PhaseTracker {
     /// call in flight (`cur = InFlight::default()`, field by field).
     #[inline]
     pub fn clear_current(&mut self) {
-        let cur = &mut self.cur;
-        cur.event = None;
-        cur.index = None;
-        cur.serial = None;
-        cur.phases = PhaseCycles::default();
-        cur.exit_from = None;
-        cur.returned_at = None;
+        self.cur.reset(PhaseCycles::default());
     }
 }
 
