@@ -307,20 +307,21 @@ pub(crate) struct Block {
     pub insns: Box<[Insn]>,
     /// Cached successor block index for the fall-through and taken exits.
     pub succ: [u32; 2],
-    /// The fetch translation of linear `fetch_lin` (`ip` under the CS base
-    /// of the time) last found `phys` in the TLB (or filled it) at this
-    /// [`sysgate_mmu::Mmu::tlb_generation`], for the access class
-    /// `fetch_class` ([`crate::Cpu`]'s `fetch_class`): while all three
-    /// still hold, the TLB would give the same answer again.
+    /// The fetch translation of `ip` last found `phys` in the TLB (or
+    /// filled it) at this [`sysgate_mmu::Mmu::tlb_generation`], with this
+    /// `Cpu::fetch_key` and CS base: while all of them still hold, the TLB
+    /// would give the same answer again. [`NO_FETCH_KEY`] when nothing is
+    /// remembered.
     pub fetch_generation: u64,
     /// See `fetch_generation`.
-    pub fetch_lin: u64,
-    /// See `fetch_generation`; [`NO_FETCH_CLASS`] when nothing is known.
-    pub fetch_class: u8,
+    pub fetch_key: u64,
+    /// See `fetch_generation`.
+    pub fetch_base: u64,
 }
 
-/// [`Block::fetch_class`] when no fetch translation is remembered.
-pub(crate) const NO_FETCH_CLASS: u8 = u8::MAX;
+/// [`Block::fetch_key`] when no fetch translation is remembered (no real
+/// key has bits above 32).
+pub(crate) const NO_FETCH_KEY: u64 = u64::MAX;
 
 #[derive(Default)]
 pub(crate) struct FxHasher(u64);
@@ -541,7 +542,7 @@ fn decode_block(
         insns: insns.into_boxed_slice(),
         succ: [NO_BLOCK; 2],
         fetch_generation: 0,
-        fetch_lin: 0,
-        fetch_class: NO_FETCH_CLASS,
+        fetch_key: NO_FETCH_KEY,
+        fetch_base: 0,
     })
 }

@@ -186,15 +186,27 @@ impl Cpu {
         Ok(())
     }
 
-    /// What the TLB lookup of an instruction fetch depends on besides the
-    /// address: the privilege and RFLAGS.AC ([`Cpu::access`]), or 0xFF
-    /// with paging off (the TLB is not used then).
+    /// Every input of an instruction fetch's mode and translation besides
+    /// RIP, the CS base and the TLB, packed raw so it costs a few loads:
+    /// the CS attributes (code size) and RPL (the CPL in protected mode),
+    /// RFLAGS.VM and AC, CR0.PE and PG, and EFER.LMA. Equal keys mean the
+    /// same code size, the same linear address for the same RIP and CS
+    /// base, and the same TLB access class.
     #[inline(always)]
-    pub(crate) fn fetch_class(&self) -> u8 {
-        if self.ctrl.cr0 & Cr0::PG.bits() == 0 {
-            return 0xFF;
-        }
-        u8::from(self.cpl() == 3) | (u8::from(self.rflags & Rflags::AC.bits() != 0) << 1)
+    pub(crate) fn fetch_key(&self) -> u64 {
+        let cs = &self.seg[SegReg::Cs as usize];
+        // Bits 0-15 attributes, 16-17 RPL, 18 VM, 19 AC, 20 PE, 31 PG,
+        // 32 LMA.
+        let flags = self.rflags & (Rflags::VM.bits() | Rflags::AC.bits());
+        let pe = self.ctrl.cr0 & Cr0::PE.bits();
+        let pg = self.ctrl.cr0 & Cr0::PG.bits();
+        let lma = self.ctrl.efer & crate::state::Efer::LMA.bits();
+        u64::from(cs.attr)
+            | u64::from(cs.selector & 3) << 16
+            | flags << 1
+            | pe << 20
+            | pg
+            | lma << 22
     }
 
     /// Translates the instruction fetch at linear `lin` (one byte: never

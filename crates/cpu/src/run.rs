@@ -31,7 +31,7 @@ use crate::cycles::{CycleModel, TransitionEvent};
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
 use crate::exception::Exception;
 use crate::interrupt::{self, Raised};
-use crate::state::{Cpu, Rflags};
+use crate::state::{Cpu, Rflags, SegReg};
 use crate::transition::{Transition, TransitionKind};
 use crate::vendor::Vendor;
 
@@ -461,6 +461,31 @@ impl Vcpu {
     #[inline(always)]
     fn next_block(&mut self, prev: u32, exit_slot: usize) -> Result<u32, Exception> {
         let ip = self.cpu.rip;
+        let key = self.cpu.fetch_key();
+        let cs_base = self.cpu.seg[SegReg::Cs as usize].base;
+        let mut cand = NO_BLOCK;
+        if prev != NO_BLOCK {
+            cand = self.cache.blocks[prev as usize].succ[exit_slot];
+            if cand != NO_BLOCK {
+                // Same RIP, mode inputs and CS base as when this block's
+                // fetch translation was last looked up, and the TLB has not
+                // changed since: the lookup would hit again with the same
+                // frame (and RIP was canonical then), so only its hit is
+                // counted.
+                let b = &self.cache.blocks[cand as usize];
+                if b.ip == ip
+                    && b.fetch_key == key
+                    && b.fetch_generation == self.cpu.mmu.tlb_generation()
+                    && b.fetch_base == cs_base
+                    && b.phys2.is_none()
+                    && (b.bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
+                {
+                    self.cpu.mmu.count_hit();
+                    self.cache.stats.hits += 1;
+                    return Ok(cand);
+                }
+            }
+        }
         let bits = self.cpu.code_bits();
         // A non-canonical RIP in 64-bit mode faults on fetch (#GP(0)); this
         // is how an AMD SYSRET to a non-canonical RCX ends up faulting in
@@ -469,32 +494,10 @@ impl Vcpu {
             return Err(Exception::GP(0));
         }
         let lin = self.cpu.fetch_linear(ip);
-        let class = self.cpu.fetch_class();
-        let mut cand = NO_BLOCK;
-        if prev != NO_BLOCK {
-            cand = self.cache.blocks[prev as usize].succ[exit_slot];
-            if cand != NO_BLOCK {
-                // The TLB has not changed since this block's fetch
-                // translation was last looked up: it would hit again with
-                // the same frame, so only its hit is counted.
-                let b = &self.cache.blocks[cand as usize];
-                if b.ip == ip
-                    && b.fetch_lin == lin
-                    && b.fetch_generation == self.cpu.mmu.tlb_generation()
-                    && b.fetch_class == class
-                    && b.bits == bits
-                    && b.phys2.is_none()
-                    && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
-                {
-                    self.cpu.mmu.count_hit();
-                    self.cache.stats.hits += 1;
-                    return Ok(cand);
-                }
-            }
-        }
         let pa = self.cpu.translate_fetch(lin)?;
         if cand != NO_BLOCK {
             let generation = self.cpu.mmu.tlb_generation();
+            let paging = self.cpu.ctrl.cr0 & crate::state::Cr0::PG.bits() != 0;
             let b = &self.cache.blocks[cand as usize];
             if b.ip == ip
                 && b.phys == pa
@@ -503,10 +506,12 @@ impl Vcpu {
                 && (bits == 64 || self.cache.still_valid(&mut self.cpu, cand))
             {
                 let b = &mut self.cache.blocks[cand as usize];
-                if class != 0xFF {
-                    b.fetch_lin = lin;
+                // Without paging the TLB is not used, so no hit could be
+                // counted for a remembered translation.
+                if paging {
+                    b.fetch_key = key;
+                    b.fetch_base = cs_base;
                     b.fetch_generation = generation;
-                    b.fetch_class = class;
                 }
                 self.cache.stats.hits += 1;
                 return Ok(cand);
