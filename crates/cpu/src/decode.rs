@@ -395,9 +395,12 @@ impl DecodeCache {
                             self.map.remove(&key);
                             self.stats.invalidations += 1;
                         }
-                        // Make the slot unreachable through chaining too.
+                        // Make the slot unreachable through chaining too
+                        // (including the remembered fetch translation, which
+                        // a chained lookup trusts instead of `phys`).
                         b.phys = u64::MAX;
                         b.succ = [NO_BLOCK; 2];
+                        b.fetch_key = NO_FETCH_KEY;
                     }
                 }
             }

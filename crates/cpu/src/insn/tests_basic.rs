@@ -140,3 +140,61 @@ fn self_modifying_code_sees_its_writes() {
     });
     assert_eq!(v.cpu.gpr[0] & 0xFF, 0x77);
 }
+
+#[test]
+fn a_chained_block_whose_code_was_rewritten_is_decoded_again_under_paging() {
+    // With paging on, a block reached through its predecessor's link
+    // reuses its fetch translation while the TLB is unchanged; rewriting
+    // the block's code must still make the next entry see the new bytes.
+    // X = [jmp b] links to B = [mov al, 0x11; add dl, al; dec ecx; jz done]
+    // on the next page. Round 1 writes a scratch byte on B's page (so the
+    // TLB holds a writable entry and later writes fill nothing); round 3
+    // patches B's immediate (EBX points at it); round 4 must add 0x77.
+    let code = crate::testutil::asm(32, |a| {
+        let mut top = a.create_label();
+        let mut b = a.create_label();
+        let mut done = a.create_label();
+        let mut not3 = a.create_label();
+        a.mov(ecx, 4u32)?;
+        a.xor(edx, edx)?;
+        a.set_label(&mut top)?;
+        a.jmp(b)?;
+        a.db(&[0xCC; 4096])?;
+        a.set_label(&mut b)?;
+        a.mov(al, 0x11)?;
+        a.add(dl, al)?;
+        a.dec(ecx)?;
+        a.jz(done)?;
+        a.cmp(ecx, 3)?;
+        a.jne(not3)?;
+        a.mov(byte_ptr(ebx + 0x200), 0)?;
+        a.jmp(top)?;
+        a.set_label(&mut not3)?;
+        a.cmp(ecx, 1)?;
+        a.jne(top)?;
+        a.mov(byte_ptr(ebx + 1), 0x77)?;
+        a.jmp(top)?;
+        a.set_label(&mut done)?;
+        a.nop()
+    });
+    let mut v = crate::testutil::machine(32);
+    const PD: u64 = 0x30000;
+    const PT: u64 = 0x31000;
+    v.cpu.mmu.phys.write(PD, &((PT | 7) as u32).to_le_bytes());
+    for page in 0..256u64 {
+        v.cpu
+            .mmu
+            .phys
+            .write(PT + 4 * page, &(((page << 12) | 7) as u32).to_le_bytes());
+    }
+    v.cpu.ctrl.cr3 = PD;
+    v.cpu.ctrl.cr0 |= 1 << 31;
+    v.cpu.mmu.flush_tlb(false);
+    let at = code
+        .windows(2)
+        .position(|w| w == [0xB0, 0x11])
+        .expect("mov al");
+    v.cpu.gpr[3] = crate::testutil::CODE + at as u64;
+    assert_eq!(crate::testutil::run(&mut v, &code), Exit::Hlt);
+    assert_eq!(v.cpu.gpr[2] & 0xFF, 3 * 0x11 + 0x77);
+}
