@@ -46,4 +46,6 @@ pub use transition::{FarPtr, Transition, TransitionKind};
 pub use vendor::Vendor;
 
 #[cfg(test)]
+mod tests_blocks;
+#[cfg(test)]
 pub(crate) mod testutil;
