@@ -614,6 +614,45 @@ impl Personality {
         args: &[u64; 6],
         env: SyscallEnv<'_>,
     ) -> SyscallOutcome {
+        let fast = SyscallEnv {
+            task: &mut *env.task,
+            mem: &mut *env.mem,
+            process: env.process,
+            mechanism: env.mechanism,
+            cycles: env.cycles,
+        };
+        match self.syscall_fast(abi, nr, args, fast) {
+            // (Each arm builds the outcome in place: a `Dispatch` moved
+            // into it would be copied whole, `MachineCall` and all.)
+            Some((Ok(v), copied)) => SyscallOutcome {
+                dispatch: Dispatch::Return(v),
+                audit_serial: None,
+                copied,
+            },
+            Some((Err(SysError::Errno(e)), copied)) => SyscallOutcome {
+                dispatch: Dispatch::Return(e.to_return()),
+                audit_serial: None,
+                copied,
+            },
+            Some((Err(e), copied)) => Self::outcome_of(e, copied),
+            None => self.syscall_other(abi, nr, args, env),
+        }
+    }
+
+    /// The common case of [`Personality::syscall_args`]: a personality
+    /// handler, with nothing tracing or auditing the call. Gives the
+    /// handler's result and the bytes it copied between user and kernel
+    /// memory (see [`SyscallOutcome::copied`]; [`Personality::outcome_of`]
+    /// makes them the call's outcome). `None`, having done nothing, for
+    /// every other call (which [`Personality::syscall_other`] performs).
+    #[inline(always)]
+    pub(crate) fn syscall_fast(
+        &mut self,
+        abi: Abi,
+        nr: u64,
+        args: &[u64; 6],
+        env: SyscallEnv<'_>,
+    ) -> Option<(SysResult, u64)> {
         let truncated;
         let args = match abi {
             Abi::X86_64 => args,
@@ -627,56 +666,62 @@ impl Personality {
             Abi::I386 => Some(nr as u32),
         };
         let row: Option<&Row> = nr32.and_then(|n| self.table(abi).row(n));
-        // The common case: a personality handler, with nothing tracing or
-        // auditing the call.
-        if let Some(&Row {
+        let Some(&Row {
             handler: Handler::Kernel(f),
             name,
             ..
         }) = row
-            && self.strace.is_none()
-            && !self.audit.wants(name)
-        {
-            self.vfs.set_time_at(self.clock, env.cycles);
-            let mut mem = CountingMemory {
-                inner: &mut *env.mem,
-                bytes: 0,
-            };
-            let mut ctx = Ctx {
-                sys: self,
-                task: env.task,
-                mem: &mut mem,
-                process: env.process,
-                abi,
-                mechanism: env.mechanism,
-                cycles: env.cycles,
-            };
-            let r = f(&mut ctx, args);
-            let copied = mem.bytes;
-            // (Each arm builds the outcome in place: a `Dispatch` moved
-            // into it would be copied whole, `MachineCall` and all.)
-            return match r {
-                Ok(v) => SyscallOutcome {
-                    dispatch: Dispatch::Return(v),
-                    audit_serial: None,
-                    copied,
-                },
-                Err(SysError::Errno(e)) => SyscallOutcome {
-                    dispatch: Dispatch::Return(e.to_return()),
-                    audit_serial: None,
-                    copied,
-                },
-                Err(e) => Self::outcome_of(e, copied),
-            };
+        else {
+            return None;
+        };
+        if self.strace.is_some() || self.audit.wants(name) {
+            return None;
         }
-        let row = row.copied();
-        self.syscall_slow(abi, nr32, row, *args, env)
+        self.vfs.set_time_at(self.clock, env.cycles);
+        let mut mem = CountingMemory {
+            inner: &mut *env.mem,
+            bytes: 0,
+        };
+        let mut ctx = Ctx {
+            sys: self,
+            task: env.task,
+            mem: &mut mem,
+            process: env.process,
+            abi,
+            mechanism: env.mechanism,
+            cycles: env.cycles,
+        };
+        let r = f(&mut ctx, args);
+        Some((r, mem.bytes))
+    }
+
+    /// [`Personality::syscall_args`] for the calls
+    /// [`Personality::syscall_fast`] leaves: without a personality handler,
+    /// or traced, or audited.
+    #[inline(never)]
+    pub(crate) fn syscall_other(
+        &mut self,
+        abi: Abi,
+        nr: u64,
+        args: &[u64; 6],
+        env: SyscallEnv<'_>,
+    ) -> SyscallOutcome {
+        let args = match abi {
+            Abi::X86_64 => *args,
+            Abi::I386 => args.map(|a| a & 0xffff_ffff),
+        };
+        let nr32 = match abi {
+            Abi::X86_64 => u32::try_from(nr as u32 as i32).ok(),
+            Abi::I386 => Some(nr as u32),
+        };
+        let row = nr32.and_then(|n| self.table(abi).row(n)).copied();
+        self.syscall_slow(abi, nr32, row, args, env)
     }
 
     /// The outcome of a handler's error other than an errno (without
     /// trace or audit).
     #[inline(never)]
-    fn outcome_of(e: SysError, copied: u64) -> SyscallOutcome {
+    pub(crate) fn outcome_of(e: SysError, copied: u64) -> SyscallOutcome {
         let dispatch = match e {
             SysError::Errno(e) => Dispatch::Return(e.to_return()),
             SysError::Block(w) => Dispatch::Block(w),

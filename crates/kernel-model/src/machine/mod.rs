@@ -821,6 +821,29 @@ impl Machine {
     /// `wide`).
     #[inline(always)]
     fn read_pt_regs(&self, va: u64, wide: bool) -> regs::Copy {
+        const WIDE: usize = entry::regs64::SIZE as usize;
+        const NARROW: usize = entry::regs32::SIZE as usize;
+        let pa = va.wrapping_sub(self.kernel_base());
+        let phys = &self.vcpu.cpu.mmu.phys;
+        // The usual case: pt_regs in one resident page of the kernel
+        // stack, copied straight out of it.
+        if wide {
+            if let Some(bytes) = phys.read_in_page::<WIDE>(pa) {
+                return regs::Copy { bytes, wide };
+            }
+        } else if let Some(b) = phys.read_in_page::<NARROW>(pa) {
+            let mut bytes = [0; WIDE];
+            bytes[..NARROW].copy_from_slice(&b);
+            return regs::Copy { bytes, wide };
+        }
+        self.read_pt_regs_slow(pa, wide)
+    }
+
+    /// [`Machine::read_pt_regs`] at physical address `pa` through the
+    /// generic read (across pages, open bus, never-written pages).
+    #[cold]
+    #[inline(never)]
+    fn read_pt_regs_slow(&self, pa: u64, wide: bool) -> regs::Copy {
         let mut c = regs::Copy {
             bytes: [0; entry::regs64::SIZE as usize],
             wide,
@@ -830,7 +853,6 @@ impl Machine {
         } else {
             entry::regs32::SIZE
         } as usize;
-        let pa = va.wrapping_sub(self.kernel_base());
         self.vcpu.cpu.mmu.phys.read(pa, &mut c.bytes[..size]);
         c
     }

@@ -25,7 +25,10 @@ use super::{
 };
 use crate::abi::Abi;
 use crate::audit::EntryMechanism;
-use crate::personality::{Dispatch, MachineCall, ProcessInfo, SyscallEnv, TaskFiles, comm_bytes};
+use crate::personality::{
+    Dispatch, MachineCall, Personality, ProcessInfo, SysError, SyscallEnv, SyscallOutcome,
+    TaskFiles, comm_bytes,
+};
 use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
 
@@ -434,7 +437,7 @@ impl Machine {
         call: Call,
         pt: &regs::Copy,
     ) -> Result<Option<Status>, KernelError> {
-        let tried = self.try_call_at(&call)?;
+        let tried = self.try_call_inline(&call)?;
         match tried.done {
             Done::Return(r) if tried.clean => {
                 // A personality handler returned: pt_regs are as the
@@ -501,6 +504,12 @@ impl Machine {
     /// mode has nothing to deliver.
     #[inline(never)]
     fn try_call_at(&mut self, call: &Call) -> Result<Tried, KernelError> {
+        self.try_call_inline(call)
+    }
+
+    /// [`Machine::try_call_at`], inlined into the hypercall's dispatch.
+    #[inline(always)]
+    fn try_call_inline(&mut self, call: &Call) -> Result<Tried, KernelError> {
         let pid = self.current;
         let Some(task) = self.tasks.get_mut(&pid) else {
             return Err(no_current_task(pid));
@@ -518,16 +527,65 @@ impl Machine {
             mm: &task.mm,
             phys: &mut self.vcpu.cpu.mmu.phys,
         };
+        let mechanism = entry_mechanism(call.mech);
         let env = SyscallEnv {
             task: &mut task.files,
             mem: &mut mem,
             process: &info,
-            mechanism: entry_mechanism(call.mech),
+            mechanism,
             cycles,
         };
-        let out = self
+        // The personality's fast path inline (a handler that returned, with
+        // nothing tracing or auditing it); every other call out of line.
+        let fast = self
             .personality
-            .syscall_args(call.abi, call.nr as u64, &call.args, env);
+            .syscall_fast(call.abi, call.nr as u64, &call.args, env);
+        let (r, copied) = match fast {
+            Some((Ok(v), copied)) => (v, copied),
+            Some((Err(SysError::Errno(e)), copied)) => (e.to_return(), copied),
+            Some((Err(e), copied)) => {
+                return self.tried(call, pid, quiet, Personality::outcome_of(e, copied));
+            }
+            None => {
+                let out = self.personality.syscall_other(
+                    call.abi,
+                    call.nr as u64,
+                    &call.args,
+                    SyscallEnv {
+                        task: &mut task.files,
+                        mem: &mut mem,
+                        process: &info,
+                        mechanism,
+                        cycles,
+                    },
+                );
+                return self.tried(call, pid, quiet, out);
+            }
+        };
+        // The handler's modeled cost (an estimate, see `phases`), on the
+        // CPU's clock and in the call's handler phase.
+        let cost = phases::handler_cycles(copied);
+        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
+        self.phases.switch_to(pid);
+        self.phases.charge_handler(cost);
+        self.record_inline(call, Some(r), None);
+        Ok(Tried {
+            done: Done::Return(r),
+            clean: quiet,
+        })
+    }
+
+    /// The rest of [`Machine::try_call_at`] for a call the personality's
+    /// fast path did not complete, given its outcome `out` (`quiet`: the
+    /// task had no signal work before the call).
+    #[inline(never)]
+    fn tried(
+        &mut self,
+        call: &Call,
+        pid: u32,
+        quiet: bool,
+        out: SyscallOutcome,
+    ) -> Result<Tried, KernelError> {
         // The handler's modeled cost (an estimate, see `phases`), on the
         // CPU's clock and in the call's handler phase.
         let cost = phases::handler_cycles(out.copied);
@@ -642,8 +700,14 @@ impl Machine {
 
     /// Records the current task's call as an event (and its phases so far
     /// in its audit record, if it has one).
-    #[inline]
+    #[inline(never)]
     fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
+        self.record_inline(call, ret, serial);
+    }
+
+    /// [`Machine::record`], inlined into the hypercall's dispatch.
+    #[inline(always)]
+    fn record_inline(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
         let event = SyscallEvent {
             pid: self.current,
             abi: call.abi,
