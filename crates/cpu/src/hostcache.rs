@@ -47,8 +47,9 @@ const EMPTY: Entry = Entry {
 /// Host pointers for reads and for writes, and the epochs they are valid
 /// for.
 pub(crate) struct HostCache {
-    read: Box<[Entry; ENTRIES]>,
-    write: Box<[Entry; ENTRIES]>,
+    // Inline, not boxed: a lookup is one load less on every memory access.
+    read: [Entry; ENTRIES],
+    write: [Entry; ENTRIES],
     mmu_epoch: u64,
     mark_epoch: u64,
     phys_id: u64,
@@ -61,8 +62,8 @@ unsafe impl Send for HostCache {}
 impl Default for HostCache {
     fn default() -> Self {
         HostCache {
-            read: Box::new([EMPTY; ENTRIES]),
-            write: Box::new([EMPTY; ENTRIES]),
+            read: [EMPTY; ENTRIES],
+            write: [EMPTY; ENTRIES],
             mmu_epoch: 0,
             mark_epoch: 0,
             phys_id: 0,
