@@ -260,24 +260,26 @@ impl PhysMem {
         page.write(off, bytes);
     }
 
-    /// The `N` bytes at `pa..pa + N`, copied straight out of the resident
-    /// page that holds them (no zero-fill, no copy loop), when they lie in
-    /// one in-range page that has been written. `None` when they cross a
-    /// page boundary, lie at or above [`size`](Self::size), or the page was
-    /// never allocated (it reads as zeros): [`read`](Self::read) handles
-    /// every such case.
+    /// The `N` bytes at `pa..pa + N`, borrowed straight from the resident
+    /// page that holds them (no copy), when they lie in one in-range page
+    /// that has been written. `None` when they cross a page boundary, lie
+    /// at or above [`size`](Self::size), or the page was never allocated
+    /// (it reads as zeros): [`read`](Self::read) handles every such case.
     #[inline]
     #[allow(unsafe_code)]
-    pub fn read_in_page<const N: usize>(&self, pa: u64) -> Option<[u8; N]> {
+    pub fn in_page<const N: usize>(&self, pa: u64) -> Option<&[u8; N]> {
         let off = (pa & OFFSET_MASK) as usize;
         if pa >= self.size || N > PAGE_BYTES - off {
             return None;
         }
         let page = self.page(pa >> 12)?;
         // SAFETY: `off + N <= PAGE_BYTES`, so the bytes lie inside the
-        // page's allocation; `[u8; N]` has alignment 1; the copy is taken
-        // while `&self` excludes every writer.
-        Some(unsafe { page.0.as_ptr().add(off).cast::<[u8; N]>().read() })
+        // page's allocation; `[u8; N]` has alignment 1. The borrow of
+        // `self` excludes every write through this `PhysMem` while the
+        // reference lives, and host pointers from `host_page` are only
+        // written through by a holder of `&mut` to the owner of this
+        // `PhysMem` (the CPU), which that borrow excludes too.
+        Some(unsafe { &*page.0.as_ptr().add(off).cast::<[u8; N]>() })
     }
 
     /// Reads one byte.
@@ -482,19 +484,19 @@ mod tests {
     use std::collections::HashMap;
 
     #[test]
-    fn read_in_page_only_within_one_resident_page() {
+    fn in_page_only_within_one_resident_page() {
         let mut m = PhysMem::new(0x3000);
-        assert_eq!(m.read_in_page::<4>(0x1000), None, "never written");
+        assert_eq!(m.in_page::<4>(0x1000), None, "never written");
         m.write(0x1FF8, &[1, 2, 3, 4, 5, 6, 7, 8]);
-        assert_eq!(m.read_in_page::<8>(0x1FF8), Some([1, 2, 3, 4, 5, 6, 7, 8]));
-        assert_eq!(m.read_in_page::<2>(0x1FFC), Some([5, 6]));
+        assert_eq!(m.in_page::<8>(0x1FF8), Some(&[1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(m.in_page::<2>(0x1FFC), Some(&[5, 6]));
         let mut whole = [0u8; 0x1000];
         m.read(0x1000, &mut whole);
-        assert_eq!(m.read_in_page::<0x1000>(0x1000), Some(whole));
-        assert_eq!(m.read_in_page::<9>(0x1FF8), None, "crosses the page end");
-        assert_eq!(m.read_in_page::<1>(0x3000), None, "out of range");
-        assert_eq!(m.read_in_page::<1>(u64::MAX), None);
-        assert_eq!(m.read_in_page::<0>(0x1FFF), Some([]));
+        assert_eq!(m.in_page::<0x1000>(0x1000), Some(&whole));
+        assert_eq!(m.in_page::<9>(0x1FF8), None, "crosses the page end");
+        assert_eq!(m.in_page::<1>(0x3000), None, "out of range");
+        assert_eq!(m.in_page::<1>(u64::MAX), None);
+        assert_eq!(m.in_page::<0>(0x1FFF), Some(&[]));
     }
 
     #[test]

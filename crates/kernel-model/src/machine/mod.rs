@@ -717,10 +717,6 @@ impl Machine {
         };
         self.phases.hypercall(self.vcpu.cpu.cycles);
         let l = regs::layout(wide);
-        // One copy of pt_regs out of guest memory, then field by field; the
-        // same copy serves the fast-return check when the handler cannot
-        // have changed it (see `complete_with`).
-        let mut pt = self.read_pt_regs(regs, wide);
         use entry::{regs32 as r32, regs64 as r64};
         // The argument registers of each ABI: rdi, rsi, rdx, r10, r8, r9 /
         // ebx, ecx, edx, esi, edi, ebp.
@@ -729,17 +725,21 @@ impl Machine {
             (Abi::I386, true) => [r64::BX, r64::CX, r64::DX, r64::SI, r64::DI, r64::BP],
             (Abi::I386, false) => [r32::BX, r32::CX, r32::DX, r32::SI, r32::DI, r32::BP],
         };
+        // The fields of pt_regs read once out of guest memory; the same
+        // copy serves the fast-return check when the handler cannot have
+        // changed them (see `complete_with`).
+        let mut pt = self.read_pt_regs(regs, wide, &offs);
         let mask = match abi {
             Abi::X86_64 => u64::MAX,
             Abi::I386 => 0xFFFF_FFFF,
         };
-        let mut args = offs.map(|o| pt.get(o) & mask);
-        let nr_sys = pt.get(l.orig_ax) as u32;
+        let mut args = pt.args.map(|a| a & mask);
+        let nr_sys = pt.orig_ax as u32;
         if matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat) {
             // do_fast_syscall_32: the sixth argument (the caller's EBP) is
             // on the user stack; the return goes to the vDSO landing pad.
             let w = if wide { 8 } else { 4 };
-            let usp = pt.get(l.sp) & 0xFFFF_FFFF;
+            let usp = pt.sp & 0xFFFF_FFFF;
             let mut b = [0u8; 4];
             if self.user_memory().read(usp, &mut b).is_err() {
                 self.kwrite(regs + l.ax, w, (-14i64) as u64);
@@ -749,8 +749,8 @@ impl Machine {
             args[5] = u32::from_le_bytes(b) as u64;
             self.kwrite(regs + l.bp, w, args[5]);
             self.kwrite(regs + l.ip, w, self.vdso.landing_pad);
-            pt.set(l.bp, args[5]);
-            pt.set(l.ip, self.vdso.landing_pad);
+            // (The copy keeps no bp: nothing reads it.)
+            pt.ip = self.vdso.landing_pad;
         }
         let call = Call {
             abi,
@@ -817,66 +817,60 @@ impl Machine {
         self.vcpu.cpu.gpr[0] = fast as u64;
     }
 
-    /// A copy of the `pt_regs` at kernel address `va` (64-bit layout when
-    /// `wide`).
+    /// The fields of the `pt_regs` at kernel address `va` (64-bit layout
+    /// when `wide`) that the machine layer reads, with the argument
+    /// registers at offsets `arg_offs`.
     #[inline(always)]
-    fn read_pt_regs(&self, va: u64, wide: bool) -> regs::Copy {
+    fn read_pt_regs(&self, va: u64, wide: bool, arg_offs: &[u64; 6]) -> regs::Copy {
         const WIDE: usize = entry::regs64::SIZE as usize;
         const NARROW: usize = entry::regs32::SIZE as usize;
         let pa = va.wrapping_sub(self.kernel_base());
         let phys = &self.vcpu.cpu.mmu.phys;
         // The usual case: pt_regs in one resident page of the kernel
-        // stack, copied straight out of it.
+        // stack, read in place.
         if wide {
-            if let Some(bytes) = phys.read_in_page::<WIDE>(pa) {
-                return regs::Copy { bytes, wide };
+            if let Some(b) = phys.in_page::<WIDE>(pa) {
+                return regs::Copy::decode(b, true, arg_offs);
             }
-        } else if let Some(b) = phys.read_in_page::<NARROW>(pa) {
-            let mut bytes = [0; WIDE];
-            bytes[..NARROW].copy_from_slice(&b);
-            return regs::Copy { bytes, wide };
+        } else if let Some(b) = phys.in_page::<NARROW>(pa) {
+            return regs::Copy::decode(b, false, arg_offs);
         }
-        self.read_pt_regs_slow(pa, wide)
+        self.read_pt_regs_slow(pa, wide, arg_offs)
     }
 
     /// [`Machine::read_pt_regs`] at physical address `pa` through the
     /// generic read (across pages, open bus, never-written pages).
     #[cold]
     #[inline(never)]
-    fn read_pt_regs_slow(&self, pa: u64, wide: bool) -> regs::Copy {
-        let mut c = regs::Copy {
-            bytes: [0; entry::regs64::SIZE as usize],
-            wide,
-        };
+    fn read_pt_regs_slow(&self, pa: u64, wide: bool, arg_offs: &[u64; 6]) -> regs::Copy {
+        let mut b = [0u8; entry::regs64::SIZE as usize];
         let size = if wide {
             entry::regs64::SIZE
         } else {
             entry::regs32::SIZE
         } as usize;
-        self.vcpu.cpu.mmu.phys.read(pa, &mut c.bytes[..size]);
-        c
+        self.vcpu.cpu.mmu.phys.read(pa, &mut b[..size]);
+        regs::Copy::decode(&b, wide, arg_offs)
     }
 
     /// Whether the call may return by SYSRET/SYSEXIT, from the `pt_regs`
     /// in guest memory now.
     #[inline(never)]
     pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
-        let pt = self.read_pt_regs(call.regs, call.wide);
+        let pt = self.read_pt_regs(call.regs, call.wide, &[0; 6]);
         self.fast_return_check(call, &pt)
     }
 
     /// Whether the call may return by SYSRET/SYSEXIT, given its `pt_regs`.
     #[inline(always)]
     fn fast_return_check(&self, call: &Call, pt: &regs::Copy) -> bool {
-        let l = regs::layout(call.wide);
-        let get = |o: u64| pt.get(o);
-        let (ip, flags) = (get(l.ip), get(l.flags));
-        let (cs, ss) = (get(l.cs) as u16, get(l.ss) as u16);
+        let (ip, flags) = (pt.ip, pt.flags);
+        let (cs, ss) = (pt.cs as u16, pt.ss as u16);
         let slow = Rflags::RF.bits() | Rflags::TF.bits() | Rflags::VM.bits();
         match call.mech {
             Mechanism::Syscall64 => {
-                get(entry::regs64::CX) == ip
-                    && get(entry::regs64::R11) == flags
+                pt.cx == ip
+                    && pt.r11 == flags
                     && cs == layout::gdt64::USER_CS
                     && ss == layout::gdt64::USER_DS
                     && ip < layout::X86_64_TASK_SIZE
@@ -941,42 +935,57 @@ pub(crate) mod regs {
         pub bp: u64,
     }
 
-    /// A copy of a `pt_regs` read out of guest memory.
+    /// The fields of a `pt_regs` the machine layer reads, read out of
+    /// guest memory (each 8 bytes in the 64-bit layout, 4 in the i386 one;
+    /// 0 for a field the layout does not have).
+    #[derive(Clone, Copy, Debug)]
     pub(crate) struct Copy {
-        pub bytes: [u8; regs64::SIZE as usize],
+        /// The 64-bit layout (else i386).
         pub wide: bool,
+        /// The call's argument registers (at the offsets the reader was
+        /// given), not yet masked to the ABI's width.
+        pub args: [u64; 6],
+        pub orig_ax: u64,
+        pub ip: u64,
+        pub cs: u64,
+        pub flags: u64,
+        pub sp: u64,
+        pub ss: u64,
+        /// `cx` and `r11` of the 64-bit layout (SYSRET's return address and
+        /// flags).
+        pub cx: u64,
+        pub r11: u64,
     }
 
     impl Copy {
-        /// The field at byte offset `off` (8 bytes in the 64-bit layout, 4
-        /// in the i386 one); 0 past the end.
-        #[inline]
-        pub(crate) fn get(&self, off: u64) -> u64 {
-            let off = off as usize;
-            if self.wide {
-                self.bytes
-                    .get(off..off + 8)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(0, u64::from_le_bytes)
-            } else {
-                self.bytes
-                    .get(off..off + 4)
-                    .and_then(|b| b.try_into().ok())
-                    .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
-            }
-        }
-
-        /// Sets the field at byte offset `off` (as [`Copy::get`] reads it);
-        /// nothing past the end.
-        #[inline]
-        pub(crate) fn set(&mut self, off: u64, v: u64) {
-            let off = off as usize;
-            if self.wide {
-                if let Some(b) = self.bytes.get_mut(off..off + 8) {
-                    b.copy_from_slice(&v.to_le_bytes());
+        /// The fields of the `pt_regs` in `b` (64-bit layout when `wide`),
+        /// the arguments at byte offsets `arg_offs`.
+        #[inline(always)]
+        pub(crate) fn decode<const N: usize>(b: &[u8; N], wide: bool, arg_offs: &[u64; 6]) -> Copy {
+            let get = |off: u64| -> u64 {
+                let off = off as usize;
+                if wide {
+                    b.get(off..off + 8)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(0, u64::from_le_bytes)
+                } else {
+                    b.get(off..off + 4)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(0, |b| u64::from(u32::from_le_bytes(b)))
                 }
-            } else if let Some(b) = self.bytes.get_mut(off..off + 4) {
-                b.copy_from_slice(&(v as u32).to_le_bytes());
+            };
+            let l = layout(wide);
+            Copy {
+                wide,
+                args: arg_offs.map(get),
+                orig_ax: get(l.orig_ax),
+                ip: get(l.ip),
+                cs: get(l.cs),
+                flags: get(l.flags),
+                sp: get(l.sp),
+                ss: get(l.ss),
+                cx: if wide { get(regs64::CX) } else { 0 },
+                r11: if wide { get(regs64::R11) } else { 0 },
             }
         }
     }
