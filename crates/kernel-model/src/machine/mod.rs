@@ -544,6 +544,14 @@ impl Machine {
             self.stopped(observer);
             let seen = self.events.len();
             let outcome = match exit {
+                // The most frequent stop first, straight to its handler.
+                Exit::IoOut {
+                    port: HYPERCALL_PORT,
+                    value: hc::SYSCALL_64,
+                    ..
+                } if self.vcpu.cpu.cpl() == 0 => {
+                    self.syscall_hypercall_inline::<{ hc::SYSCALL_64 }>()?
+                }
                 Exit::IoOut { port, value, .. }
                     if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 =>
                 {
@@ -563,8 +571,10 @@ impl Machine {
                 }
             };
             self.resuming();
-            for e in &self.events[seen..] {
-                observer.syscall(self.vcpu.cpu.cycles, e);
+            if T::SYSCALL_EVENTS {
+                for e in &self.events[seen..] {
+                    observer.syscall(self.vcpu.cpu.cycles, e);
+                }
             }
             if !self.keep_events {
                 self.events.truncate(seen);
@@ -705,6 +715,13 @@ impl Machine {
     /// reads the call out of `pt_regs` (at RSP) and dispatches it.
     #[inline(never)]
     fn syscall_hypercall<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
+        self.syscall_hypercall_inline::<HC>()
+    }
+
+    /// [`Machine::syscall_hypercall`], inlined where the run loop handles
+    /// the most frequent hypercall.
+    #[inline(always)]
+    fn syscall_hypercall_inline<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
         let regs = self.vcpu.cpu.gpr[4];
         let (abi, mech, wide) = match HC {
             hc::SYSCALL_64 => (Abi::X86_64, Mechanism::Syscall64, true),
@@ -717,18 +734,10 @@ impl Machine {
         };
         self.phases.hypercall(self.vcpu.cpu.cycles);
         let l = regs::layout(wide);
-        use entry::{regs32 as r32, regs64 as r64};
-        // The argument registers of each ABI: rdi, rsi, rdx, r10, r8, r9 /
-        // ebx, ecx, edx, esi, edi, ebp.
-        let offs: [u64; 6] = match (abi, wide) {
-            (Abi::X86_64, _) => [r64::DI, r64::SI, r64::DX, r64::R10, r64::R8, r64::R9],
-            (Abi::I386, true) => [r64::BX, r64::CX, r64::DX, r64::SI, r64::DI, r64::BP],
-            (Abi::I386, false) => [r32::BX, r32::CX, r32::DX, r32::SI, r32::DI, r32::BP],
-        };
         // The fields of pt_regs read once out of guest memory; the same
         // copy serves the fast-return check when the handler cannot have
         // changed them (see `complete_with`).
-        let mut pt = self.read_pt_regs(regs, wide, &offs);
+        let mut pt = self.read_pt_regs(regs, wide, abi);
         let mask = match abi {
             Abi::X86_64 => u64::MAX,
             Abi::I386 => 0xFFFF_FFFF,
@@ -792,20 +801,24 @@ impl Machine {
     /// [`FRAMES_START`]: layout::FRAMES_START
     #[inline(always)]
     pub(crate) fn complete_with(&mut self, call: &Call, ret: i64, pt: Option<&regs::Copy>) {
-        let w = if call.wide { 8 } else { 4 };
         let l = regs::layout(call.wide);
         let ax = if call.wide {
             ret as u64
         } else {
             ret as u64 & 0xFFFF_FFFF
         };
-        self.kwrite(call.regs + l.ax, w, ax);
+        let pa = call.regs.wrapping_sub(self.kernel_base());
+        let phys = &mut self.vcpu.cpu.mmu.phys;
+        if call.wide {
+            phys.write_u64(pa.wrapping_add(l.ax), ax);
+        } else {
+            phys.write_u32(pa.wrapping_add(l.ax), ax as u32);
+        }
         let size = if call.wide {
             entry::regs64::SIZE
         } else {
             entry::regs32::SIZE
         };
-        let pa = call.regs.wrapping_sub(self.kernel_base());
         let in_kstacks = pa >= KSTACK_REGION
             && pa
                 .checked_add(size)
@@ -819,9 +832,9 @@ impl Machine {
 
     /// The fields of the `pt_regs` at kernel address `va` (64-bit layout
     /// when `wide`) that the machine layer reads, with the argument
-    /// registers at offsets `arg_offs`.
+    /// registers of `abi`.
     #[inline(always)]
-    fn read_pt_regs(&self, va: u64, wide: bool, arg_offs: &[u64; 6]) -> regs::Copy {
+    fn read_pt_regs(&self, va: u64, wide: bool, abi: Abi) -> regs::Copy {
         const WIDE: usize = entry::regs64::SIZE as usize;
         const NARROW: usize = entry::regs32::SIZE as usize;
         let pa = va.wrapping_sub(self.kernel_base());
@@ -830,19 +843,19 @@ impl Machine {
         // stack, read in place.
         if wide {
             if let Some(b) = phys.in_page::<WIDE>(pa) {
-                return regs::Copy::decode(b, true, arg_offs);
+                return regs::Copy::decode(b, true, abi);
             }
         } else if let Some(b) = phys.in_page::<NARROW>(pa) {
-            return regs::Copy::decode(b, false, arg_offs);
+            return regs::Copy::decode(b, false, abi);
         }
-        self.read_pt_regs_slow(pa, wide, arg_offs)
+        self.read_pt_regs_slow(pa, wide, abi)
     }
 
     /// [`Machine::read_pt_regs`] at physical address `pa` through the
     /// generic read (across pages, open bus, never-written pages).
     #[cold]
     #[inline(never)]
-    fn read_pt_regs_slow(&self, pa: u64, wide: bool, arg_offs: &[u64; 6]) -> regs::Copy {
+    fn read_pt_regs_slow(&self, pa: u64, wide: bool, abi: Abi) -> regs::Copy {
         let mut b = [0u8; entry::regs64::SIZE as usize];
         let size = if wide {
             entry::regs64::SIZE
@@ -850,14 +863,14 @@ impl Machine {
             entry::regs32::SIZE
         } as usize;
         self.vcpu.cpu.mmu.phys.read(pa, &mut b[..size]);
-        regs::Copy::decode(&b, wide, arg_offs)
+        regs::Copy::decode(&b, wide, abi)
     }
 
     /// Whether the call may return by SYSRET/SYSEXIT, from the `pt_regs`
     /// in guest memory now.
     #[inline(never)]
     pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
-        let pt = self.read_pt_regs(call.regs, call.wide, &[0; 6]);
+        let pt = self.read_pt_regs(call.regs, call.wide, call.abi);
         self.fast_return_check(call, &pt)
     }
 
@@ -922,6 +935,7 @@ impl Machine {
 /// `pt_regs` field offsets for both layouts.
 pub(crate) mod regs {
     use super::entry::{regs32, regs64};
+    use crate::abi::Abi;
 
     /// The offsets the machine layer needs.
     pub(crate) struct Layout {
@@ -959,9 +973,37 @@ pub(crate) mod regs {
 
     impl Copy {
         /// The fields of the `pt_regs` in `b` (64-bit layout when `wide`),
-        /// the arguments at byte offsets `arg_offs`.
+        /// the arguments those of `abi`.
         #[inline(always)]
-        pub(crate) fn decode<const N: usize>(b: &[u8; N], wide: bool, arg_offs: &[u64; 6]) -> Copy {
+        pub(crate) fn decode<const N: usize>(b: &[u8; N], wide: bool, abi: Abi) -> Copy {
+            // The argument registers of each ABI: rdi, rsi, rdx, r10, r8,
+            // r9 / ebx, ecx, edx, esi, edi, ebp.
+            let arg_offs: [u64; 6] = match (abi, wide) {
+                (Abi::X86_64, _) => [
+                    regs64::DI,
+                    regs64::SI,
+                    regs64::DX,
+                    regs64::R10,
+                    regs64::R8,
+                    regs64::R9,
+                ],
+                (Abi::I386, true) => [
+                    regs64::BX,
+                    regs64::CX,
+                    regs64::DX,
+                    regs64::SI,
+                    regs64::DI,
+                    regs64::BP,
+                ],
+                (Abi::I386, false) => [
+                    regs32::BX,
+                    regs32::CX,
+                    regs32::DX,
+                    regs32::SI,
+                    regs32::DI,
+                    regs32::BP,
+                ],
+            };
             let get = |off: u64| -> u64 {
                 let off = off as usize;
                 if wide {

@@ -68,7 +68,8 @@ pub const fn handler_cycles(copied: u64) -> u64 {
 /// A call between its hypercall and its hardware exit.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct InFlight {
-    /// Its event, once recorded.
+    /// Its event, once recorded (its `cycles` are set when it is
+    /// reported).
     pub event: Option<SyscallEvent>,
     /// The event's index in `Machine::events`, when events are kept.
     pub index: Option<usize>,
@@ -212,21 +213,20 @@ impl PhaseTracker {
 
     /// The current task's call was recorded as `event` (at `index` in
     /// `Machine::events` when events are kept; audit record `serial`):
-    /// keeps it, with its phases so far in its `cycles`, and returns it.
+    /// keeps it (its `cycles` are filled in when it completes) and returns
+    /// its phases so far.
     #[inline]
     pub fn recorded(
         &mut self,
         event: SyscallEvent,
         index: Option<usize>,
         serial: Option<u32>,
-    ) -> &SyscallEvent {
+    ) -> PhaseCycles {
         let cur = &mut self.cur;
         cur.index = index;
         cur.serial = serial;
-        let phases = cur.phases;
-        let e = cur.event.insert(event);
-        e.cycles = phases;
-        e
+        cur.event = Some(event);
+        cur.phases
     }
 
     /// The machine is about to resume the CPU in the current task: if its

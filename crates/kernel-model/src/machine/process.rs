@@ -177,7 +177,7 @@ fn no_current_task(pid: u32) -> KernelError {
 struct Info<'a> {
     pid: u32,
     ppid: u32,
-    comm: [u8; 16],
+    comm: &'a [u8; 16],
     exe: &'a [u8],
 }
 
@@ -195,7 +195,7 @@ impl ProcessInfo for Info<'_> {
         0
     }
     fn comm(&self) -> [u8; 16] {
-        self.comm
+        *self.comm
     }
     fn exe(&self) -> Option<Vec<u8>> {
         Some(self.exe.to_vec())
@@ -519,7 +519,7 @@ impl Machine {
         let info = Info {
             pid,
             ppid: task.ppid,
-            comm: task.comm,
+            comm: &task.comm,
             exe: &task.exe,
         };
         let cycles = self.vcpu.cpu.cycles;
@@ -676,7 +676,7 @@ impl Machine {
                     let info = Info {
                         pid,
                         ppid: t.ppid,
-                        comm: t.comm,
+                        comm: &t.comm,
                         exe: &t.exe,
                     };
                     let mut mem = TaskMemory {
@@ -718,15 +718,18 @@ impl Machine {
             cycles: PhaseCycles::default(),
         };
         let index = self.keep_events.then_some(self.events.len());
-        let event = self.phases.recorded(event, index, serial);
+        let phases = self.phases.recorded(event, index, serial);
         if let Some(s) = serial {
-            self.personality.audit.set_cycles(s, event.cycles);
+            self.personality.audit.set_cycles(s, phases);
         }
         // Pushed even when events are not kept if the observer wants them:
         // it sees them after the hypercall, and the run loop then drops
         // them.
         if self.collect_events {
-            self.events.push(*event);
+            self.events.push(SyscallEvent {
+                cycles: phases,
+                ..event
+            });
         }
     }
 
