@@ -343,16 +343,7 @@ impl Cpu {
     #[inline(always)]
     fn host_access64(&self, i: &Insn, size: u8) -> (u64, u64) {
         let m = &i.mem;
-        let mut off = m.disp;
-        if m.base != NO_REG {
-            off = off.wrapping_add(self.gpr[(m.base & 15) as usize]);
-        }
-        if m.index != NO_REG {
-            off = off.wrapping_add(self.gpr[(m.index & 15) as usize] << m.scale);
-        }
-        if m.asize != 8 {
-            off &= 0xFFFF_FFFF;
-        }
+        let off = self.ea(i);
         let lin = if m.seg >= SegReg::Fs as u8 {
             self.seg[(m.seg as usize).min(5)].base.wrapping_add(off)
         } else {

@@ -35,7 +35,7 @@ use crate::errno::Errno;
 use crate::fd::FdTable;
 use crate::random::Rng;
 use crate::strace::{self, Pending};
-use crate::syscalls::table::{Handler, MachineOp, Row, SyscallTable};
+use crate::syscalls::table::{Handler, HandlerFn, MachineOp, Row, SyscallTable};
 use crate::time::Clock;
 use crate::uaccess::UserMemory;
 use crate::vfs::memfs::MemFsLimits;
@@ -678,13 +678,27 @@ impl Personality {
             return None;
         }
         self.vfs.set_time_at(self.clock, env.cycles);
+        let mut env = env;
+        Some(self.run_handler(f, abi, args, &mut env))
+    }
+
+    /// Runs a personality handler for a call of `abi`: its result and the
+    /// bytes it copied between user and kernel memory.
+    #[inline(always)]
+    fn run_handler(
+        &mut self,
+        f: HandlerFn,
+        abi: Abi,
+        args: &[u64; 6],
+        env: &mut SyscallEnv<'_>,
+    ) -> (SysResult, u64) {
         let mut mem = CountingMemory {
             inner: &mut *env.mem,
             bytes: 0,
         };
         let mut ctx = Ctx {
             sys: self,
-            task: env.task,
+            task: &mut *env.task,
             mem: &mut mem,
             process: env.process,
             abi,
@@ -692,7 +706,7 @@ impl Personality {
             cycles: env.cycles,
         };
         let r = f(&mut ctx, args);
-        Some((r, mem.bytes))
+        (r, mem.bytes)
     }
 
     /// [`Personality::syscall_args`] for the calls
@@ -751,7 +765,7 @@ impl Personality {
         nr32: Option<u32>,
         row: Option<Row>,
         args: [u64; 6],
-        env: SyscallEnv<'_>,
+        mut env: SyscallEnv<'_>,
     ) -> SyscallOutcome {
         let name = match (&row, nr32) {
             (Some(r), _) => Some(r.name),
@@ -782,21 +796,8 @@ impl Personality {
                 };
             }
             Some(Handler::Kernel(f)) => {
-                let mut mem = CountingMemory {
-                    inner: &mut *env.mem,
-                    bytes: 0,
-                };
-                let mut ctx = Ctx {
-                    sys: self,
-                    task: env.task,
-                    mem: &mut mem,
-                    process: env.process,
-                    abi,
-                    mechanism: env.mechanism,
-                    cycles: env.cycles,
-                };
-                let r = f(&mut ctx, &args);
-                copied = mem.bytes;
+                let (r, bytes) = self.run_handler(f, abi, &args, &mut env);
+                copied = bytes;
                 r
             }
         };
