@@ -1,14 +1,9 @@
 //! The decoded-instruction cache.
 //!
-//! Code is decoded once with iced-x86 into blocks that end where control
-//! flow leaves straight-line execution (iced's `flow_control()` is not
-//! `Next`), where an instruction may change the mode or the mapping of
-//! code, or at a page boundary. A block continues past a conditional
-//! branch (the run loop leaves it there when the branch is taken) and past
-//! SWAPGS, so it is made of segments, each exactly the basic block that
-//! would start at its first instruction: cycles are scheduled per segment,
-//! and a segment ends within the 64-instruction limit of a basic block, so
-//! the count does not depend on where a block began. Blocks are keyed by the physical address of
+//! Code is decoded once with iced-x86 into basic blocks that end where
+//! control flow leaves straight-line execution (iced's `flow_control()` is
+//! not `Next`), where an instruction may change the mode or the mapping of
+//! code, or at a page boundary. Blocks are keyed by the physical address of
 //! their first byte and the code size (16/32/64), and remember the CS offset
 //! they were decoded at (iced folds RIP-relative and branch targets into the
 //! instruction). Every page a block was decoded from is marked in
@@ -17,8 +12,8 @@
 //! self-modifying code sees its own writes.
 //!
 //! Each block caches the index of the block that followed it last time on
-//! each exit (fall-through, taken at its end, taken inside it), so a hot
-//! loop does not look up the hash map on every branch.
+//! each exit (fall-through and taken), so a hot loop does not look up the
+//! hash map on every branch.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -98,15 +93,6 @@ pub struct Insn {
     /// or pops the run loop may execute at once (see
     /// `insn::faststack::mark_runs`); 0 when this one starts none.
     pub(crate) run: u8,
-    /// This instruction ends a segment inside its block: a conditional
-    /// branch (the block is left here when it is taken) or SWAPGS (its
-    /// transition is reported here). Cycles are scheduled per segment.
-    pub(crate) seg_end: bool,
-    /// [`Insn::cum`] of the first instruction of this one's segment.
-    pub(crate) seg_cum: u32,
-    /// The block that followed last time this instruction, ending a
-    /// segment inside its block, left the block (the taken branch).
-    pub(crate) side_succ: u32,
     /// The decoded instruction.
     pub ins: Instruction,
 }
@@ -222,15 +208,6 @@ fn mem_form(ins: &Instruction, bits: u32) -> MemForm {
     }
 }
 
-/// True for the segment ends (see [`ends_block`]) a block continues past:
-/// a conditional branch (its fall-through is the next instruction; when
-/// taken, the run loop leaves the block there) and SWAPGS (it records a
-/// transition but changes neither the mode nor the code mapping).
-fn continues_block(ins: &Instruction) -> bool {
-    ins.flow_control() == FlowControl::ConditionalBranch
-        || ins.mnemonic() == iced_x86::Mnemonic::Swapgs
-}
-
 /// True when the block must end after this instruction even though control
 /// flow continues: instructions that may change the mode, the code mapping
 /// or the interrupt state the run loop checks between blocks.
@@ -308,9 +285,6 @@ impl Insn {
             reg: [slot(o0, 0), slot(o1, 1)],
             cond,
             run: 0,
-            seg_end: false,
-            seg_cum: 0,
-            side_succ: NO_BLOCK,
             ins,
         }
     }
@@ -426,9 +400,6 @@ impl DecodeCache {
                         // a chained lookup trusts instead of `phys`).
                         b.phys = u64::MAX;
                         b.succ = [NO_BLOCK; 2];
-                        for i in b.insns.iter_mut() {
-                            i.side_succ = NO_BLOCK;
-                        }
                         b.fetch_key = NO_FETCH_KEY;
                     }
                 }
@@ -466,31 +437,6 @@ impl DecodeCache {
         self.map.insert((pa, bits), id);
         self.blocks.push(block);
         Ok(id)
-    }
-
-    /// The block that followed `prev` last time it was left through exit
-    /// `slot`: 0 falling through its end, 1 jumping from its end, 2 + k
-    /// jumping from its instruction k (a taken branch inside the block).
-    #[inline(always)]
-    pub fn link(&self, prev: u32, slot: usize) -> u32 {
-        let b = &self.blocks[prev as usize];
-        match slot {
-            0 | 1 => b.succ[slot],
-            _ => b.insns.get(slot - 2).map_or(NO_BLOCK, |i| i.side_succ),
-        }
-    }
-
-    /// Remembers `id` as the block that followed `prev` through `slot`.
-    pub fn set_link(&mut self, prev: u32, slot: usize, id: u32) {
-        let b = &mut self.blocks[prev as usize];
-        match slot {
-            0 | 1 => b.succ[slot] = id,
-            _ => {
-                if let Some(i) = b.insns.get_mut(slot - 2) {
-                    i.side_succ = id;
-                }
-            }
-        }
     }
 
     /// Checks what a block's key does not cover: the translation of a
@@ -539,8 +485,7 @@ fn decode_block(
         cpu.seg[SegReg::Cs as usize].limit as u64
     };
     let mut decoder = Decoder::with_ip(bits, &buf, ip, DecoderOptions::NONE);
-    let mut insns: Vec<Insn> = Vec::new();
-    let mut seg_len = 0usize;
+    let mut insns = Vec::new();
     let mut phys2 = None;
     let mut offset = 0usize;
     let mut ins = Instruction::default();
@@ -565,15 +510,8 @@ fn decode_block(
         if ins.code() == Code::INVALID && ins.len() == 0 {
             ins.set_len(1);
         }
-        let seg_end = ends_block(&ins) || ins.code() == Code::INVALID;
-        // A conditional branch or SWAPGS ends its segment but not the
-        // block, while the block is short enough that the next segment
-        // cannot reach the block limit before its own end.
-        let go_on = seg_end && continues_block(&ins) && insns.len() < MAX_BLOCK_INSNS;
-        let mut insn = Insn::new(ins, bits, 0);
-        insn.seg_end = seg_end;
-        insns.push(insn);
-        seg_len += 1;
+        let stop = ends_block(&ins) || ins.code() == Code::INVALID;
+        insns.push(Insn::new(ins, bits, 0));
         offset = end;
         if crosses {
             if let Ok(pa2) = next {
@@ -581,39 +519,17 @@ fn decode_block(
             }
             break;
         }
-        if (seg_end && !go_on) || seg_len >= MAX_BLOCK_INSNS {
+        if stop || insns.len() >= MAX_BLOCK_INSNS {
             break;
         }
-        if seg_end {
-            seg_len = 0;
-        }
     }
-    // The costs: a small dependency-aware schedule (cycles.rs) of each
-    // segment on its own, exactly as of the basic block that would start
-    // at the segment's first instruction.
+    // The block's costs: a small dependency-aware schedule (cycles.rs).
+    let block: Vec<Instruction> = insns.iter().map(|i| i.ins).collect();
     let mut cum = 0u32;
-    let mut start = 0;
-    while start < insns.len() {
-        let len = insns[start..]
-            .iter()
-            .position(|i| i.seg_end)
-            .map_or(insns.len() - start, |p| p + 1);
-        let segment: Vec<Instruction> = insns[start..start + len].iter().map(|i| i.ins).collect();
-        let seg_cum = cum;
-        for (insn, cycles) in insns[start..start + len]
-            .iter_mut()
-            .zip(model.schedule(&segment))
-        {
-            insn.cycles = cycles;
-            insn.cum = cum;
-            insn.seg_cum = seg_cum;
-            cum = cum.saturating_add(cycles);
-        }
-        start += len;
-    }
-    // Only segment ends inside the block need the run loop's attention.
-    if let Some(last) = insns.last_mut() {
-        last.seg_end = false;
+    for (insn, cycles) in insns.iter_mut().zip(model.schedule(&block)) {
+        insn.cycles = cycles;
+        insn.cum = cum;
+        cum = cum.saturating_add(cycles);
     }
     insn::mark_stack_runs(&mut insns);
     cpu.mmu.phys.mark_code(pa);

@@ -46,6 +46,6 @@ pub use transition::{FarPtr, Transition, TransitionKind};
 pub use vendor::Vendor;
 
 #[cfg(test)]
-mod tests_blocks;
+mod tests_reports;
 #[cfg(test)]
 pub(crate) mod testutil;

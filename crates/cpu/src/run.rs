@@ -153,8 +153,8 @@ pub trait Tracer {
     /// Called when an instruction raises an exception.
     #[inline(always)]
     fn exception(&mut self, _cpu: &Cpu, _e: Exception) {}
-    /// Called after every privilege or context transition, right after the
-    /// instruction that caused it, with [`Cpu::cycles`] and
+    /// Called after every privilege or context transition, at the end of
+    /// the basic block it ends, with [`Cpu::cycles`] and
     /// [`Cpu::instructions`] exact whatever [`Tracer::PER_INSTRUCTION`] is.
     #[inline(always)]
     fn transition(&mut self, _cpu: &Cpu, _t: &Transition) {}
@@ -467,7 +467,7 @@ impl Vcpu {
         let cs_base = self.cpu.seg[SegReg::Cs as usize].base;
         let mut cand = NO_BLOCK;
         if prev != NO_BLOCK {
-            cand = self.cache.link(prev, exit_slot);
+            cand = self.cache.blocks[prev as usize].succ[exit_slot];
             if cand != NO_BLOCK {
                 // Same RIP, mode inputs and CS base as when this block's
                 // fetch translation was last looked up, and the TLB has not
@@ -526,7 +526,7 @@ impl Vcpu {
         self.walks.exclude_since(&self.cpu, walks);
         let id = id?;
         if prev != NO_BLOCK {
-            self.cache.set_link(prev, exit_slot, id);
+            self.cache.blocks[prev as usize].succ[exit_slot] = id;
         }
         Ok(id)
     }
@@ -615,9 +615,7 @@ impl Vcpu {
             // iterations) add them to `block_cycles`.
             let base_insns = self.cpu.instructions;
             self.cpu.block_cycles = self.cpu.cycles.wrapping_sub(insns[0].cum as u64);
-            self.cpu.segment_cum = insns[0].seg_cum;
             let mut executed = n;
-            let mut side_exit = false;
             let mut k = 0;
             while k < n {
                 let insn = &insns[k];
@@ -689,40 +687,10 @@ impl Vcpu {
                     executed = k + 1;
                     break;
                 }
-                if insn.seg_end {
-                    // A segment ends inside the block: a taken branch
-                    // leaves it; otherwise the segment's page walks and
-                    // transition are accounted as at a block end.
-                    if self.cpu.rip != insn.next_ip() {
-                        executed = k + 1;
-                        side_exit = true;
-                        break;
-                    }
-                    let done = self
-                        .cpu
-                        .block_cycles
-                        .wrapping_add((insn.cum + insn.cycles) as u64);
-                    self.cpu.cycles = done;
-                    self.walks.charge(&mut self.cpu, &self.model);
-                    self.cpu.block_cycles = self
-                        .cpu
-                        .block_cycles
-                        .wrapping_add(self.cpu.cycles.wrapping_sub(done));
-                    self.cpu.segment_cum = insn.cum + insn.cycles;
-                    if self.cpu.transition.is_some() {
-                        self.cpu.instructions = base_insns + k as u64 + 1;
-                        report_transition(
-                            &mut self.cpu,
-                            &self.model,
-                            insn,
-                            tracer,
-                            self.keep_transition.then_some(&mut self.last_transition),
-                        );
-                    }
-                }
                 k += 1;
             }
-            let cut = !side_exit && executed == n && n < insns.len();
+            let cut = executed == n && n < insns.len();
+            // Exact before the transition hook below.
             self.cpu.instructions = base_insns + executed as u64;
             if let Some(last) = insns[..executed].last() {
                 self.cpu.cycles = self
@@ -733,23 +701,25 @@ impl Vcpu {
                 if !cut {
                     self.walks.charge(&mut self.cpu, &self.model);
                 }
-                // The last instruction, or one ending a segment (handled
-                // above), may record a transition.
-                if self.cpu.transition.is_some() {
-                    report_transition(
-                        &mut self.cpu,
-                        &self.model,
-                        last,
-                        tracer,
-                        self.keep_transition.then_some(&mut self.last_transition),
-                    );
+                // Only a block's last instruction can record a transition.
+                // It is reported where the handler left it: copying the
+                // whole record right after its field-by-field stores
+                // would stall on store forwarding.
+                if let Some(t) = self.cpu.transition.as_mut() {
+                    t.cycles = last.cycles as u64;
+                    if matches!(t.kind, TransitionKind::FarCall | TransitionKind::FarRet) {
+                        charge_gate(&mut self.cpu, &self.model, last);
+                    }
+                    if let Some(t) = self.cpu.transition.as_ref() {
+                        tracer.transition(&self.cpu, t);
+                    }
+                    if self.keep_transition {
+                        self.last_transition = self.cpu.transition;
+                    }
+                    self.cpu.transition = None;
                 }
             }
-            exit_slot = if side_exit {
-                2 + first + executed - 1
-            } else {
-                usize::from(self.cpu.rip != block.end_ip)
-            };
+            exit_slot = usize::from(self.cpu.rip != block.end_ip);
             prev = id;
             if cut {
                 // Stopped inside the block by the instruction budget.
@@ -833,35 +803,6 @@ impl Vcpu {
         }
         Ok(self.run_end.min(self.rf_until))
     }
-}
-
-/// Reports the transition the instruction `last` recorded, with
-/// [`Cpu::cycles`] and [`Cpu::instructions`] exact: charges a call gate's
-/// or outer far return's figure, calls the tracer, keeps a copy in `keep`
-/// when asked (for [`Vcpu::step`]) and clears it. The record is used where
-/// the handler stored it: copying it whole right after its field-by-field
-/// stores would stall on store forwarding.
-#[inline(always)]
-fn report_transition<T: Tracer>(
-    cpu: &mut Cpu,
-    model: &CycleModel,
-    last: &Insn,
-    tracer: &mut T,
-    keep: Option<&mut Option<Transition>>,
-) {
-    if let Some(t) = cpu.transition.as_mut() {
-        t.cycles = last.cycles as u64;
-        if matches!(t.kind, TransitionKind::FarCall | TransitionKind::FarRet) {
-            charge_gate(cpu, model, last);
-        }
-    }
-    if let Some(t) = cpu.transition.as_ref() {
-        tracer.transition(cpu, t);
-    }
-    if let Some(keep) = keep {
-        *keep = cpu.transition;
-    }
-    cpu.transition = None;
 }
 
 /// Far transfers through a call gate and far returns to an outer level

@@ -392,10 +392,6 @@ pub struct Cpu {
     /// charges cycles beyond its decoded cost (REP string iterations) adds
     /// them here; the run loop derives [`Cpu::cycles`] from it.
     pub(crate) block_cycles: u64,
-    /// [`crate::Insn`]'s `cum` of the first instruction of the segment
-    /// being executed (a block's cycles are scheduled per segment, see
-    /// `decode.rs`).
-    pub(crate) segment_cum: u32,
     /// The transition recorded by the instruction being executed.
     pub(crate) transition: Option<crate::transition::Transition>,
     /// Host pointers for the memory fast path.
@@ -478,7 +474,6 @@ impl Cpu {
             mmu: Mmu::new(PhysMem::new(mem_size)),
             request: Request::None,
             block_cycles: 0,
-            segment_cum: 0,
             transition: None,
             host: crate::hostcache::HostCache::default(),
             exception_bitmap: u32::MAX,
@@ -517,15 +512,12 @@ impl Cpu {
 
     /// [`Cpu::cycles`] when the basic block being executed (or, between
     /// runs, the last one executed) began, plus any cycles its instructions
-    /// charged beyond their decoded cost. A decoded block may continue past
-    /// a not-taken conditional branch or a SWAPGS; it is then costed as the
-    /// basic blocks each of those starts, and this is the start of the one
-    /// being executed. In a [`crate::Tracer`]'s `transition` hook,
-    /// `cycles - transition.cycles - block_start_cycles()` is what the
-    /// instructions of the basic block before the transition cost.
+    /// charged beyond their decoded cost. In a [`crate::Tracer`]'s
+    /// `transition` hook, `cycles - transition.cycles - block_start_cycles()`
+    /// is what the instructions of the block before the transition cost.
     #[inline]
     pub fn block_start_cycles(&self) -> u64 {
-        self.block_cycles.wrapping_add(self.segment_cum as u64)
+        self.block_cycles
     }
 
     /// The current privilege level.

@@ -25,8 +25,8 @@
 //! to no phase.
 //!
 //! # How it is measured
-//! Cheaply, from the run loop's transition reports, which arrive right
-//! after each transition even for a tracer with `PER_INSTRUCTION = false`:
+//! Cheaply, from the run loop's transition reports, which arrive once per
+//! basic block end even for a tracer with `PER_INSTRUCTION = false`:
 //! the entry transition (CPL 3 to 0) gives the hardware entry's cycles and
 //! the stamp where the entry stub starts; when it comes from the vDSO's
 //! entry instruction, the block it ends began at `__kernel_vsyscall`
