@@ -111,16 +111,13 @@ impl HostCache {
     /// caller guarantees the access does not cross a page.
     #[inline(always)]
     pub(crate) fn read(&self, lin: u64, size: u8, ctx: u64) -> Option<u64> {
-        let e = self.read[slot(lin)];
-        if e.tag != tag(lin, ctx) {
-            return None;
-        }
+        let page = self.read_page(lin, ctx)?;
         let off = (lin & 0xFFF) as usize;
-        // SAFETY: `e.host` points at a resident 4-KiB page of the PhysMem
+        // SAFETY: `page` points at a resident 4-KiB page of the PhysMem
         // this cache belongs to (see the module comment for why it is still
         // alive), and `off + size <= 4096` by the caller's guarantee.
         unsafe {
-            let p = e.host.add(off);
+            let p = page.add(off);
             Some(match size {
                 1 => p.read() as u64,
                 2 => u16::from_le(p.cast::<u16>().read_unaligned()) as u64,
@@ -134,15 +131,14 @@ impl HostCache {
     /// `ctx`; returns false (having written nothing) otherwise.
     #[inline(always)]
     pub(crate) fn write(&mut self, lin: u64, size: u8, ctx: u64, v: u64) -> bool {
-        let e = self.write[slot(lin)];
-        if e.tag != tag(lin, ctx) {
+        let Some(page) = self.write_page(lin, ctx) else {
             return false;
-        }
+        };
         let off = (lin & 0xFFF) as usize;
         // SAFETY: as in `read`; write entries are made only for pages that
         // are not marked as code, and are dropped when any page is marked.
         unsafe {
-            let p = e.host.add(off);
+            let p = page.add(off);
             match size {
                 1 => p.write(v as u8),
                 2 => p.cast::<u16>().write_unaligned((v as u16).to_le()),

@@ -562,17 +562,23 @@ impl Machine {
                 return self.tried(call, pid, quiet, out);
             }
         };
-        // The handler's modeled cost (an estimate, see `phases`), on the
-        // CPU's clock and in the call's handler phase.
-        let cost = phases::handler_cycles(copied);
-        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
-        self.phases.switch_to(pid);
-        self.phases.charge_handler(cost);
+        self.charge_handler(pid, copied);
         self.record_inline(call, Some(r), None);
         Ok(Tried {
             done: Done::Return(r),
             clean: quiet,
         })
+    }
+
+    /// Charges the handler's modeled cost (an estimate, see `phases`) for
+    /// a call of task `pid` that copied `copied` bytes between user and
+    /// kernel memory: on the CPU's clock and in the call's handler phase.
+    #[inline(always)]
+    fn charge_handler(&mut self, pid: u32, copied: u64) {
+        let cost = phases::handler_cycles(copied);
+        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
+        self.phases.switch_to(pid);
+        self.phases.charge_handler(cost);
     }
 
     /// The rest of [`Machine::try_call_at`] for a call the personality's
@@ -586,12 +592,7 @@ impl Machine {
         quiet: bool,
         out: SyscallOutcome,
     ) -> Result<Tried, KernelError> {
-        // The handler's modeled cost (an estimate, see `phases`), on the
-        // CPU's clock and in the call's handler phase.
-        let cost = phases::handler_cycles(out.copied);
-        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
-        self.phases.switch_to(pid);
-        self.phases.charge_handler(cost);
+        self.charge_handler(pid, out.copied);
         let serial = out.audit_serial;
         match out.dispatch {
             Dispatch::Return(r) | Dispatch::Yield(r) => {

@@ -633,39 +633,7 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
                 (0x1004, "ARCH_GET_GS"),
             ],
         ),
-        Arg::CloneFlags => {
-            let v = abi.ulong(v);
-            let sig = v & 0xff;
-            let flags = flag_names(
-                v & !0xff,
-                &[
-                    (0x100, "CLONE_VM"),
-                    (0x200, "CLONE_FS"),
-                    (0x400, "CLONE_FILES"),
-                    (0x800, "CLONE_SIGHAND"),
-                    (0x1000, "CLONE_PIDFD"),
-                    (0x2000, "CLONE_PTRACE"),
-                    (0x4000, "CLONE_VFORK"),
-                    (0x8000, "CLONE_PARENT"),
-                    (0x10000, "CLONE_THREAD"),
-                    (0x20000, "CLONE_NEWNS"),
-                    (0x40000, "CLONE_SYSVSEM"),
-                    (0x80000, "CLONE_SETTLS"),
-                    (0x100000, "CLONE_PARENT_SETTID"),
-                    (0x200000, "CLONE_CHILD_CLEARTID"),
-                    (0x400000, "CLONE_DETACHED"),
-                    (0x800000, "CLONE_UNTRACED"),
-                    (0x1000000, "CLONE_CHILD_SETTID"),
-                ],
-                "",
-            );
-            match (flags.is_empty(), sig) {
-                (true, 0) => "0".into(),
-                (true, s) => signal_name(s),
-                (false, 0) => flags,
-                (false, s) => format!("{flags}|{}", signal_name(s)),
-            }
-        }
+        Arg::CloneFlags => decode::clone_flags(abi.ulong(v)),
         Arg::SockFamily => named(
             i64::from(arg_int(v)),
             &[
