@@ -551,9 +551,6 @@ fn elf64_image(syms: &[(String, u64)], entry: u64) -> Vec<u8> {
     const DYNSTR: usize = 0x380;
     const DYNAMIC: usize = 0x500;
     let mut p = vec![0u8; 0x1000];
-    fn put(p: &mut [u8], at: usize, v: &[u8]) {
-        p[at..at + v.len()].copy_from_slice(v);
-    }
     let w16 = |v: u16| v.to_le_bytes();
     let w32 = |v: u32| v.to_le_bytes();
     let w64 = |v: u64| v.to_le_bytes();
@@ -600,26 +597,13 @@ fn elf64_image(syms: &[(String, u64)], entry: u64) -> Vec<u8> {
         put(&mut p, at + 8, &w64(*off));
     }
     put(&mut p, DYNSTR, &strtab);
-    put(&mut p, HASH, &w32(1));
-    put(&mut p, HASH + 4, &w32(n));
-    put(&mut p, HASH + 8, &w32(if n > 1 { 1 } else { 0 }));
-    for k in 1..n {
-        let next = if k + 1 < n { k + 1 } else { 0 };
-        put(&mut p, HASH + 12 + 4 * k as usize, &w32(next));
-    }
-    // DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_NULL.
-    let dynamic = [
-        (4u64, HASH as u64),
-        (5, DYNSTR as u64),
-        (6, DYNSYM as u64),
-        (10, strtab.len() as u64),
-        (11, 24),
-        (0, 0),
-    ];
-    for (k, (tag, val)) in dynamic.iter().enumerate() {
-        put(&mut p, DYNAMIC + 16 * k, &w64(*tag));
-        put(&mut p, DYNAMIC + 16 * k + 8, &w64(*val));
-    }
+    put_hash_and_dynamic(
+        &mut p,
+        [HASH, DYNSYM, DYNSTR, DYNAMIC],
+        n,
+        strtab.len(),
+        true,
+    );
     p
 }
 
@@ -631,9 +615,6 @@ fn elf32_image(syms: &[(&str, u64, u32)]) -> Vec<u8> {
     const DYNSTR: usize = 0x200;
     const DYNAMIC: usize = 0x300;
     let mut p = vec![0u8; 0x1000];
-    fn put(p: &mut [u8], at: usize, v: &[u8]) {
-        p[at..at + v.len()].copy_from_slice(v);
-    }
     let w16 = |v: u16| v.to_le_bytes();
     let w32 = |v: u32| v.to_le_bytes();
     // ELF header.
@@ -676,28 +657,52 @@ fn elf32_image(syms: &[(&str, u64, u32)]) -> Vec<u8> {
         put(&mut p, at + 14, &w16(1)); // defined (not SHN_UNDEF)
     }
     put(&mut p, DYNSTR, &strtab);
-    // SysV hash: one bucket chaining every symbol.
-    put(&mut p, HASH, &w32(1));
-    put(&mut p, HASH + 4, &w32(n));
-    put(&mut p, HASH + 8, &w32(if n > 1 { 1 } else { 0 }));
+    put_hash_and_dynamic(
+        &mut p,
+        [HASH, DYNSYM, DYNSTR, DYNAMIC],
+        n,
+        strtab.len(),
+        false,
+    );
+    p
+}
+
+/// Copies `v` into the image at `at`.
+fn put(p: &mut [u8], at: usize, v: &[u8]) {
+    p[at..at + v.len()].copy_from_slice(v);
+}
+
+/// What both vDSO images share, at `[hash, dynsym, dynstr, dynamic]`: a
+/// SysV hash table with one bucket chaining the `n` symbols (entries are
+/// 32-bit words in both ELF classes), and the dynamic section (DT_HASH,
+/// DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_NULL) in the class's word
+/// size (`wide`: ELF64, whose symbols are 24 bytes; ELF32's are 16).
+fn put_hash_and_dynamic(p: &mut [u8], at: [usize; 4], n: u32, strsz: usize, wide: bool) {
+    let [hash, dynsym, dynstr, dynamic] = at;
+    put(p, hash, &1u32.to_le_bytes());
+    put(p, hash + 4, &n.to_le_bytes());
+    put(p, hash + 8, &u32::from(n > 1).to_le_bytes());
     for k in 1..n {
         let next = if k + 1 < n { k + 1 } else { 0 };
-        put(&mut p, HASH + 12 + 4 * k as usize, &w32(next));
+        put(p, hash + 12 + 4 * k as usize, &next.to_le_bytes());
     }
-    // DT_HASH, DT_STRTAB, DT_SYMTAB, DT_STRSZ, DT_SYMENT, DT_NULL.
-    let dynamic = [
-        (4u32, HASH as u32),
-        (5, DYNSTR as u32),
-        (6, DYNSYM as u32),
-        (10, strtab.len() as u32),
-        (11, 16),
+    let entries = [
+        (4u64, hash as u64),
+        (5, dynstr as u64),
+        (6, dynsym as u64),
+        (10, strsz as u64),
+        (11, if wide { 24 } else { 16 }),
         (0, 0),
     ];
-    for (k, (tag, val)) in dynamic.iter().enumerate() {
-        put(&mut p, DYNAMIC + 8 * k, &w32(*tag));
-        put(&mut p, DYNAMIC + 8 * k + 4, &w32(*val));
+    for (k, (tag, val)) in entries.into_iter().enumerate() {
+        if wide {
+            put(p, dynamic + 16 * k, &tag.to_le_bytes());
+            put(p, dynamic + 16 * k + 8, &val.to_le_bytes());
+        } else {
+            put(p, dynamic + 8 * k, &(tag as u32).to_le_bytes());
+            put(p, dynamic + 8 * k + 4, &(val as u32).to_le_bytes());
+        }
     }
-    p
 }
 
 /// The legacy vsyscall page contents (x86_64 numbers: gettimeofday 96,
