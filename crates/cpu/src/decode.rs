@@ -26,8 +26,11 @@ use crate::exception::Exception;
 use crate::insn;
 use crate::state::{Cpu, SegReg};
 
-/// An instruction handler: executes one decoded instruction.
-pub type Handler = fn(&mut Cpu, &Insn) -> Result<(), Exception>;
+/// An instruction handler: executes one decoded instruction. The C calling
+/// convention returns the result in registers (see `insn`); only Rust
+/// calls handlers.
+#[allow(improper_ctypes_definitions)]
+pub type Handler = extern "C" fn(&mut Cpu, &Insn) -> Result<(), Exception>;
 
 /// Slot number used for "no register" in [`MemForm`].
 pub(crate) const NO_REG: u8 = 0xFF;

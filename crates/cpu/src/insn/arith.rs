@@ -60,7 +60,7 @@ pub(super) fn compute<const OP: u8>(c: &Cpu, a: u64, b: u64, size: u8) -> (u64, 
 }
 
 /// The two-operand ALU group.
-fn alu<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn alu<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let b = c.get(i, 1, size)?;
     if OP == CMP || OP == TEST {
@@ -78,7 +78,7 @@ fn alu<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// INC/DEC: like ADD/SUB 1 but CF is preserved.
-fn inc_dec<const DEC: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn inc_dec<const DEC: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let d = c.dest(i, 0, size)?;
     let a = c.dload(d, size);
@@ -93,7 +93,7 @@ fn inc_dec<const DEC: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// NEG: 0 - dest; CF = (dest != 0).
-fn neg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn neg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let d = c.dest(i, 0, size)?;
     let a = c.dload(d, size);
@@ -104,7 +104,7 @@ fn neg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// NOT: no flags.
-fn not(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn not(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let d = c.dest(i, 0, size)?;
     let a = c.dload(d, size);
@@ -116,7 +116,7 @@ fn not(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// destination is written in both cases for memory operands (SDM: "the
 /// destination operand is written back if the comparison fails"); a
 /// register destination is left alone when the comparison fails.
-fn cmpxchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cmpxchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 1, size)?;
     let d = c.dest(i, 0, size)?;
@@ -137,7 +137,7 @@ fn cmpxchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// CMPXCHG8B/CMPXCHG16B m64/m128 with EDX:EAX / RDX:RAX and ECX:EBX /
 /// RCX:RBX. CMPXCHG16B needs a 16-byte aligned operand (#GP(0)).
-fn cmpxchg8b<const HALF: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cmpxchg8b<const HALF: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let off = c.ea(i);
     if HALF == 8 && off & 15 != 0 {
         return Err(Exception::GP(0));
@@ -166,7 +166,7 @@ fn cmpxchg8b<const HALF: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// XADD r/m, r: exchange and add.
-fn xadd(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn xadd(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 1, size)?;
     let d = c.dest(i, 0, size)?;

@@ -68,7 +68,7 @@ pub(crate) fn daa_das<const SUB: bool>(al: u64, cf: bool, af: bool) -> (u64, u64
 }
 
 /// DAA/DAS.
-fn decimal_adjust<const SUB: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn decimal_adjust<const SUB: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let (al, f) = daa_das::<SUB>(c.rd(0, 1), c.rflags & CF != 0, c.rflags & AF != 0);
     c.wr(0, 1, al);
     set_flags(c, STATUS, f);
@@ -93,7 +93,7 @@ pub(crate) fn aaa_aas<const SUB: bool>(ax: u64, af: bool) -> (u64, u64) {
 }
 
 /// AAA/AAS.
-fn ascii_adjust<const SUB: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn ascii_adjust<const SUB: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let (ax, f) = aaa_aas::<SUB>(c.rd(0, 2), c.rflags & AF != 0);
     c.wr(0, 2, ax);
     set_flags(c, STATUS, f);
@@ -101,7 +101,7 @@ fn ascii_adjust<const SUB: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception
 }
 
 /// AAM imm8: AH = AL / imm8, AL = AL mod imm8; #DE when imm8 is 0.
-fn aam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn aam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let base = i.imm & 0xFF;
     if base == 0 {
         return Err(Exception::DE);
@@ -114,7 +114,7 @@ fn aam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// AAD imm8: AL = (AL + AH * imm8) & FFH, AH = 0.
-fn aad(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn aad(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let base = i.imm & 0xFF;
     let ax = c.rd(0, 2);
     let al = ((ax & 0xFF) + (ax >> 8) * base) & 0xFF;

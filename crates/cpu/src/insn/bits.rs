@@ -105,7 +105,7 @@ pub(crate) fn bit_address(ea: u64, off: u64, size: u8) -> (u64, u64) {
 }
 
 /// BT/BTS/BTR/BTC r/m, r | imm8.
-fn bt<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn bt<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let width_mask = size as u64 * 8 - 1;
     let old = match (i.ops[0], i.ops[1]) {
@@ -139,7 +139,7 @@ fn bt<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// BSF (`REVERSE` = false) and BSR.
-fn bsf_bsr<const REVERSE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn bsf_bsr<const REVERSE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 1, size)?;
     if src == 0 {
@@ -158,7 +158,7 @@ fn bsf_bsr<const REVERSE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> 
 }
 
 /// TZCNT (`LEADING` = false) and LZCNT.
-fn count_zeros<const LEADING: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn count_zeros<const LEADING: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let width = size as u32 * 8;
     let src = c.get(i, 1, size)?;
@@ -177,7 +177,7 @@ fn count_zeros<const LEADING: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Excepti
 }
 
 /// POPCNT r, r/m.
-fn popcnt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn popcnt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 1, size)?;
     c.put(i, 0, size, src.count_ones() as u64)?;

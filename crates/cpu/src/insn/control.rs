@@ -86,18 +86,18 @@ fn branch_size(c: &Cpu, i: &Insn) -> u8 {
     opsize(&i.ins, default)
 }
 
-fn jmp_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jmp_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     c.branch(i.imm)
 }
 
-fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jmp_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let t = c.get(i, 0, size)?;
     c.branch(t)
 }
 
 /// Jcc in 64-bit code with a canonical target, one handler per condition.
-fn jcc64<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jcc64<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if condition(CC, c.rflags) {
         c.rip = i.imm;
     }
@@ -124,7 +124,7 @@ const JCC64: [Handler; 16] = [
     jcc64::<15>,
 ];
 
-fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if condition(cc(i), c.rflags) {
         c.branch(i.imm)
     } else {
@@ -132,7 +132,7 @@ fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     }
 }
 
-fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.rd(1, W) == 0 {
         c.branch(i.imm)
     } else {
@@ -143,7 +143,7 @@ fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// LOOP (KIND 0), LOOPE (1), LOOPNE (2): decrement the count register at
 /// the address size, then branch. The decrement is committed only when the
 /// branch (if taken) passes its checks.
-fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let count = c.rd(1, W).wrapping_sub(1) & mask(W);
     let zf = c.rflags & ZF != 0;
     let take = count != 0
@@ -159,13 +159,13 @@ fn loop_<const W: u8, const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Excep
     Ok(())
 }
 
-fn call_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn call_rel(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = branch_size(c, i);
     let target = i.imm;
     call_to(c, i, target, size)
 }
 
-fn call_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn call_indirect(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let target = c.get(i, 0, size)?;
     call_to(c, i, target, size)
@@ -181,7 +181,7 @@ fn call_to(c: &mut Cpu, i: &Insn, target: u64, size: u8) -> Result<(), Exception
 }
 
 /// RET and RET imm16.
-fn ret_near(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn ret_near(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = branch_size(c, i);
     let target = c.peek(0, size)?;
     c.branch(target)?;

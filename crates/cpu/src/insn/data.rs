@@ -52,36 +52,36 @@ pub(super) fn cc(i: &Insn) -> u8 {
     i.cond
 }
 
-fn mov_r64_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_r64_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if let (Opnd::Reg(d), Opnd::Reg(s)) = (i.ops[0], i.ops[1]) {
         c.gpr[(d & 15) as usize] = c.gpr[(s & 15) as usize];
     }
     Ok(())
 }
 
-fn mov(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.get(i, 1, i.size)?;
     c.put(i, 0, i.size, v)
 }
 
-fn movzx(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movzx(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.get(i, 1, i.size1)?;
     c.put(i, 0, i.size, v)
 }
 
-fn movsx(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movsx(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.get(i, 1, i.size1)?;
     c.put(i, 0, i.size, sext(v, i.size1) & mask(i.size))
 }
 
 /// LEA: the effective address, truncated to the operand size.
-fn lea(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lea(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let a = c.ea(i);
     c.put(i, 0, i.size, a & mask(i.size))
 }
 
 /// XCHG: both operands are checked before either is written.
-fn xchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn xchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let (reg_n, other_n) = if let Opnd::Reg(_) = i.ops[0] {
         (0, 1)
@@ -101,7 +101,7 @@ fn xchg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// CMOVcc: the source is read (and may fault) whether or not the condition
 /// holds; a 32-bit destination is zero-extended even when it does not.
-fn cmov(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cmov(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.get(i, 1, i.size)?;
     if condition(cc(i), c.rflags) {
         c.put(i, 0, i.size, v)
@@ -111,14 +111,14 @@ fn cmov(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     }
 }
 
-fn setcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn setcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = condition(cc(i), c.rflags) as u64;
     c.put(i, 0, 1, v)
 }
 
 /// BSWAP; with a 16-bit operand the result is undefined by the SDM and
 /// is zero here, as Intel and AMD processors produce.
-fn bswap(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn bswap(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.get(i, 0, i.size)?;
     let r = match i.size {
         8 => v.swap_bytes(),
@@ -129,21 +129,21 @@ fn bswap(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// CBW/CWDE/CDQE: sign-extend the low half of the accumulator into it.
-fn extend_acc<const FROM: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn extend_acc<const FROM: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let v = sext(c.rd(0, FROM), FROM);
     c.wr(0, FROM * 2, v);
     Ok(())
 }
 
 /// CWD/CDQ/CQO: sign of the accumulator into DX/EDX/RDX.
-fn split_acc<const SIZE: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn split_acc<const SIZE: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let neg = (c.rd(0, SIZE) >> (SIZE as u32 * 8 - 1)) & 1 != 0;
     c.wr(2, SIZE, if neg { u64::MAX } else { 0 });
     Ok(())
 }
 
 /// XLAT: AL = [seg:rBX + AL] at the address size.
-fn xlat(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn xlat(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let asize = i.mem.asize;
     let off = c.gpr[3].wrapping_add(c.gpr[0] & 0xFF) & mask(asize);
     let seg = if i.ins.segment_prefix() == iced_x86::Register::None {

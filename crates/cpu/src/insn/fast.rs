@@ -182,7 +182,7 @@ fn compute<const OP: u8, const SIZE: u8>(c: &mut Cpu, a: u64, b: u64) -> u64 {
     r
 }
 
-fn alu_rr<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn alu_rr<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (d, s) = (slot(i, 0), slot(i, 1));
     let a = c.gpr[d & 15] & mask(SIZE);
     let b = c.gpr[s & 15] & mask(SIZE);
@@ -193,7 +193,7 @@ fn alu_rr<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
     Ok(())
 }
 
-fn alu_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn alu_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let d = slot(i, 0);
     let a = c.gpr[d & 15] & mask(SIZE);
     let r = compute::<OP, SIZE>(c, a, i.imm & mask(SIZE));
@@ -203,7 +203,7 @@ fn alu_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
     Ok(())
 }
 
-fn alu_rm<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn alu_rm<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let d = slot(i, 0);
     let off = c.ea(i);
     let b = c.read_mem(i.mem.seg, off, SIZE)?;
@@ -217,7 +217,10 @@ fn alu_rm<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
 
 /// Shift or rotate of a full-width register by an immediate count (the
 /// shift family's `compute` does the work, so the semantics are shared).
-fn shift_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn shift_ri<const OP: u8, const SIZE: u8>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     let d = slot(i, 0);
     let count = (i.imm & super::shift::count_mask(SIZE)) as u32;
     let a = c.gpr[d & 15] & mask(SIZE);
@@ -233,7 +236,10 @@ fn shift_ri<const OP: u8, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), E
 }
 
 /// IMUL r, r (two operands) and IMUL r, r, imm (`THREE`), full width.
-fn imul_rr<const THREE: bool, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn imul_rr<const THREE: bool, const SIZE: u8>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     let d = slot(i, 0);
     let src = c.gpr[slot(i, 1) & 15] & mask(SIZE);
     let other = if THREE {
@@ -251,7 +257,10 @@ fn imul_rr<const THREE: bool, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(
     Ok(())
 }
 
-fn inc_dec_r<const DEC: bool, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn inc_dec_r<const DEC: bool, const SIZE: u8>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     let d = slot(i, 0);
     let a = c.gpr[d & 15] & mask(SIZE);
     let (r, f) = if DEC {
@@ -264,25 +273,25 @@ fn inc_dec_r<const DEC: bool, const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(
     Ok(())
 }
 
-fn mov_rr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_rr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.gpr[slot(i, 1) & 15];
     write::<SIZE>(c, slot(i, 0), v);
     Ok(())
 }
 
-fn mov_ri<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_ri<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     write::<SIZE>(c, slot(i, 0), i.imm);
     Ok(())
 }
 
-fn mov_rm<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_rm<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let off = c.ea(i);
     let v = c.read_mem(i.mem.seg, off, SIZE)?;
     write::<SIZE>(c, slot(i, 0), v);
     Ok(())
 }
 
-fn mov_mr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_mr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let off = c.ea(i);
     let v = c.gpr[slot(i, 1) & 15] & mask(SIZE);
     c.write_mem(i.mem.seg, off, SIZE, v)
@@ -290,7 +299,7 @@ fn mov_mr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// [`mov_rm`] in 64-bit code: the host-pointer cache first, with the
 /// address computed as 64-bit mode defines it.
-fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if let Some(v) = c.read_cached64(i, SIZE) {
         write::<SIZE>(c, slot(i, 0), v);
         return Ok(());
@@ -299,7 +308,7 @@ fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// [`mov_mr`] in 64-bit code, as [`mov_rm64`].
-fn mov_mr64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_mr64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.gpr[slot(i, 1) & 15] & mask(SIZE);
     if c.write_cached64(i, SIZE, v) {
         return Ok(());
@@ -307,7 +316,7 @@ fn mov_mr64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mov_mr::<SIZE>(c, i)
 }
 
-fn lea_r<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lea_r<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let a = c.ea(i);
     write::<SIZE>(c, slot(i, 0), a);
     Ok(())

@@ -77,7 +77,7 @@ fn long_mode_active(c: &Cpu) -> bool {
 }
 
 /// SYSCALL.
-fn syscall(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn syscall(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let sce = c.ctrl.efer & Efer::SCE.bits() != 0;
     if !sce || !c.protected() {
         return Err(Exception::UD);
@@ -114,7 +114,7 @@ fn syscall(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// SYSRET (SIZE 4: to compatibility mode; 8: SYSRETQ, to 64-bit mode).
-fn sysret<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn sysret<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let sce = c.ctrl.efer & Efer::SCE.bits() != 0;
     if !sce || !c.protected() {
         return Err(Exception::UD);
@@ -161,7 +161,7 @@ fn sysret<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// SYSENTER.
-fn sysenter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn sysenter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.ctrl.cr0 & 1 == 0 {
         return Err(Exception::GP(0));
     }
@@ -190,7 +190,7 @@ fn sysenter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// SYSEXIT (SIZE 4: to 32-bit code, CS = SYSENTER_CS + 16; 8: SYSEXITQ,
 /// to 64-bit code, CS = SYSENTER_CS + 32; SS = CS + 8).
-fn sysexit<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn sysexit<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if long_mode_active(c) && c.vendor == Vendor::Amd {
         return Err(Exception::UD);
     }
@@ -217,7 +217,7 @@ fn sysexit<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// SWAPGS: 64-bit mode only (#UD otherwise), CPL 0 (#GP(0)).
-fn swapgs(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn swapgs(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if !c.in_long64() {
         return Err(Exception::UD);
     }

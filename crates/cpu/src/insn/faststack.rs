@@ -80,19 +80,19 @@ fn push64_slow(c: &mut Cpu, sp: u64, v: u64) -> Result<(), Exception> {
 }
 
 /// PUSH r64 (the value before the decrement for PUSH RSP).
-fn push_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.gpr[i.reg[0] as usize & 15];
     push64(c, v)
 }
 
 /// PUSH imm8/imm32, sign-extended to 64 bits at decode.
-fn push_imm64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_imm64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     push64(c, i.imm)
 }
 
 /// PUSH m64 (the operand is read with RSP before the push, as an RSP-based
 /// operand requires), through the host-pointer cache, else generically.
-fn push_m64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_m64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if let Some(v) = c.read_cached64(i, 8) {
         let sp = c.gpr[4].wrapping_sub(8);
         if let Some(ctx) = stack_ctx(c, sp)
@@ -107,7 +107,7 @@ fn push_m64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// POP r64: the read is checked before RSP moves; the popped value is
 /// written last, so POP RSP leaves it in RSP.
-fn pop_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pop_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let sp = c.gpr[4];
     if let Some(ctx) = stack_ctx(c, sp)
         && let Some(v) = c.host.read(sp, 8, ctx)
@@ -122,7 +122,7 @@ fn pop_r64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// [`pop_r64`] through the full read path.
 #[cold]
 #[inline(never)]
-fn pop_r64_slow(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pop_r64_slow(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let sp = c.gpr[4];
     let v = c.read_mem(SegReg::Ss as u8, sp, 8)?;
     c.gpr[4] = sp.wrapping_add(8);
@@ -134,7 +134,7 @@ fn pop_r64_slow(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// for any stack that is not flat).
 #[cold]
 #[inline(never)]
-fn generic(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn generic(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     (stack::lookup(&i.ins).unwrap_or(super::undefined))(c, i)
 }
 
@@ -179,18 +179,18 @@ fn push32(c: &mut Cpu, i: &Insn, v: u64) -> Result<(), Exception> {
 }
 
 /// PUSH r32.
-fn push_r32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_r32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = c.gpr[i.reg[0] as usize & 15] & 0xFFFF_FFFF;
     push32(c, i, v)
 }
 
 /// PUSH imm8/imm32 with a 32-bit operand size.
-fn push_imm32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_imm32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     push32(c, i, i.imm & 0xFFFF_FFFF)
 }
 
 /// POP r32 (zero-extending the register as every 32-bit write does).
-fn pop_r32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pop_r32(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let sp = c.gpr[4] & 0xFFFF_FFFF;
     if let Some(ctx) = flat_stack_ctx(c, sp)
         && let Some(v) = c.host.read(sp, 4, ctx)

@@ -75,12 +75,12 @@ fn intercepted(c: &Cpu, v: u8) -> bool {
 }
 
 /// INT imm8.
-fn int_n(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn int_n(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     software(c, i, i.imm as u8, Source::IntN)
 }
 
 /// INT3 (CC): #BP.
-fn int3(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn int3(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if intercepted(c, 3) {
         return Err(Exception::BP);
     }
@@ -88,7 +88,7 @@ fn int3(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// INTO: #OF when OF = 1; #UD in 64-bit mode.
-fn into(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn into(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.in_long64() {
         return Err(Exception::UD);
     }
@@ -102,7 +102,7 @@ fn into(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// INT1/ICEBP (F1): #DB as a trap, without the gate DPL check.
-fn int1(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn int1(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if intercepted(c, 1) {
         return Err(Exception::DB);
     }
@@ -114,7 +114,7 @@ fn int1(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 const EFLAGS_VALID: u64 = 0x3F_7FD5;
 
 /// IRET/IRETD/IRETQ with operand size `OS` bytes.
-fn iret<const OS: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn iret<const OS: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let b = c.before(i.ip());
     if c.ctrl.cr0 & Cr0::PE.bits() == 0 {
         iret_real(c, OS)?;

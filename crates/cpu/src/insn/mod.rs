@@ -5,6 +5,13 @@
 //!
 //! Anything no family claims raises #UD when executed (iced's invalid
 //! encodings included), which is what a processor without the feature does.
+//!
+//! Handlers use the C calling convention ([`Handler`]): it returns the
+//! 16-byte `Result<(), Exception>` in two registers, where the Rust one
+//! returns it through memory, which the run loop then had to load back
+//! after every instruction. Nothing outside Rust calls them, so the
+//! `improper_ctypes_definitions` lint (about C callers) does not apply.
+#![allow(improper_ctypes_definitions)]
 
 use iced_x86::Instruction;
 
@@ -82,7 +89,7 @@ pub(crate) fn handler(ins: &Instruction) -> Handler {
 }
 
 /// #UD: an invalid or unimplemented opcode.
-pub(crate) fn undefined(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+pub(crate) extern "C" fn undefined(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     Err(Exception::UD)
 }
 

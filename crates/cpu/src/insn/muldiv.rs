@@ -103,7 +103,7 @@ pub(crate) fn multiply<const SIGNED: bool>(a: u64, b: u64, size: u8) -> (u64, u6
 }
 
 /// MUL r/m and one-operand IMUL r/m.
-fn mul_acc<const SIGNED: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mul_acc<const SIGNED: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 0, size)?;
     let acc = c.rd(0, size);
@@ -115,7 +115,7 @@ fn mul_acc<const SIGNED: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// IMUL r, r/m and IMUL r, r/m, imm: the product truncated to the
 /// destination's size.
-fn imul_trunc<const THREE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn imul_trunc<const THREE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let src = c.get(i, 1, size)?;
     let other = if THREE {
@@ -173,7 +173,7 @@ pub(crate) fn divide<const SIGNED: bool>(
 }
 
 /// DIV r/m and IDIV r/m.
-fn div_acc<const SIGNED: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn div_acc<const SIGNED: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let divisor = c.get(i, 0, size)?;
     let (hi, lo) = read_pair(c, size);

@@ -102,7 +102,7 @@ fn sreg_operand(i: &Insn, n: usize) -> Result<SegReg, Exception> {
 
 /// MOV Sreg, r/m16 (SDM Vol. 2 MOV): the low 16 bits of a register, or a
 /// word in memory. MOV to CS is #UD.
-fn mov_to_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_to_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let r = sreg_operand(i, 0)?;
     let sel = c.get(i, 1, 2)? as u16;
     let load = c.check_sreg_load(r, sel)?;
@@ -112,7 +112,7 @@ fn mov_to_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOV r/m, Sreg: a word to memory; to a 32/64-bit register the selector
 /// zero-extended, to a 16-bit register the low word only.
-fn mov_from_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_from_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let r = sreg_operand(i, 1)?;
     let v = c.seg[r as usize].selector as u64;
     c.put(i, 0, i.size, v)
@@ -120,7 +120,7 @@ fn mov_from_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// PUSH Sreg: the stack pointer moves by the operand size; see the module
 /// notes for what is written into a 4- or 8-byte slot.
-fn push_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let r = sreg_operand(i, 0)?;
     let size = opsize(&i.ins, 2);
     let v = c.seg[r as usize].selector as u64;
@@ -142,7 +142,7 @@ fn push_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// POP Sreg (POP CS is #UD): the selector is the low word of the popped
 /// operand; the stack pointer moves by the operand size of the old stack.
-fn pop_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pop_sreg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let r = sreg_operand(i, 0)?;
     if r == SegReg::Cs {
         return Err(Exception::UD);
@@ -170,7 +170,7 @@ fn read_far_pointer(c: &mut Cpu, i: &Insn, osize: u8) -> Result<(u64, u16), Exce
 
 /// LES/LSS/LDS/LFS/LGS r, m16:16/32/64 (segment register `S` in encoding
 /// order). LDS and LES do not exist in 64-bit mode.
-fn load_far_pointer<const S: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn load_far_pointer<const S: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if (S == SegReg::Es as u8 || S == SegReg::Ds as u8) && c.in_long64() {
         return Err(Exception::UD);
     }
@@ -233,23 +233,23 @@ fn commit_pushes(c: &mut Cpu, p: &Pushes) {
     c.set_sp(p.sp);
 }
 
-fn jmp_far_ptr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jmp_far_ptr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (off, osize) = direct_target(i);
     far_jump(c, i, i.ins.far_branch_selector(), off, osize)
 }
 
-fn jmp_far_mem(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn jmp_far_mem(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let osize = i.size.wrapping_sub(2);
     let (off, sel) = read_far_pointer(c, i, osize)?;
     far_jump(c, i, sel, off, osize)
 }
 
-fn call_far_ptr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn call_far_ptr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (off, osize) = direct_target(i);
     far_call(c, i, i.ins.far_branch_selector(), off, osize)
 }
 
-fn call_far_mem(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn call_far_mem(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let osize = i.size.wrapping_sub(2);
     let (off, sel) = read_far_pointer(c, i, osize)?;
     far_call(c, i, sel, off, osize)
@@ -510,7 +510,7 @@ fn call_gate_inner(
 /// FS and GS the new CPL may not use. The immediate is added to the stack
 /// pointer after CS:EIP are popped and, for an outer return, again on the
 /// new stack.
-fn retf(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn retf(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let osize = opsize(&i.ins, 2);
     let sz = osize as u64;
     let imm = if i.ops[0] == Opnd::Imm {
@@ -581,7 +581,7 @@ fn umip_check(c: &Cpu) -> Result<(), Exception> {
 /// LGDT/LIDT m16&32 (m16&64 in 64-bit mode): CPL 0 only (#GP(0); so
 /// #GP(0) in virtual-8086 mode); a 16-bit operand size keeps 24 bits of
 /// the base.
-fn load_table<const IDT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn load_table<const IDT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.cpl() != 0 {
         return Err(Exception::GP(0));
     }
@@ -612,7 +612,7 @@ fn load_table<const IDT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// SGDT/SIDT: the limit, then a 32-bit base (all 32 bits even with a
 /// 16-bit operand size on IA-32 processors) or a 64-bit base in 64-bit
 /// mode.
-fn store_table<const IDT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn store_table<const IDT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     umip_check(c)?;
     let t = if IDT { c.idtr } else { c.gdtr };
     let bsize = if c.in_long64() { 8 } else { 4 };
@@ -653,7 +653,7 @@ fn system_selector(c: &mut Cpu, i: &Insn) -> Result<(u16, Option<Fetched>), Exce
 /// LLDT r/m16 (SDM Vol. 2 LLDT): an LDT descriptor in the GDT
 /// (#GP(selector) otherwise, #NP(selector) when not present); a null
 /// selector leaves the LDTR unusable.
-fn lldt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lldt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (sel, f) = system_selector(c, i)?;
     let Some(f) = f else {
         c.ldtr.selector = sel;
@@ -675,7 +675,7 @@ fn lldt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// LTR r/m16 (SDM Vol. 2 LTR): null is #GP(0); the descriptor must be an
 /// available TSS in the GDT (#GP(selector); 64-bit TSS in IA-32e mode),
 /// present (#NP(selector)); it is marked busy in memory.
-fn ltr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn ltr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (sel, f) = system_selector(c, i)?;
     let Some(f) = f else {
         return Err(Exception::GP(0));
@@ -707,11 +707,11 @@ fn store_selector(c: &mut Cpu, i: &Insn, sel: u16) -> Result<(), Exception> {
     c.put(i, 0, i.size, sel as u64)
 }
 
-fn sldt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn sldt(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     store_selector(c, i, c.ldtr.selector)
 }
 
-fn str_(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn str_(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     store_selector(c, i, c.tr.selector)
 }
 
@@ -802,18 +802,18 @@ fn lar_lsl(
 
 /// LAR: access rights, the second descriptor doubleword masked with
 /// 0x00FFFF00 (see the module notes for bits 19:16).
-fn lar(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lar(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     lar_lsl(c, i, lar_type, |d| (d.lo >> 32) & 0x00FF_FF00)
 }
 
 /// LSL: the segment limit in bytes (scaled by G).
-fn lsl(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lsl(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     lar_lsl(c, i, lsl_type, |d| d.limit() as u64)
 }
 
 /// VERR (`W` = false: data or readable code) and VERW (`W` = true:
 /// writable data), with the LAR privilege rule; only ZF changes.
-fn verify<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn verify<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if !c.protected() {
         return Err(Exception::UD);
     }

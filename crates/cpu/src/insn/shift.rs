@@ -195,7 +195,7 @@ pub(crate) fn compute<const OP: u8>(a: u64, count: u32, size: u8, cf: u64) -> (u
 }
 
 /// SHL/SAL, SHR, SAR, ROL, ROR, RCL, RCR r/m, 1 | imm8 | CL.
-fn shift<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn shift<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let count = (c.get(i, 1, 1)? & count_mask(size)) as u32;
     let d = c.dest(i, 0, size)?;
@@ -268,7 +268,7 @@ pub(crate) fn compute_double<const LEFT: bool>(
 }
 
 /// SHLD/SHRD r/m, r, imm8 | CL.
-fn double_shift<const LEFT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn double_shift<const LEFT: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let count = (c.get(i, 2, 1)? & count_mask(size)) as u32;
     let s = c.get(i, 1, size)?;

@@ -211,7 +211,7 @@ const fn out_kind(op: u8) -> Option<(u8, usize)> {
 }
 
 /// The arithmetic and xmm-to-xmm conversion group: `dst = OP(dst, src)`.
-fn arith<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn arith<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src(c, i, 1)?;
     let d = i.reg[0];
@@ -237,7 +237,7 @@ fn arith<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// CMPPS/CMPSS/CMPPD/CMPSD xmm1, xmm2/m, imm8 (predicates 0-7).
-fn cmp<const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cmp<const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src(c, i, 1)?;
     let d = i.reg[0];
@@ -249,7 +249,10 @@ fn cmp<const KIND: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// COMISS/UCOMISS/COMISD/UCOMISD: ZF, PF, CF from the comparison
 /// (unordered 111, greater 000, less 001, equal 100); OF, SF, AF cleared.
-fn comi<const DOUBLE: bool, const SIGNALING: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn comi<const DOUBLE: bool, const SIGNALING: bool>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src(c, i, 1)?;
     let (fl, f) = e::comi::<DOUBLE, SIGNALING>(xmm(c, i.reg[0]), b, c.fpu.mxcsr);
@@ -259,7 +262,10 @@ fn comi<const DOUBLE: bool, const SIGNALING: bool>(c: &mut Cpu, i: &Insn) -> Res
 }
 
 /// CVT(T)SS2SI / CVT(T)SD2SI r32/r64, xmm/m32/m64.
-fn cvt2si<const OP: u8, const W64: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cvt2si<const OP: u8, const W64: bool>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src(c, i, 1)?;
     let (r, f) = e::cvt2si::<OP, W64>(b, c.fpu.mxcsr);
@@ -269,7 +275,10 @@ fn cvt2si<const OP: u8, const W64: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Ex
 }
 
 /// CVTSI2SS/CVTSI2SD xmm, r/m32/64: the low element replaced.
-fn cvtsi2<const DOUBLE: bool, const W64: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cvtsi2<const DOUBLE: bool, const W64: bool>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     sse_avail(c)?;
     let size = if W64 { 8 } else { 4 };
     let v = c.get(i, 1, size)? & mask(size);
@@ -284,7 +293,7 @@ fn cvtsi2<const DOUBLE: bool, const W64: bool>(c: &mut Cpu, i: &Insn) -> Result<
 /// CVTPI2PD xmm, mm/m64 (both doubles). Only the register form is an MMX
 /// instruction (x87 transition and #MF); the memory form is not (SDM
 /// CVTPI2PS/CVTPI2PD).
-fn cvtpi2<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cvtpi2<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let mem = is_mem(i, 1);
     if mem {
         sse_avail(c)?;
@@ -312,7 +321,7 @@ fn cvtpi2<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// CVT(T)PS2PI mm, xmm/m64 and CVT(T)PD2PI mm, xmm/m128: two 32-bit
 /// integers into an MMX register.
-fn cvt2pi<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn cvt2pi<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mixed_avail(c)?;
     let b = src(c, i, 1)?;
     let b = if OP == e::CVTPS2DQ || OP == e::CVTTPS2DQ {
@@ -328,7 +337,7 @@ fn cvt2pi<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// ANDPS/ANDNPS/ORPS/XORPS and the PD forms (bitwise; no MXCSR effects).
-fn logic<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn logic<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src128::<true>(c, i, 1)?;
     let a = xmm(c, i.reg[0]);
@@ -344,7 +353,7 @@ fn logic<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// SHUFPS (two singles from the destination, two from the source, chosen
 /// by imm8 bit pairs) and SHUFPD (imm8 bits 0 and 1).
-fn shuf<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn shuf<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src128::<true>(c, i, 1)?;
     let a = xmm(c, i.reg[0]);
@@ -362,7 +371,7 @@ fn shuf<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// UNPCKLPS/UNPCKHPS/UNPCKLPD/UNPCKHPD: interleave the low or high halves.
-fn unpck<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn unpck<const OP: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let b = src128::<true>(c, i, 1)?;
     let a = xmm(c, i.reg[0]);

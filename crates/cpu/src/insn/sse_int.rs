@@ -223,7 +223,7 @@ fn reg_class(ins: &Instruction, n: u32) -> Option<bool> {
 }
 
 /// `OP dst, src` with src an MMX/XMM register or memory.
-fn pbin<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pbin<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let imm = i.imm as u8;
     if MMX {
         mmx_avail(c)?;
@@ -241,7 +241,7 @@ fn pbin<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
 }
 
 /// The shift-by-immediate forms: the count is the immediate.
-fn pimm<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pimm<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let count = u128::from(i.imm as u8);
     if MMX {
         mmx_avail(c)?;
@@ -257,7 +257,7 @@ fn pimm<const OP: u8, const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
 }
 
 /// EMMS: every x87 tag empty (SDM Vol. 2 EMMS); TOP is unchanged.
-fn emms(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn emms(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     mmx_avail(c)?;
     c.fpu.ftw = 0xFFFF;
     Ok(())
@@ -278,7 +278,7 @@ fn movemask(v: u128, n: usize) -> u64 {
     }
 }
 
-fn pmovmskb<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pmovmskb<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (v, n) = if MMX {
         mmx_avail(c)?;
         mmx_enter(c);
@@ -292,7 +292,7 @@ fn pmovmskb<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// PINSRW mm/xmm, r32/m16, imm8: word `imm8 & 3` (MMX) or `& 7` (XMM).
-fn pinsrw<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pinsrw<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if MMX {
         mmx_avail(c)?;
     } else {
@@ -313,7 +313,7 @@ fn pinsrw<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// PEXTRW r32/r64, mm/xmm, imm8: the selected word, zero-extended.
-fn pextrw<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pextrw<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let v = if MMX {
         mmx_avail(c)?;
         mmx_enter(c);

@@ -63,7 +63,7 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
 }
 
 /// MOVD/MOVQ xmm, r/m32/64: zero-extended into the whole register.
-fn movd_to_xmm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movd_to_xmm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = c.get(i, 1, N)?;
     set_xmm(c, i.reg[0], u128::from(v));
@@ -72,14 +72,14 @@ fn movd_to_xmm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOVD/MOVQ r/m32/64, xmm: the low doubleword/quadword (a 32-bit GPR
 /// destination zero-extends to 64 bits).
-fn movd_from_xmm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movd_from_xmm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = xmm(c, i.reg[1]) as u64 & mask(N);
     c.put(i, 0, N, v)
 }
 
 /// MOVQ xmm, xmm/m64 (F3 0F 7E): the low quadword, upper cleared.
-fn movq_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movq_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = if is_mem(i, 1) {
         let off = c.ea(i);
@@ -93,7 +93,7 @@ fn movq_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOVQ xmm/m64, xmm (66 0F D6): a register destination has its upper
 /// quadword cleared.
-fn movq_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movq_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = xmm(c, i.reg[1]) & LO64;
     if is_mem(i, 0) {
@@ -106,7 +106,7 @@ fn movq_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVD/MOVQ mm, r/m32/64: zero-extended.
-fn movd_to_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movd_to_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mmx_avail(c)?;
     let v = c.get(i, 1, N)?;
     mmx_enter(c);
@@ -115,7 +115,7 @@ fn movd_to_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVQ mm, mm/m64.
-fn movq_mm_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movq_mm_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mmx_avail(c)?;
     let v = src_mm(c, i, 1)?;
     mmx_enter(c);
@@ -124,7 +124,7 @@ fn movq_mm_load(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVD/MOVQ r/m32/64, mm (a 32-bit GPR destination zero-extends).
-fn movd_from_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movd_from_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mmx_avail(c)?;
     let v = mm(c, i.reg[1]) & mask(N);
     c.put(i, 0, N, v)?;
@@ -133,7 +133,7 @@ fn movd_from_mm<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVQ mm/m64, mm and MOVNTQ m64, mm.
-fn movq_mm_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movq_mm_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mmx_avail(c)?;
     let v = mm(c, i.reg[1]);
     if is_mem(i, 0) {
@@ -148,7 +148,7 @@ fn movq_mm_store(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVAPS/MOVAPD/MOVDQA (`ALIGN`) and MOVUPS/MOVUPD/MOVDQU loads.
-fn load128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn load128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = src128::<ALIGN>(c, i, 1)?;
     set_xmm(c, i.reg[0], v);
@@ -157,7 +157,7 @@ fn load128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// The store forms of the 128-bit moves (and MOVNTDQ/MOVNTPS/MOVNTPD,
 /// which always have a memory destination that must be aligned).
-fn store128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn store128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = xmm(c, i.reg[1]);
     if is_mem(i, 0) {
@@ -171,7 +171,7 @@ fn store128<const ALIGN: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOVSS/MOVSD xmm, xmm/m32/64: the register form merges the low element;
 /// the load form clears the rest of the register.
-fn movs_load<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movs_load<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let lo = if N == 4 { LO32 } else { LO64 };
     let v = if is_mem(i, 1) {
@@ -185,7 +185,7 @@ fn movs_load<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVSS/MOVSD xmm/m32/64, xmm: a register destination merges.
-fn movs_store<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movs_store<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let lo = if N == 4 { LO32 } else { LO64 };
     let s = xmm(c, i.reg[1]) & lo;
@@ -201,7 +201,7 @@ fn movs_store<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOVLPS/MOVLPD (`HIGH` false) and MOVHPS/MOVHPD xmm, m64: one quadword
 /// replaced, the other kept.
-fn movhl_load<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movhl_load<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let off = c.ea(i);
     let q = u128::from(c.read_mem(i.mem.seg, off, 8)?);
@@ -216,7 +216,7 @@ fn movhl_load<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> 
 }
 
 /// MOVLPS/MOVLPD and MOVHPS/MOVHPD m64, xmm.
-fn movhl_store<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movhl_store<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let s = xmm(c, i.reg[1]);
     let q = if HIGH { (s >> 64) as u64 } else { s as u64 };
@@ -225,7 +225,7 @@ fn movhl_store<const HIGH: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception>
 }
 
 /// MOVHLPS xmm1, xmm2: xmm1[63:0] = xmm2[127:64].
-fn movhlps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movhlps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = (xmm(c, i.reg[0]) & !LO64) | (xmm(c, i.reg[1]) >> 64);
     set_xmm(c, i.reg[0], v);
@@ -233,7 +233,7 @@ fn movhlps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVLHPS xmm1, xmm2: xmm1[127:64] = xmm2[63:0].
-fn movlhps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movlhps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let v = (xmm(c, i.reg[0]) & LO64) | (xmm(c, i.reg[1]) << 64);
     set_xmm(c, i.reg[0], v);
@@ -242,14 +242,14 @@ fn movlhps(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// MOVNTI m32/m64, r32/r64: an ordinary store (SDM: #UD only without SSE2
 /// in CPUID; no CR0.EM/TS or CR4.OSFXSR dependence).
-fn movnti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movnti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let v = c.get(i, 1, size)?;
     c.put(i, 0, size, v)
 }
 
 /// MOVMSKPS/MOVMSKPD r32/r64, xmm: the element sign bits, zero-extended.
-fn movmsk<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movmsk<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let s = xmm(c, i.reg[1]);
     let m = if DOUBLE {
@@ -262,7 +262,7 @@ fn movmsk<const DOUBLE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVQ2DQ xmm, mm: the MMX register zero-extended.
-fn movq2dq(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movq2dq(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mixed_avail(c)?;
     mmx_enter(c);
     let v = u128::from(mm(c, i.reg[1]));
@@ -271,7 +271,7 @@ fn movq2dq(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// MOVDQ2Q mm, xmm: the low quadword.
-fn movdq2q(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn movdq2q(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     mixed_avail(c)?;
     mmx_enter(c);
     let v = xmm(c, i.reg[1]) as u64;
@@ -285,7 +285,7 @@ fn movdq2q(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// for writing before any byte is stored, so a fault stores nothing; with
 /// an all-zero mask this model still checks (the SDM leaves it to the
 /// implementation whether such a store faults).
-fn maskmov<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn maskmov<const MMX: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let (data, msk, n) = if MMX {
         mmx_avail(c)?;
         let (r1, r2) = (i.ins.op1_register(), i.ins.op2_register());

@@ -57,7 +57,7 @@ fn xmm_count(c: &Cpu) -> usize {
 
 /// FXSAVE m512 (`WIDE`: FXSAVE64, 64-bit FIP/FDP). The whole area is
 /// translated for writing before any byte is stored.
-fn fxsave<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fxsave<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     fx_avail(c)?;
     let off = c.ea(i);
     check_align(c, i, off)?;
@@ -78,7 +78,7 @@ fn fxsave<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// FXRSTOR m512 (`WIDE`: FXRSTOR64): the whole area is read before any
 /// register changes; #GP(0) if the image's MXCSR sets a reserved bit.
-fn fxrstor<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fxrstor<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     fx_avail(c)?;
     let off = c.ea(i);
     check_align(c, i, off)?;
@@ -98,7 +98,7 @@ fn fxrstor<const WIDE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// Loading a set flag whose exception is unmasked raises nothing (SDM
 /// Vol. 1 §11.5.1: SSE exceptions are only raised by the instruction that
 /// detects them).
-fn ldmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn ldmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let off = c.ea(i);
     let v = c.read_mem(i.mem.seg, off, 4)? as u32;
@@ -110,7 +110,7 @@ fn ldmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// STMXCSR m32.
-fn stmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn stmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     sse_avail(c)?;
     let off = c.ea(i);
     c.write_mem(i.mem.seg, off, 4, u64::from(c.fpu.mxcsr))
@@ -119,7 +119,7 @@ fn stmxcsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// CLFLUSH m8: no cache is modeled, so only the checks remain: the byte
 /// is checked like a read (segment and page permissions, SDM Vol. 2
 /// CLFLUSH), faulting as a read would.
-fn clflush(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn clflush(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let off = c.ea(i);
     c.read_mem(i.mem.seg, off, 1)?;
     Ok(())

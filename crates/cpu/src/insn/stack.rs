@@ -51,7 +51,7 @@ fn stack_opsize(c: &Cpu, i: &Insn) -> u8 {
     }
 }
 
-fn push(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn push(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = stack_opsize(c, i);
     // PUSH RSP pushes the value before the decrement (SDM Vol. 2 PUSH).
     let v = c.get(i, 0, size)?;
@@ -60,7 +60,7 @@ fn push(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// POP r/m. With RSP as the base of a memory destination the address is
 /// computed after the increment (SDM Vol. 2 POP).
-fn pop(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn pop(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = i.size;
     let v = c.peek(0, size)?;
     let old = c.gpr[4];
@@ -74,7 +74,7 @@ fn pop(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// PUSHA/PUSHAD: AX, CX, DX, BX, original SP, BP, SI, DI.
-fn pusha<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn pusha<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let sm = mask(c.stack_size());
     let sp0 = c.sp();
     let base = sp0.wrapping_sub(8 * W as u64) & sm;
@@ -94,7 +94,7 @@ fn pusha<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// POPA/POPAD: the saved SP is skipped.
-fn popa<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn popa<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let mut vals = [0u64; 8];
     for (k, v) in vals.iter_mut().enumerate() {
         *v = c.peek(((7 - k) * W as usize) as u64, W)?;
@@ -110,7 +110,7 @@ fn popa<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 
 /// PUSHF/PUSHFD/PUSHFQ: VM and RF are pushed as 0 (SDM Vol. 2 PUSHF).
 /// In virtual-8086 mode with IOPL < 3 it is #GP(0).
-fn pushf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn pushf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if c.rflags & Rflags::VM.bits() != 0 && c.iopl() < 3 {
         return Err(Exception::GP(0));
     }
@@ -121,7 +121,7 @@ fn pushf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 /// POPF/POPFD/POPFQ with the privilege rules of SDM Vol. 2 POPF: IOPL
 /// changes only at CPL 0, IF only when CPL <= IOPL; VM, VIP, VIF are never
 /// changed by POPF outside virtual-8086 mode and RF is cleared.
-fn popf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn popf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let v86 = c.rflags & Rflags::VM.bits() != 0;
     if v86 && c.iopl() < 3 {
         return Err(Exception::GP(0));
@@ -153,7 +153,7 @@ fn popf<const W: u8>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 
 /// ENTER imm16, imm8 (SDM Vol. 2 ENTER): nesting levels copy frame
 /// pointers from the enclosing frame.
-fn enter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn enter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let default = if c.in_long64() {
         8
     } else {
@@ -191,7 +191,7 @@ fn enter(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// LEAVE: RSP = RBP, then pop RBP.
-fn leave(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn leave(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let default = if c.in_long64() {
         8
     } else {

@@ -139,7 +139,7 @@ fn by_asize<const OP: u8, const REP: u8>(asize: u8) -> Handler {
 }
 
 /// The handler: one iteration, or the repetition (see the module docs).
-fn string<const OP: u8, const REP: u8, const A: u8>(
+extern "C" fn string<const OP: u8, const REP: u8, const A: u8>(
     c: &mut Cpu,
     i: &Insn,
 ) -> Result<(), Exception> {

@@ -216,7 +216,7 @@ pub(crate) fn write_efer(c: &mut Cpu, v: u64) -> Result<(), Exception> {
     Ok(())
 }
 
-fn mov_to_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_to_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let src = gpr_operand(i, 1)?;
     let v = c.rd(src, cr_size(c));
@@ -244,7 +244,7 @@ fn mov_to_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     }
 }
 
-fn mov_from_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_from_cr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let dst = gpr_operand(i, 0)?;
     let v = match cr_number(i.ins.op1_register()) {
@@ -271,7 +271,7 @@ fn debug_register(c: &Cpu, n: u8) -> Result<usize, Exception> {
 
 /// MOV to DRn. DR6/DR7 bits 63:32 must be zero (#GP(0)); DR7.GD
 /// general-detect (#DB) is not modeled.
-fn mov_to_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_to_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let n = debug_register(c, dr_number(i.ins.op0_register()))?;
     let src = gpr_operand(i, 1)?;
@@ -287,7 +287,7 @@ fn mov_to_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     Ok(())
 }
 
-fn mov_from_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_from_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let n = debug_register(c, dr_number(i.ins.op1_register()))?;
     let dst = gpr_operand(i, 0)?;
@@ -298,7 +298,7 @@ fn mov_from_dr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// LMSW: loads CR0 bits 3:0 (PE, MP, EM, TS); it can set PE but never
 /// clear it.
-fn lmsw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn lmsw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let v = c.get(i, 0, 2)?;
     let pe = (c.ctrl.cr0 | v) & Cr0::PE.bits();
@@ -307,25 +307,25 @@ fn lmsw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// SMSW: the low bits of CR0 (a memory destination takes 16 bits).
-fn smsw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn smsw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let size = if i.ops[0] == Opnd::Mem { 2 } else { i.size };
     let v = c.ctrl.cr0;
     c.put(i, 0, size, v)
 }
 
-fn clts(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn clts(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     c.ctrl.cr0 &= !Cr0::TS.bits();
     Ok(())
 }
 
-fn privileged_nop(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn privileged_nop(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)
 }
 
 /// INVLPG m: drops the TLB entries of the page holding the operand's
 /// linear address; a non-canonical address in 64-bit mode is a no-op.
-fn invlpg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn invlpg(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     let off = c.ea(i);
     let seg = i.mem.seg;
@@ -408,7 +408,7 @@ pub fn write_msr(c: &mut Cpu, index: u32, v: u64) -> Result<(), Exception> {
 }
 
 /// RDMSR: EDX:EAX = MSR[ECX].
-fn rdmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn rdmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     // The run loop charges cycles per block; make the count exact for TSC.
     c.cycles = c.block_cycles + i.cum as u64;
@@ -419,7 +419,7 @@ fn rdmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// WRMSR: MSR[ECX] = EDX:EAX.
-fn wrmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn wrmsr(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     require_cpl0(c)?;
     c.cycles = c.block_cycles + i.cum as u64;
     let v = (c.gpr[0] & 0xFFFF_FFFF) | (c.gpr[2] << 32);

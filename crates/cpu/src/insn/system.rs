@@ -37,31 +37,31 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     })
 }
 
-fn nop(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn nop(_c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     Ok(())
 }
 
-fn clc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn clc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     c.rflags &= !CF;
     Ok(())
 }
 
-fn stc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn stc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     c.rflags |= CF;
     Ok(())
 }
 
-fn cmc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn cmc(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     c.rflags ^= CF;
     Ok(())
 }
 
-fn cld(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn cld(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     c.rflags &= !DF;
     Ok(())
 }
 
-fn std_(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn std_(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     c.rflags |= DF;
     Ok(())
 }
@@ -75,26 +75,26 @@ fn if_allowed(c: &Cpu) -> Result<(), Exception> {
     Ok(())
 }
 
-fn cli(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn cli(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if_allowed(c)?;
     c.rflags &= !Rflags::IF.bits();
     Ok(())
 }
 
-fn sti(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn sti(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if_allowed(c)?;
     c.rflags |= Rflags::IF.bits();
     Ok(())
 }
 
 /// LAHF: AH = SF:ZF:0:AF:0:PF:1:CF.
-fn lahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn lahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let v = (c.rflags & (SF | ZF | AF | PF | CF)) | 2;
     c.wr(16, 1, v);
     Ok(())
 }
 
-fn sahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn sahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let m = SF | ZF | AF | PF | CF;
     let ah = c.rd(16, 1);
     c.rflags = (c.rflags & !m) | (ah & m);
@@ -102,7 +102,7 @@ fn sahf(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// HLT: privileged (#GP(0) at CPL > 0); at CPL 0 the run loop exits.
-fn hlt(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn hlt(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if c.cpl() != 0 {
         return Err(Exception::GP(0));
     }
@@ -111,7 +111,7 @@ fn hlt(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// RDTSC reads the modeled cycle counter; with CR4.TSD it is privileged.
-fn rdtsc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn rdtsc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if c.ctrl.cr4 & Cr4::TSD.bits() != 0 && c.cpl() != 0 && c.ctrl.cr0 & 1 != 0 {
         return Err(Exception::GP(0));
     }
@@ -123,7 +123,7 @@ fn rdtsc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// RDTSCP: RDTSC plus ECX = IA32_TSC_AUX.
-fn rdtscp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn rdtscp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     rdtsc(c, i)?;
     let aux = c.msr.tsc_aux;
     c.wr(1, 4, aux & 0xFFFF_FFFF);
@@ -131,7 +131,7 @@ fn rdtscp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// CPUID: a coherent baseline x86-64 processor (see [`crate::cpuid`]).
-fn cpuid(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn cpuid(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let r = crate::cpuid::query(c.vendor, c.gpr[0] as u32, c.gpr[1] as u32);
     for (slot, v) in [(0u8, r[0]), (3, r[1]), (1, r[2]), (2, r[3])] {
         c.wr(slot, 4, v as u64);
@@ -183,7 +183,7 @@ fn port_of(c: &Cpu, i: &Insn, n: u32) -> u16 {
 
 /// IN: no device model answers, so the data read is all ones; the run loop
 /// exits so the host can supply a value.
-fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let port = port_of(c, i, 1);
     let size = i.size;
     io_allowed(c, port, size)?;
@@ -193,7 +193,7 @@ fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// OUT: the run loop exits with the port and value.
-fn port_out(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn port_out(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let port = port_of(c, i, 0);
     let size = i.size1;
     io_allowed(c, port, size)?;

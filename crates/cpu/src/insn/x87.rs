@@ -451,7 +451,7 @@ fn read80(c: &mut Cpu, i: &Insn) -> Result<F80, Exception> {
 }
 
 /// FLD m32fp/m64fp/m80fp.
-fn fld_mem<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fld_mem<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let raw = if N == 10 {
         read80(c, i)?
@@ -483,7 +483,7 @@ fn fld_mem<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FLD ST(i).
-fn fld_sti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fld_sti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let k = sti_of(i);
@@ -502,7 +502,7 @@ fn fld_sti(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FILD m16int/m32int/m64int (exact).
-fn fild<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fild<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let raw = c.read_mem(i.mem.seg, off, N)?;
@@ -516,7 +516,7 @@ fn fild<const N: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FBLD m80bcd.
-fn fbld(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fbld(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let raw = read80(c, i)?;
     record(c, i, true);
@@ -540,7 +540,7 @@ const CONSTS: [(u64, u64, i32); 7] = [
 ];
 
 /// FLD1, FLDL2T, FLDL2E, FLDPI, FLDLG2, FLDLN2, FLDZ.
-fn fld_const<const K: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fld_const<const K: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if !push_ok(c) {
@@ -571,7 +571,7 @@ fn fld_const<const K: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 // Stores
 
 /// FST/FSTP m32fp/m64fp, FSTP m80fp.
-fn fst_mem<const N: u8, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fst_mem<const N: u8, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let dst = locate(c, i, off, usize::from(N))?;
@@ -620,7 +620,7 @@ fn fst_mem<const N: u8, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
 }
 
 /// FST/FSTP ST(i).
-fn fst_sti<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fst_sti<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let k = sti_of(i);
@@ -641,7 +641,7 @@ fn fst_sti<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FIST/FISTP (`MODE` 1)/FISTTP (`MODE` 2) m16int/m32int/m64int.
-fn fist<const N: u8, const MODE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fist<const N: u8, const MODE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let dst = locate(c, i, off, usize::from(N))?;
@@ -668,7 +668,7 @@ fn fist<const N: u8, const MODE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Except
 }
 
 /// FBSTP m80bcd.
-fn fbstp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fbstp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let dst = locate(c, i, off, 10)?;
@@ -699,7 +699,7 @@ fn fbstp(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 // FXCH, FCMOVcc
 
 /// FXCH ST(i).
-fn fxch(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fxch(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let k = sti_of(i);
@@ -723,7 +723,7 @@ fn fxch(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FCMOVcc ST(0), ST(i): B, E, BE, U, NB, NE, NBE, NU.
-fn fcmov<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fcmov<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let k = sti_of(i);
@@ -757,7 +757,7 @@ fn fcmov<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 // Control
 
 /// FLDCW m2byte.
-fn fldcw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fldcw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let v = c.read_mem(i.mem.seg, off, 2)? as u16;
@@ -767,7 +767,7 @@ fn fldcw(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FSTCW/FNSTCW m2byte.
-fn fstcw<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fstcw<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?
     } else {
@@ -778,7 +778,7 @@ fn fstcw<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FSTSW/FNSTSW m2byte.
-fn fstsw_mem<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fstsw_mem<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?
     } else {
@@ -789,7 +789,7 @@ fn fstsw_mem<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FSTSW/FNSTSW AX.
-fn fstsw_ax<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn fstsw_ax<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?
     } else {
@@ -801,7 +801,7 @@ fn fstsw_ax<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// FCLEX/FNCLEX: clears the exception flags, SF, ES and B.
-fn fclex<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn fclex<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?
     } else {
@@ -824,7 +824,7 @@ pub(super) fn init(f: &mut FpuState) {
 }
 
 /// FINIT/FNINIT.
-fn finit<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn finit<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?
     } else {
@@ -835,7 +835,7 @@ fn finit<const W: bool>(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// FFREE ST(i) (FFREEP also pops).
-fn ffree<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn ffree<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let p = phys(c, sti_of(i));
@@ -847,7 +847,7 @@ fn ffree<const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FINCSTP (`D` = 1) and FDECSTP (`D` = 7): TOP changes, tags do not.
-fn fincdec<const D: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fincdec<const D: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let t = top(c) + D;
@@ -857,7 +857,7 @@ fn fincdec<const D: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// WAIT/FWAIT: #NM only when CR0.MP and CR0.TS; then pending #MF.
-fn fwait(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
+extern "C" fn fwait(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
     let mp_ts = Cr0::MP.bits() | Cr0::TS.bits();
     if c.ctrl.cr0 & mp_ts == mp_ts {
         return Err(Exception::NM);
@@ -869,7 +869,7 @@ fn fwait(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 }
 
 /// FNOP (and the 8087/287 control no-ops).
-fn fnop<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fnop<const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?;
         record(c, i, false);

@@ -179,7 +179,7 @@ fn mem_source<const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(F80, bool), Exce
 }
 
 /// FADD/FMUL/FSUB/FSUBR/FDIV/FDIVR in every form.
-fn arith<const OP: u8, const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn arith<const OP: u8, const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let mut e = env(c);
     let mem = FORM <= I32;
@@ -237,7 +237,7 @@ fn set_cc(c: &mut Cpu, r: Cmp) {
 }
 
 /// FCOM/FCOMP/FCOMPP, FUCOM/FUCOMP/FUCOMPP, FICOM/FICOMP (`POPS` pops).
-fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
+extern "C" fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
     c: &mut Cpu,
     i: &Insn,
 ) -> Result<(), Exception> {
@@ -285,7 +285,10 @@ fn fcom<const FORM: u8, const POPS: u8, const QUIET: bool>(
 
 /// FCOMI/FCOMIP/FUCOMI/FUCOMIP: ZF, PF, CF from the comparison; OF, SF,
 /// AF cleared (SDM Vol. 2 FCOMI). C1 is cleared.
-fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fcomi<const QUIET: bool, const P: bool>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     use crate::flags::{AF, CF, OF, PF, SF, ZF};
     enter(c)?;
     record(c, i, false);
@@ -322,7 +325,7 @@ fn fcomi<const QUIET: bool, const P: bool>(c: &mut Cpu, i: &Insn) -> Result<(), 
 }
 
 /// FTST: compares ST(0) with +0.0.
-fn ftst(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn ftst(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) {
@@ -339,7 +342,7 @@ fn ftst(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FXAM: C1 = sign, C3/C2/C0 = class (empty: 101).
-fn fxam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fxam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let v = st(c, 0);
@@ -367,7 +370,7 @@ fn fxam(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// FCHS (`K` 0) and FABS (`K` 1): sign only, no exceptions but stack
 /// underflow.
-fn fsign<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fsign<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) {
@@ -388,7 +391,7 @@ fn fsign<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FSQRT (0), FRNDINT (1), F2XM1 (2) on ST(0).
-fn unary<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn unary<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) {
@@ -413,7 +416,7 @@ fn unary<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// FSIN (0), FCOS (1), FPTAN (2), FSINCOS (3): C2 = 1 and ST(0)
 /// unchanged when |ST(0)| >= 2^63.
-fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     let pushes = K >= 2;
@@ -482,7 +485,7 @@ fn trig<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// FSCALE (0; ST(0) = scale(ST(0), ST(1))) and FYL2X (1), FYL2XP1 (2),
 /// FPATAN (3) (ST(1) = f(ST(0), ST(1)), then pop).
-fn binary_st1<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn binary_st1<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) || empty(c, 1) {
@@ -519,7 +522,7 @@ fn binary_st1<const K: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// FPREM/FPREM1: partial remainder; C0, C3, C1 = Q2, Q1, Q0; C2 = 1
 /// when incomplete.
-fn fprem<const IEEE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fprem<const IEEE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) || empty(c, 1) {
@@ -554,7 +557,7 @@ fn fprem<const IEEE: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FXTRACT: ST(0) = exponent, then push the significand.
-fn fxtract(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fxtract(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     record(c, i, false);
     if empty(c, 0) || !empty(c, 7) {

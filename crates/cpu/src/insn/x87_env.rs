@@ -164,7 +164,10 @@ fn retag(f: &mut FpuState) {
 
 /// FSTENV/FNSTENV m14/m28: stores the environment, then masks all
 /// exceptions.
-fn fstenv<const N: usize, const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fstenv<const N: usize, const W: bool>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     if W {
         enter(c)?;
     } else {
@@ -180,7 +183,7 @@ fn fstenv<const N: usize, const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Ex
 }
 
 /// FLDENV m14/m28.
-fn fldenv<const N: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fldenv<const N: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let mut b = [0u8; 28];
@@ -192,7 +195,7 @@ fn fldenv<const N: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 }
 
 /// FSAVE/FNSAVE m94/m108: the environment and ST(0)-ST(7), then FNINIT.
-fn fsave<const N: usize, const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn fsave<const N: usize, const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if W {
         enter(c)?;
     } else {
@@ -213,7 +216,7 @@ fn fsave<const N: usize, const W: bool>(c: &mut Cpu, i: &Insn) -> Result<(), Exc
 }
 
 /// FRSTOR m94/m108.
-fn frstor<const N: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn frstor<const N: usize>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     enter(c)?;
     let off = c.ea(i);
     let mut b = [0u8; 108];
