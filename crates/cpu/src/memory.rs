@@ -42,6 +42,40 @@ pub(crate) enum Dest {
 /// [`Cpu::host_ctx`] value for accesses that must take the full path.
 const NO_FAST_PATH: u64 = u64::MAX;
 
+/// A memory operand of 64-bit code in no special form (see [`mem64_form`]).
+pub(crate) const MEM64_ANY: u8 = 0;
+/// `[base + disp]` with 64-bit addressing and no FS/GS override.
+pub(crate) const MEM64_BASE: u8 = 1;
+/// `FS:[disp]` or `GS:[disp]`: 64-bit addressing, no base, no index (the
+/// per-CPU and thread-local accesses).
+pub(crate) const MEM64_FSGS: u8 = 2;
+/// `[rip + disp]` (folded to an absolute address) or `[disp]` with
+/// 64-bit addressing and no FS/GS override.
+pub(crate) const MEM64_ABS: u8 = 3;
+
+/// The form of `ins`'s memory operand when decoded as 64-bit code, for
+/// handlers specialized on it ([`MEM64_ANY`], [`MEM64_BASE`],
+/// [`MEM64_FSGS`], [`MEM64_ABS`]).
+pub(crate) fn mem64_form(ins: &iced_x86::Instruction) -> u8 {
+    use iced_x86::Register;
+    let base = ins.memory_base();
+    let index = ins.memory_index();
+    let fsgs = matches!(ins.memory_segment(), Register::FS | Register::GS);
+    if index != Register::None {
+        MEM64_ANY
+    } else if base.is_gpr64() && !fsgs {
+        MEM64_BASE
+    } else if base == Register::None && fsgs && ins.memory_displ_size() == 8 {
+        MEM64_FSGS
+    } else if !fsgs
+        && (base == Register::RIP || (base == Register::None && ins.memory_displ_size() == 8))
+    {
+        MEM64_ABS
+    } else {
+        MEM64_ANY
+    }
+}
+
 /// True when `a` is canonical for 48-bit linear addresses.
 #[inline(always)]
 pub const fn is_canonical(a: u64) -> bool {
@@ -350,14 +384,25 @@ impl Cpu {
     /// and the cache context, [`NO_FAST_PATH`] for RFLAGS.AC set or an
     /// access crossing a page. There is no canonical check: the cache
     /// holds only pages that translated, and a miss takes the full path.
+    /// `FORM` is what the decoder found the operand to be
+    /// ([`mem64_form`]), so the common forms skip what they do not use.
     #[inline(always)]
-    fn host_access64(&self, i: &Insn, size: u8) -> (u64, u64) {
+    fn host_access64<const FORM: u8>(&self, i: &Insn, size: u8) -> (u64, u64) {
         let m = &i.mem;
-        let off = self.ea(i);
-        let lin = if m.seg >= SegReg::Fs as u8 {
-            self.seg[(m.seg as usize).min(5)].base.wrapping_add(off)
-        } else {
-            off
+        let lin = match FORM {
+            // [base + disp], DS/ES/SS/CS (no base in 64-bit mode).
+            MEM64_BASE => self.gpr[(m.base & 15) as usize].wrapping_add(m.disp),
+            // FS:[disp] or GS:[disp] (an absolute displacement).
+            MEM64_FSGS => self.seg[(m.seg as usize).min(5)].base.wrapping_add(m.disp),
+            MEM64_ABS => m.disp,
+            _ => {
+                let off = self.ea(i);
+                if m.seg >= SegReg::Fs as u8 {
+                    self.seg[(m.seg as usize).min(5)].base.wrapping_add(off)
+                } else {
+                    off
+                }
+            }
         };
         if self.rflags & Rflags::AC.bits() != 0 || (lin & 0xFFF) + size as u64 > 0x1000 {
             return (lin, NO_FAST_PATH);
@@ -367,21 +412,22 @@ impl Cpu {
     }
 
     /// Reads the memory operand of an instruction decoded as 64-bit code
-    /// when the host-pointer cache holds its page ([`Cpu::read_mem`]
-    /// gives the same value then); `None` means the caller takes the full
-    /// path.
+    /// (its operand of form `FORM`, see [`mem64_form`]) when the
+    /// host-pointer cache holds its page ([`Cpu::read_mem`] gives the same
+    /// value then); `None` means the caller takes the full path.
     #[inline(always)]
-    pub(crate) fn read_cached64(&self, i: &Insn, size: u8) -> Option<u64> {
-        let (lin, ctx) = self.host_access64(i, size);
+    pub(crate) fn read_cached64<const FORM: u8>(&self, i: &Insn, size: u8) -> Option<u64> {
+        let (lin, ctx) = self.host_access64::<FORM>(i, size);
         self.host.read(lin, size, ctx)
     }
 
     /// Writes the memory operand of an instruction decoded as 64-bit code
-    /// when the host-pointer cache holds its page for writing; false (with
-    /// nothing written) means the caller takes the full path.
+    /// (of form `FORM`) when the host-pointer cache holds its page for
+    /// writing; false (with nothing written) means the caller takes the
+    /// full path.
     #[inline(always)]
-    pub(crate) fn write_cached64(&mut self, i: &Insn, size: u8, v: u64) -> bool {
-        let (lin, ctx) = self.host_access64(i, size);
+    pub(crate) fn write_cached64<const FORM: u8>(&mut self, i: &Insn, size: u8, v: u64) -> bool {
+        let (lin, ctx) = self.host_access64::<FORM>(i, size);
         self.host.write(lin, size, ctx, v)
     }
 

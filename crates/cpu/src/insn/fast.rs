@@ -141,6 +141,19 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     }
 }
 
+/// The instance of a handler generic over `<SIZE, FORM>` for the form of
+/// `ins`'s memory operand in 64-bit code (`memory::mem64_form`).
+macro_rules! by_form {
+    ($ins:expr, $f:ident, $size:literal) => {
+        match crate::memory::mem64_form($ins) {
+            crate::memory::MEM64_BASE => $f::<$size, { crate::memory::MEM64_BASE }> as Handler,
+            crate::memory::MEM64_FSGS => $f::<$size, { crate::memory::MEM64_FSGS }>,
+            crate::memory::MEM64_ABS => $f::<$size, { crate::memory::MEM64_ABS }>,
+            _ => $f::<$size, { crate::memory::MEM64_ANY }>,
+        }
+    };
+}
+
 fn mov_lookup(ins: &Instruction) -> Option<Handler> {
     let d = wide_reg(ins, 0);
     let s = wide_reg(ins, 1);
@@ -150,14 +163,14 @@ fn mov_lookup(ins: &Instruction) -> Option<Handler> {
         (Some(_), Some(_)) => Some(if wide(0) { mov_rr::<8> } else { mov_rr::<4> }),
         (Some(_), None) if is_imm(ins, 1) => Some(if wide(0) { mov_ri::<8> } else { mov_ri::<4> }),
         (Some(_), None) if ins.op1_kind() == OpKind::Memory => Some(match (code64, wide(0)) {
-            (true, true) => mov_rm64::<8>,
-            (true, false) => mov_rm64::<4>,
+            (true, true) => by_form!(ins, mov_rm64, 8),
+            (true, false) => by_form!(ins, mov_rm64, 4),
             (false, true) => mov_rm::<8>,
             (false, false) => mov_rm::<4>,
         }),
         (None, Some(_)) if ins.op0_kind() == OpKind::Memory => Some(match (code64, wide(1)) {
-            (true, true) => mov_mr64::<8>,
-            (true, false) => mov_mr64::<4>,
+            (true, true) => by_form!(ins, mov_mr64, 8),
+            (true, false) => by_form!(ins, mov_mr64, 4),
             (false, true) => mov_mr::<8>,
             (false, false) => mov_mr::<4>,
         }),
@@ -298,9 +311,13 @@ extern "C" fn mov_mr<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Except
 }
 
 /// [`mov_rm`] in 64-bit code: the host-pointer cache first, with the
-/// address computed as 64-bit mode defines it.
-extern "C" fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    if let Some(v) = c.read_cached64(i, SIZE) {
+/// address computed as 64-bit mode defines it for a memory operand of form
+/// `FORM` (`memory::mem64_form`).
+extern "C" fn mov_rm64<const SIZE: u8, const FORM: u8>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
+    if let Some(v) = c.read_cached64::<FORM>(i, SIZE) {
         write::<SIZE>(c, slot(i, 0), v);
         return Ok(());
     }
@@ -308,9 +325,12 @@ extern "C" fn mov_rm64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exce
 }
 
 /// [`mov_mr`] in 64-bit code, as [`mov_rm64`].
-extern "C" fn mov_mr64<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn mov_mr64<const SIZE: u8, const FORM: u8>(
+    c: &mut Cpu,
+    i: &Insn,
+) -> Result<(), Exception> {
     let v = c.gpr[slot(i, 1) & 15] & mask(SIZE);
-    if c.write_cached64(i, SIZE, v) {
+    if c.write_cached64::<FORM>(i, SIZE, v) {
         return Ok(());
     }
     mov_mr::<SIZE>(c, i)

@@ -31,7 +31,15 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Code::Push_r64 => push_r64,
         Code::Pushq_imm8 | Code::Pushq_imm32 => push_imm64,
         Code::Pop_r64 => pop_r64,
-        Code::Push_rm64 if ins.op0_kind() == OpKind::Memory => push_m64,
+        Code::Push_rm64 if ins.op0_kind() == OpKind::Memory => {
+            use crate::memory::{MEM64_ABS, MEM64_ANY, MEM64_BASE, MEM64_FSGS, mem64_form};
+            match mem64_form(ins) {
+                MEM64_BASE => push_m64::<MEM64_BASE>,
+                MEM64_FSGS => push_m64::<MEM64_FSGS>,
+                MEM64_ABS => push_m64::<MEM64_ABS>,
+                _ => push_m64::<MEM64_ANY>,
+            }
+        }
         Code::Push_r32 => push_r32,
         Code::Pushd_imm8 | Code::Pushd_imm32 => push_imm32,
         Code::Pop_r32 => pop_r32,
@@ -92,8 +100,8 @@ extern "C" fn push_imm64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// PUSH m64 (the operand is read with RSP before the push, as an RSP-based
 /// operand requires), through the host-pointer cache, else generically.
-extern "C" fn push_m64(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    if let Some(v) = c.read_cached64(i, 8) {
+extern "C" fn push_m64<const FORM: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if let Some(v) = c.read_cached64::<FORM>(i, 8) {
         let sp = c.gpr[4].wrapping_sub(8);
         if let Some(ctx) = stack_ctx(c, sp)
             && c.host.write(sp, 8, ctx, v)

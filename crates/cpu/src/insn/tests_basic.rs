@@ -198,3 +198,79 @@ fn a_chained_block_whose_code_was_rewritten_is_decoded_again_under_paging() {
     assert_eq!(crate::testutil::run(&mut v, &code), Exit::Hlt);
     assert_eq!(v.cpu.gpr[2] & 0xFF, 3 * 0x11 + 0x77);
 }
+
+/// The forms of 64-bit memory operand the MOV and PUSH handlers specialize
+/// (`[base + disp]`, `FS/GS:[disp]`, `[rip + disp]`) and the general one
+/// address the same bytes, as seen through other forms, both through the
+/// full path (first pass of the loop, and the access crossing a page) and
+/// through the host-pointer cache (second pass, storing other values). A
+/// wrong address in a specialized form would land in a page the cache
+/// holds (the FS/GS bases are whole pages) and be seen.
+#[test]
+fn sixty_four_bit_memory_forms_agree() {
+    use crate::state::SegReg;
+    use crate::testutil::{asm, machine, run};
+    let code = asm(64, |a| {
+        let mut data = a.create_label();
+        let mut over = a.create_label();
+        let mut top = a.create_label();
+        a.mov(r12, 2u64)?;
+        a.set_label(&mut top)?;
+        a.mov(rbx, DATA)?;
+        a.mov(rax, 0x1111_2222_3333_4444u64)?;
+        a.xor(rax, r12)?;
+        // [base + disp]: a store, and the load back.
+        a.mov(qword_ptr(rbx + 8), rax)?;
+        a.mov(rcx, qword_ptr(rbx + 8))?;
+        // GS:[disp] (GS.base = 0x1000) against [base + disp].
+        a.mov(qword_ptr(DATA + 0x110).gs(), rcx)?;
+        a.mov(rdx, qword_ptr(DATA + 0x110).gs())?;
+        a.mov(rsi, qword_ptr(rbx + 0x1110))?;
+        // FS:[disp] with a 32-bit register (FS.base = 0x2000).
+        a.mov(dword_ptr(DATA + 0x220).fs(), esi)?;
+        a.mov(edi, dword_ptr(rbx + 0x2220))?;
+        // [rip + disp].
+        a.mov(r8, qword_ptr(data))?;
+        // A store crossing into the next page, loaded back whole and by
+        // halves.
+        a.mov(qword_ptr(rbx + 0xFFC), rax)?;
+        a.mov(r9, qword_ptr(rbx + 0xFFC))?;
+        a.mov(r10d, dword_ptr(rbx + 0x1000))?;
+        // PUSH GS:[disp] and [base + disp].
+        a.push(qword_ptr(DATA + 0x110).gs())?;
+        a.pop(r11)?;
+        a.push(qword_ptr(rbx + 8))?;
+        a.pop(r13)?;
+        // Base and index: the general form.
+        a.mov(r14, 2u64)?;
+        a.mov(r15, qword_ptr(rbx + r14 * 4))?;
+        a.dec(r12)?;
+        a.jnz(top)?;
+        a.jmp(over)?;
+        a.set_label(&mut data)?;
+        a.dq(&[0x5555_6666_7777_8888])?;
+        a.set_label(&mut over)?;
+        Ok(())
+    });
+    let mut v = machine(64);
+    v.cpu.seg[SegReg::Gs as usize].base = 0x1000;
+    v.cpu.seg[SegReg::Fs as usize].base = 0x2000;
+    assert_eq!(run(&mut v, &code), Exit::Hlt);
+    let g = &v.cpu.gpr;
+    // The last pass ran with R12 = 1.
+    let x = 0x1111_2222_3333_4444u64 ^ 1;
+    assert_eq!(g[1], x, "[rbx+8]");
+    assert_eq!(g[2], x, "gs:[disp]");
+    assert_eq!(g[6], x, "gs:[disp] seen as [rbx+disp]");
+    assert_eq!(g[7], x & 0xFFFF_FFFF, "fs:[disp] seen as [rbx+disp]");
+    assert_eq!(g[8], 0x5555_6666_7777_8888, "[rip+disp]");
+    assert_eq!(g[9], x, "across the page end");
+    assert_eq!(g[10], x >> 32, "the high half, in the next page");
+    assert_eq!(g[11], x, "push gs:[disp]");
+    assert_eq!(g[13], x, "push [rbx+8]");
+    assert_eq!(g[15], x, "[rbx+r14*4]");
+    assert_eq!(g[4], STACK, "balanced pushes and pops");
+    let mut b = [0u8; 8];
+    v.cpu.mmu.phys.read(DATA + 0x1110, &mut b);
+    assert_eq!(u64::from_le_bytes(b), x);
+}
