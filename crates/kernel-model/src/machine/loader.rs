@@ -24,6 +24,13 @@ pub enum LoadError {
     /// Guest memory ran out.
     #[error("out of guest memory")]
     NoMemory,
+    /// A dynamically linked executable (PT_INTERP): the kernel model has
+    /// no program interpreter to load, so it runs static binaries only.
+    #[error(
+        "dynamically linked (program interpreter {0}), which this kernel model does not \
+         provide: link the program statically (gcc -static, musl-gcc -static)"
+    )]
+    Interpreter(String),
 }
 
 impl From<OutOfMemory> for LoadError {
@@ -84,6 +91,25 @@ pub fn identify(file: &[u8]) -> Result<u32, LoadError> {
     match (bits, machine) {
         (64, 62) | (32, 3) => Ok(bits),
         _ => Err(LoadError::Format("not an x86 executable")),
+    }
+}
+
+/// Program header type of the program interpreter's path.
+const PT_INTERP: u64 = 3;
+
+/// The interpreter path PT_INTERP names (`offset`, `size` in the file), as
+/// far as it is readable text; `?` when the header points outside the file.
+fn interpreter_path(file: &[u8], offset: u64, size: u64) -> String {
+    let range = usize::try_from(offset)
+        .ok()
+        .zip(usize::try_from(size.min(4096)).ok())
+        .and_then(|(o, n)| file.get(o..o.checked_add(n)?));
+    match range {
+        Some(b) => {
+            let b = b.split(|&c| c == 0).next().unwrap_or_default();
+            String::from_utf8_lossy(b).into_owned()
+        }
+        None => "?".to_string(),
     }
 }
 
@@ -151,6 +177,11 @@ pub fn load(
         };
         if p_type == 6 {
             phdr_va = Some(vaddr.wrapping_add(bias));
+        }
+        if p_type == PT_INTERP {
+            return Err(LoadError::Interpreter(interpreter_path(
+                file, offset, filesz,
+            )));
         }
         if p_type != 1 {
             continue;

@@ -33,7 +33,8 @@ use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
 
 use super::ret::{
-    EACCES, EBADF, ECHILD, EFAULT, EINVAL, ENODEV, ENOEXEC, ENOMEM, ENOSYS, EOVERFLOW, ESRCH,
+    EACCES, EBADF, ECHILD, EFAULT, EINVAL, ENODEV, ENOENT, ENOEXEC, ENOMEM, ENOSYS, EOVERFLOW,
+    ESRCH,
 };
 use super::rlimit::{DEFAULT_RLIMITS, RLIM_NLIMITS, Rlimit};
 use super::signal::{self, Delivered, SigInfo, Signals};
@@ -1344,6 +1345,9 @@ impl Machine {
         let image = match self.build_image(pid, &elf, &argv, &envp) {
             Ok(i) => i,
             Err(LoadError::NoMemory) => return Ok(Done::Return(ENOMEM)),
+            // Linux opens the interpreter named by PT_INTERP; there is none
+            // in this file system (ENOENT, as for a missing one).
+            Err(LoadError::Interpreter(_)) => return Ok(Done::Return(ENOENT)),
             Err(_) => return Ok(Done::Return(ENOEXEC)),
         };
         let Some(t) = self.tasks.get_mut(&pid) else {

@@ -12,6 +12,8 @@ pub(crate) const EPERM: i64 = neg(Errno::EPERM);
 pub(crate) const ESRCH: i64 = neg(Errno::ESRCH);
 pub(crate) const EINTR: i64 = neg(Errno::EINTR);
 pub(crate) const ENOEXEC: i64 = neg(Errno::ENOEXEC);
+/// -ENOENT.
+pub(crate) const ENOENT: i64 = neg(Errno::ENOENT);
 pub(crate) const EBADF: i64 = neg(Errno::EBADF);
 pub(crate) const ECHILD: i64 = neg(Errno::ECHILD);
 pub(crate) const ENOMEM: i64 = neg(Errno::ENOMEM);

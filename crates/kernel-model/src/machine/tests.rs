@@ -92,3 +92,50 @@ fn hello_world_through_syscall_on_x86_64() {
     );
     let _ = Vendor::Intel;
 }
+
+/// A dynamically linked ELF (its one program header made PT_INTERP, naming
+/// `interp`).
+fn dynamic64(interp: &[u8]) -> Vec<u8> {
+    let mut f = elf(64, 0x40_0000, interp);
+    f[64..68].copy_from_slice(&3u32.to_le_bytes());
+    f
+}
+
+#[test]
+fn a_dynamically_linked_program_is_refused_with_its_interpreter_named() {
+    let mut m = Machine::new(Config::default()).unwrap();
+    let err = m
+        .spawn(&dynamic64(b"/lib64/ld-linux-x86-64.so.2\0"), &["dyn"], &[])
+        .unwrap_err();
+    let KernelError::Load(LoadError::Interpreter(path)) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(path, "/lib64/ld-linux-x86-64.so.2");
+    assert!(err.to_string().contains("statically"), "{err}");
+}
+
+/// `execve` of a dynamically linked program fails with ENOENT, as on Linux
+/// when the program interpreter does not exist, and the caller goes on.
+#[test]
+fn execve_of_a_dynamically_linked_program_is_enoent() {
+    let base = 0x40_0000u64;
+    let mut a = CodeAssembler::new(64).unwrap();
+    let mut path = a.create_label();
+    a.lea(rdi, ptr(path)).unwrap();
+    a.xor(esi, esi).unwrap();
+    a.xor(edx, edx).unwrap();
+    a.mov(eax, 59u32).unwrap(); // execve
+    a.syscall().unwrap();
+    a.neg(eax).unwrap();
+    a.mov(edi, eax).unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.syscall().unwrap();
+    a.set_label(&mut path).unwrap();
+    a.db(b"/dyn\0").unwrap();
+    let code = a.assemble(base + 0x1000).unwrap();
+    let mut m = Machine::new(Config::default()).unwrap();
+    m.add_file("/dyn", &dynamic64(b"/lib/ld.so\0"), 0o755)
+        .unwrap();
+    m.spawn(&elf(64, base, &code), &["caller"], &[]).unwrap();
+    assert_eq!(m.run(1_000_000).unwrap(), Status::Exited(2));
+}
