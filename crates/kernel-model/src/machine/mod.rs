@@ -386,6 +386,12 @@ impl Machine {
         // exception entries, as on real hardware.
         vcpu.exception_bitmap = 0;
         let mut personality = Personality::new(console);
+        // uname's machine is the kernel's: a 64-bit kernel says x86_64 to
+        // 32-bit programs too (Linux's newuname changes it to i686 only for
+        // the PER_LINUX32 personality, which `setarch` sets).
+        if flavor == Flavor::X86_64 {
+            personality.uts.machine = Some("x86_64".into());
+        }
         // The built-in guests live in /bin, as the guest programs expect.
         let _ = personality.vfs.mkdir_all(b"/bin", 0o755);
         let _ = personality.vfs.mkdir_all(b"/tmp", 0o1777);

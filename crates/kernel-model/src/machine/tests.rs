@@ -139,3 +139,39 @@ fn execve_of_a_dynamically_linked_program_is_enoent() {
     m.spawn(&elf(64, base, &code), &["caller"], &[]).unwrap();
     assert_eq!(m.run(1_000_000).unwrap(), Status::Exited(2));
 }
+
+/// `uname` reports the kernel's machine, whatever the caller's ABI: a
+/// 32-bit program on the x86_64 kernel sees "x86_64" (Linux changes it
+/// only for the PER_LINUX32 personality), on the i386 kernel "i686".
+#[test]
+fn uname_machine_is_the_kernels() {
+    let base = 0x40_0000u64;
+    // The buffer: past the code, in the segment's zero-filled tail.
+    let buf = (base + 0x1800) as u32;
+    let mut a = CodeAssembler::new(32).unwrap();
+    a.mov(eax, 122u32).unwrap(); // newuname
+    a.mov(ebx, buf).unwrap();
+    a.int(0x80).unwrap();
+    a.mov(eax, 4u32).unwrap(); // write(1, machine, 6)
+    a.mov(ebx, 1u32).unwrap();
+    a.mov(ecx, buf + 4 * 65).unwrap();
+    a.mov(edx, 6u32).unwrap();
+    a.int(0x80).unwrap();
+    a.mov(eax, 1u32).unwrap(); // exit(0)
+    a.xor(ebx, ebx).unwrap();
+    a.int(0x80).unwrap();
+    let code = a.assemble(base + 0x1000).unwrap();
+    for (flavor, want) in [
+        (Flavor::X86_64, &b"x86_64"[..]),
+        (Flavor::I386, b"i686\0\0"),
+    ] {
+        let mut m = Machine::new(Config {
+            flavor,
+            ..Config::default()
+        })
+        .unwrap();
+        m.spawn(&elf(32, base, &code), &["uname"], &[]).unwrap();
+        assert_eq!(m.run(1_000_000).unwrap(), Status::Exited(0), "{flavor:?}");
+        assert_eq!(m.stdout(), want, "{flavor:?}");
+    }
+}
