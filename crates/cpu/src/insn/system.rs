@@ -15,6 +15,12 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     Some(match ins.mnemonic() {
         Nop | Pause | Lfence | Mfence | Sfence | Prefetchnta | Prefetcht0 | Prefetcht1
         | Prefetcht2 | Prefetchw | Endbr32 | Endbr64 => nop,
+        // RDSSPD/RDSSPQ (in the reserved-NOP space, F3 0F 1E /1) change
+        // nothing while CET shadow stacks are not enabled, and this
+        // processor has none (SDM Vol. 2B, RDSSPD/RDSSPQ Operation): code
+        // that zeroes the register first reads 0, "no shadow stack", as
+        // glibc's unwinder does.
+        Rdsspd | Rdsspq => nop,
         Clc => clc,
         Stc => stc,
         Cmc => cmc,

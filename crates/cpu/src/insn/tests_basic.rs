@@ -274,3 +274,19 @@ fn sixty_four_bit_memory_forms_agree() {
     v.cpu.mmu.phys.read(DATA + 0x1110, &mut b);
     assert_eq!(u64::from_le_bytes(b), x);
 }
+
+/// RDSSPQ and RDSSPD leave their register unchanged without CET shadow
+/// stacks (glibc's unwinder zeroes RAX and reads it back as "no shadow
+/// stack"); ENDBR64 is a NOP.
+#[test]
+fn rdssp_without_shadow_stacks_changes_nothing() {
+    let v = exec(64, |a| {
+        a.mov(rax, 0x1234u64)?;
+        a.mov(rcx, 0x5678u64)?;
+        a.rdsspq(rax)?;
+        a.rdsspd(ecx)?;
+        a.endbr64()
+    });
+    assert_eq!(v.cpu.gpr[0], 0x1234);
+    assert_eq!(v.cpu.gpr[1], 0x5678);
+}

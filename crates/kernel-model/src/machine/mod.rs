@@ -12,6 +12,7 @@
 pub mod boot;
 pub mod entry;
 pub mod frames;
+pub(crate) mod futex;
 pub(crate) mod ids;
 pub mod layout;
 pub mod loader;

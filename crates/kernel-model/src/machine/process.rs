@@ -110,6 +110,8 @@ pub(crate) struct Task {
     /// a `poll` with nothing to wait for) ends at, kept across the
     /// scheduler's re-issues of the call.
     pub sleep_until: Option<u64>,
+    /// The futex the task waits on (see `futex.rs`).
+    pub futex: Option<super::futex::Waiter>,
 }
 
 impl Task {
@@ -144,6 +146,7 @@ impl Task {
             vfork_done: false,
             rseq: None,
             sleep_until: None,
+            futex: None,
         }
     }
 
@@ -944,6 +947,7 @@ impl Machine {
                                     t.state = State::Runnable;
                                     t.blocked = None;
                                     t.sleep_until = None;
+                                    t.futex = None;
                                 }
                                 self.vcpu.cpu.gpr[0] = 0;
                                 if self.deliver_signals(call.regs) == Delivered::Killed {
@@ -1068,6 +1072,8 @@ impl Machine {
                 Done::Return(if a[1] == size { 0 } else { EINVAL })
             }
             MachineOp::Rseq => Done::Return(self.sys_rseq(&a)),
+            MachineOp::Futex => self.sys_futex(call.abi, &a, false),
+            MachineOp::FutexTime64 => self.sys_futex(call.abi, &a, true),
             MachineOp::Mremap => Done::Return(self.sys_mremap(&a)),
             MachineOp::Kill => self.sys_kill(a[0] as i32, a[1] as i32),
             MachineOp::Tkill => self.sys_tkill(None, a[0] as i32, a[1] as i32),
@@ -1211,6 +1217,7 @@ impl Machine {
                 .and_then(|p| p.rseq)
                 .filter(|_| flags & 0x100 == 0),
             sleep_until: None,
+            futex: None,
         };
         child.save(&self.vcpu.cpu);
         // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,

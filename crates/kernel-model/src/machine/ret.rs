@@ -23,4 +23,8 @@ pub(crate) const EBUSY: i64 = neg(Errno::EBUSY);
 pub(crate) const ENODEV: i64 = neg(Errno::ENODEV);
 pub(crate) const EINVAL: i64 = neg(Errno::EINVAL);
 pub(crate) const ENOSYS: i64 = neg(Errno::ENOSYS);
+/// -EAGAIN.
+pub(crate) const EAGAIN: i64 = neg(Errno::EAGAIN);
+/// -ETIMEDOUT.
+pub(crate) const ETIMEDOUT: i64 = neg(Errno::ETIMEDOUT);
 pub(crate) const EOVERFLOW: i64 = neg(Errno::EOVERFLOW);

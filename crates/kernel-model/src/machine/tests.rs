@@ -175,3 +175,98 @@ fn uname_machine_is_the_kernels() {
         assert_eq!(m.stdout(), want, "{flavor:?}");
     }
 }
+
+/// Emits `futex(rdi = word + off, op, val, r10 = timeout, 0, r9 = val3)`
+/// and stores RAX at `out`.
+#[allow(clippy::too_many_arguments)]
+fn futex_call(
+    a: &mut CodeAssembler,
+    word: u64,
+    op: u32,
+    val: u32,
+    timeout: u64,
+    val3: u32,
+    out: u64,
+) {
+    a.mov(rdi, word).unwrap();
+    a.mov(esi, op).unwrap();
+    a.mov(edx, val).unwrap();
+    a.mov(r10, timeout).unwrap();
+    a.xor(r8d, r8d).unwrap();
+    a.mov(r9d, val3).unwrap();
+    a.mov(eax, 202u32).unwrap(); // futex
+    a.syscall().unwrap();
+    a.mov(rbx, out).unwrap();
+    a.mov(qword_ptr(rbx), rax).unwrap();
+}
+
+/// futex on a process's own word: a wake with no waiter wakes none; a
+/// wait on a changed word is EAGAIN; a wait that nobody wakes ends with
+/// ETIMEDOUT once the modeled clock passes its timeout; a misaligned word
+/// or a zero bitset is EINVAL; the priority-inheritance operations are
+/// ENOSYS.
+#[test]
+fn futex_wake_wait_timeout_and_errors() {
+    let base = 0x40_0000u64;
+    let word = base + 0x1800;
+    let ts = base + 0x1810;
+    let out = base + 0x1820;
+    let mut a = CodeAssembler::new(64).unwrap();
+    // The timeout: 2 ms.
+    a.mov(rbx, ts).unwrap();
+    a.mov(qword_ptr(rbx + 8), 2_000_000i32).unwrap();
+    let private = 128u32;
+    futex_call(&mut a, word, private | 1, 1, 0, 0, out); // WAKE
+    futex_call(&mut a, word, private, 5, 0, 0, out + 8); // WAIT, word is 0
+    futex_call(&mut a, word, private, 0, ts, 0, out + 16); // WAIT, times out
+    futex_call(&mut a, word + 1, private | 1, 1, 0, 0, out + 24); // misaligned
+    futex_call(&mut a, word, private | 9, 0, 0, 0, out + 32); // WAIT_BITSET, bitset 0
+    futex_call(&mut a, word, private | 6, 0, 0, 0, out + 40); // LOCK_PI
+    a.mov(eax, 1u32).unwrap(); // write(1, out, 48)
+    a.mov(edi, 1u32).unwrap();
+    a.mov(rsi, out).unwrap();
+    a.mov(edx, 48u32).unwrap();
+    a.syscall().unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.xor(edi, edi).unwrap();
+    a.syscall().unwrap();
+    let code = a.assemble(base + 0x1000).unwrap();
+    let mut m = Machine::new(Config::default()).unwrap();
+    m.spawn(&elf(64, base, &code), &["futex"], &[]).unwrap();
+    let before = m.vcpu.cpu.cycles;
+    assert_eq!(m.run(10_000_000).unwrap(), Status::Exited(0));
+    let got: Vec<i64> = m
+        .stdout()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(got, [0, -11, -110, -22, -22, -38]);
+    let two_ms = m.personality.clock.cycles_for(crate::time::Timespec {
+        sec: 0,
+        nsec: 2_000_000,
+    });
+    assert!(
+        m.vcpu.cpu.cycles - before >= two_ms,
+        "the wait lasted its timeout"
+    );
+}
+
+/// A futex wait nobody can wake is still ended by a signal: SIGALRM's
+/// default action ends the process.
+#[test]
+fn futex_wait_is_ended_by_a_signal() {
+    let base = 0x40_0000u64;
+    let word = base + 0x1800;
+    let mut a = CodeAssembler::new(64).unwrap();
+    a.mov(eax, 37u32).unwrap(); // alarm(1)
+    a.mov(edi, 1u32).unwrap();
+    a.syscall().unwrap();
+    futex_call(&mut a, word, 128, 0, 0, 0, word + 8);
+    a.mov(eax, 60u32).unwrap();
+    a.mov(edi, 7u32).unwrap();
+    a.syscall().unwrap();
+    let code = a.assemble(base + 0x1000).unwrap();
+    let mut m = Machine::new(Config::default()).unwrap();
+    m.spawn(&elf(64, base, &code), &["futex"], &[]).unwrap();
+    assert_eq!(m.run(10_000_000).unwrap(), Status::Signaled(14));
+}

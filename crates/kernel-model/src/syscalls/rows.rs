@@ -434,6 +434,7 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_GETTID, a::NONE, RInt, misc::sys_gettid),
     m(n32::NR_TKILL, a::KILL, RInt, M::Tkill),
     m(n32::NR_FUTEX, a::FUTEX, RInt, M::Futex),
+    m(n32::NR_FUTEX_TIME64, a::FUTEX, RInt, M::FutexTime64),
     m(
         n32::NR_SET_THREAD_AREA,
         a::SET_THREAD_AREA,

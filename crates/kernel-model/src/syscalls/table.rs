@@ -298,6 +298,8 @@ pub enum MachineOp {
     SetRobustList,
     Rseq,
     Futex,
+    /// i386 `futex_time64` (a 64-bit `struct timespec`).
+    FutexTime64,
     Kill,
     Tkill,
     Tgkill,
