@@ -4,18 +4,21 @@
 #   glibc64  gcc -static          (glibc, x86-64)
 #   musl64   musl-gcc -static     (musl, x86-64)
 #   glibc32  gcc -m32 -static     (glibc, i386)
+# and the C++ ones (tests/c/*.cc) with g++ -static for glibc64 only,
 # into target/c-tests/<target>/<program>. Only programs whose source is newer
 # than the binary are rebuilt.
 #
 #   scripts/build-c-tests.sh            build (fails if a compiler is missing)
 #   scripts/build-c-tests.sh --install  first install gcc-multilib, musl-tools,
-#                                       busybox-static and strace when missing
+#                                       g++, busybox-static and strace when
+#                                       missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [[ "${1:-}" == "--install" ]]; then
     missing=()
     command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+    command -v g++ >/dev/null 2>&1 || missing+=(g++)
     [[ -e /usr/lib/gcc/x86_64-linux-gnu/"$(gcc -dumpversion)"/32/libgcc.a ]] || missing+=(gcc-multilib)
     [[ -x /bin/busybox ]] || missing+=(busybox-static)
     command -v strace >/dev/null 2>&1 || missing+=(strace)
@@ -45,4 +48,14 @@ for src in tests/c/*.c; do
     build gcc "$src" "$out/glibc64/$name"
     build musl-gcc "$src" "$out/musl64/$name"
     build gcc -m32 "$src" "$out/glibc32/$name"
+done
+
+cxxflags=(-O2 -static -Wall -Wextra -Werror -std=gnu++17)
+for src in tests/c/*.cc; do
+    name=$(basename "$src" .cc)
+    bin="$out/glibc64/$name"
+    if [[ ! -e "$bin" || "$src" -nt "$bin" || "$0" -nt "$bin" ]]; then
+        g++ "${cxxflags[@]}" "$src" -o "$bin.tmp"
+        mv "$bin.tmp" "$bin"
+    fi
 done

@@ -455,3 +455,27 @@ fn busybox_metadata() {
 fn mmapfile() {
     compare("mmapfile", &[(&[], b"")]);
 }
+
+/// A static C++ program (glibc x86-64, g++): exceptions and unwinding,
+/// iostreams, `std::call_once`, natively vs under sysgate.
+#[test]
+fn cxx() {
+    build();
+    let bin = root().join("target/c-tests/glibc64/cxx");
+    assert!(bin.exists(), "{} was not built", bin.display());
+    let mut failures = Vec::new();
+    let cases: &[(&[&str], &[u8])] = &[(&[], b""), (&["extra"], b"")];
+    let runs = compare_binary(
+        "glibc64",
+        &bin,
+        &Target::Glibc64.configs(),
+        cases,
+        &mut failures,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs differ from native:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
