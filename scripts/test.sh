@@ -12,8 +12,8 @@ fi
 rustup component add rustfmt clippy >/dev/null 2>&1 || true
 
 # The native-vs-sysgate comparison (tests/native.rs) needs gcc-multilib,
-# musl-tools, busybox-static and strace; this installs what is missing and
-# builds the C test programs.
+# musl-tools, g++, busybox-static and strace; this installs what is missing
+# and builds the C and C++ test programs.
 scripts/build-c-tests.sh --install
 
 cargo fmt --all --check
