@@ -452,6 +452,11 @@ fn busybox_metadata() {
 }
 
 #[test]
+fn stack() {
+    compare("stack", &[(&[], b"")]);
+}
+
+#[test]
 fn mmapfile() {
     compare("mmapfile", &[(&[], b"")]);
 }

@@ -25,6 +25,7 @@ pub(crate) mod ret;
 pub(crate) mod rlimit;
 pub(crate) mod rseq;
 pub(crate) mod signal;
+pub(crate) mod stack;
 pub mod trace;
 pub mod vdso;
 
@@ -931,6 +932,14 @@ impl Machine {
             return Err(KernelError::Oops(format!(
                 "exception {vector} in kernel mode at {ip:#x}"
             )));
+        }
+        // A fault just below the stack grows it; the instruction retries.
+        if vector == 14 {
+            let err = self.kread(regs + l.orig_ax, w);
+            let addr = self.vcpu.cpu.cr2;
+            if self.grow_stack(addr, err) {
+                return Ok(None);
+            }
         }
         match self.user_fault(regs, vector) {
             signal::Delivered::Killed => self.schedule(),

@@ -47,6 +47,8 @@ pub(crate) struct Image {
     pub sp: u64,
     pub brk: u64,
     pub comm: [u8; 16],
+    /// The stack's top and the lowest address mapped for it.
+    pub stack: (u64, u64),
 }
 
 /// Register state of a task that is not running.
@@ -112,6 +114,9 @@ pub(crate) struct Task {
     pub sleep_until: Option<u64>,
     /// The futex the task waits on (see `futex.rs`).
     pub futex: Option<super::futex::Waiter>,
+    /// The user stack: its top and the lowest address mapped for it so far
+    /// (it grows down on faults, see `stack.rs`).
+    pub stack: (u64, u64),
 }
 
 impl Task {
@@ -147,6 +152,7 @@ impl Task {
             rseq: None,
             sleep_until: None,
             futex: None,
+            stack: image.stack,
         }
     }
 
@@ -331,10 +337,10 @@ impl Machine {
                 &auxv,
                 random,
             )?;
-            Ok((img, sp))
+            Ok((img, sp, top))
         })();
         match result {
-            Ok((img, sp)) => {
+            Ok((img, sp, top)) => {
                 let name = argv
                     .first()
                     .map(|a| a.rsplit(|&c| c == b'/').next().unwrap_or(a))
@@ -346,6 +352,7 @@ impl Machine {
                     sp,
                     brk: img.brk,
                     comm: comm_bytes(name),
+                    stack: (top, top - STACK_PAGES * 0x1000),
                 })
             }
             Err(e) => {
@@ -1218,6 +1225,7 @@ impl Machine {
                 .filter(|_| flags & 0x100 == 0),
             sleep_until: None,
             futex: None,
+            stack: self.tasks.get(&parent).map_or((0, 0), |p| p.stack),
         };
         child.save(&self.vcpu.cpu);
         // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,
@@ -1361,6 +1369,7 @@ impl Machine {
             return Ok(Done::Return(ESRCH));
         };
         let mut old = std::mem::replace(&mut t.mm, image.mm);
+        t.stack = image.stack;
         t.bits = image.bits;
         t.brk_start = image.brk;
         t.brk = image.brk;

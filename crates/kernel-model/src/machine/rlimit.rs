@@ -8,7 +8,8 @@
 //! soft / unlimited hard, CORE 0 / unlimited, NOFILE 20000 / 20000, NPROC
 //! and SIGPENDING 96365, MEMLOCK 8 MiB, MSGQUEUE 819200, NICE and RTPRIO 0,
 //! everything else unlimited. Limits are inherited on fork and kept across
-//! execve; nothing enforces them except what the model already bounds.
+//! execve; STACK bounds the stack's growth (`stack.rs`), and nothing else
+//! enforces them beyond what the model already bounds.
 
 use super::process::Done;
 use super::ret::{EFAULT, EINVAL, EPERM, ESRCH};

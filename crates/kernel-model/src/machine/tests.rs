@@ -270,3 +270,31 @@ fn futex_wait_is_ended_by_a_signal() {
     m.spawn(&elf(64, base, &code), &["futex"], &[]).unwrap();
     assert_eq!(m.run(10_000_000).unwrap(), Status::Signaled(14));
 }
+
+/// A 64-bit guest that stores at `rsp - below` and exits with 0.
+fn touch_below_stack(below: u32) -> Vec<u8> {
+    let base = 0x40_0000u64;
+    let mut a = CodeAssembler::new(64).unwrap();
+    a.mov(rax, rsp).unwrap();
+    a.sub(rax, below as i32).unwrap();
+    a.mov(qword_ptr(rax), 1i32).unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.xor(edi, edi).unwrap();
+    a.syscall().unwrap();
+    elf(64, base, &a.assemble(base + 0x1000).unwrap())
+}
+
+/// The stack grows on a fault below it, within RLIMIT_STACK (8 MiB) of
+/// its top; past that the fault is SIGSEGV.
+#[test]
+fn the_stack_grows_down_to_its_limit() {
+    for (below, want) in [
+        (1 << 20, Status::Exited(0)),
+        (7 << 20, Status::Exited(0)),
+        (9 << 20, Status::Signaled(11)),
+    ] {
+        let mut m = Machine::new(Config::default()).unwrap();
+        m.spawn(&touch_below_stack(below), &["stack"], &[]).unwrap();
+        assert_eq!(m.run(1_000_000).unwrap(), want, "{below:#x} below");
+    }
+}
