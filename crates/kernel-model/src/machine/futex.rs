@@ -14,12 +14,17 @@
 //! restart) and dequeues the waiter. When every task waits and none has a
 //! deadline, the machine stops with a deadlock error where Linux would hang.
 //!
-//! The priority-inheritance operations (`FUTEX_LOCK_PI` ...) are not
-//! modeled: `ENOSYS`.
+//! The priority-inheritance lock operations work on the word's owner TID
+//! (`FUTEX_LOCK_PI`, `FUTEX_LOCK_PI2`, `FUTEX_TRYLOCK_PI`,
+//! `FUTEX_UNLOCK_PI`): a free word is taken, the owner taking it again is
+//! `EDEADLK`, a word owned by another live task blocks (re-checked at each
+//! re-issue, until its absolute timeout) or, for the trylock, is `EAGAIN`;
+//! an owner that does not exist is `ESRCH`. Priorities do not exist here,
+//! so nothing is inherited. The requeue-to-PI operations are `ENOSYS`.
 
 use super::Machine;
 use super::process::Done;
-use super::ret::{EAGAIN, EFAULT, EINVAL, ENOSYS, ETIMEDOUT};
+use super::ret::{EAGAIN, EDEADLK, EFAULT, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT};
 use crate::abi::Abi;
 use crate::time::Timespec;
 use crate::uaccess::UserMemory;
@@ -29,6 +34,12 @@ const FUTEX_WAKE: u64 = 1;
 const FUTEX_REQUEUE: u64 = 3;
 const FUTEX_CMP_REQUEUE: u64 = 4;
 const FUTEX_WAKE_OP: u64 = 5;
+const FUTEX_LOCK_PI: u64 = 6;
+const FUTEX_UNLOCK_PI: u64 = 7;
+const FUTEX_TRYLOCK_PI: u64 = 8;
+const FUTEX_LOCK_PI2: u64 = 13;
+/// The owner-TID bits of a PI futex word.
+const FUTEX_TID_MASK: u32 = 0x3FFF_FFFF;
 const FUTEX_WAIT_BITSET: u64 = 9;
 const FUTEX_WAKE_BITSET: u64 = 10;
 const FUTEX_PRIVATE_FLAG: u64 = 128;
@@ -66,7 +77,7 @@ impl Machine {
         let private = a[1] & FUTEX_PRIVATE_FLAG != 0;
         let realtime = a[1] & FUTEX_CLOCK_REALTIME != 0;
         let cmd = a[1] & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-        if realtime && cmd != FUTEX_WAIT_BITSET && cmd != FUTEX_WAIT {
+        if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT | FUTEX_LOCK_PI2) {
             return Done::Return(ENOSYS);
         }
         let uaddr = abi.ulong(a[0]);
@@ -138,8 +149,90 @@ impl Machine {
                     a[5] as u32,
                 ))
             }
+            FUTEX_LOCK_PI | FUTEX_LOCK_PI2 | FUTEX_TRYLOCK_PI => {
+                // LOCK_PI's timeout is on CLOCK_REALTIME, LOCK_PI2's on the
+                // clock the flag names; both absolute.
+                let realtime = realtime || cmd == FUTEX_LOCK_PI;
+                self.futex_lock_pi(uaddr, a[3], cmd == FUTEX_TRYLOCK_PI, realtime, time64)
+            }
+            FUTEX_UNLOCK_PI => {
+                if !uaddr.is_multiple_of(4) {
+                    return Done::Return(EINVAL);
+                }
+                match self.futex_read(uaddr) {
+                    Ok(v) if v & FUTEX_TID_MASK != self.current => Done::Return(EPERM),
+                    Ok(_) => match self.user_memory().write(uaddr, &0u32.to_le_bytes()) {
+                        Ok(()) => Done::Return(0),
+                        Err(_) => Done::Return(EFAULT),
+                    },
+                    Err(e) => Done::Return(e),
+                }
+            }
             _ => Done::Return(ENOSYS),
         }
+    }
+
+    /// `futex_lock_pi`: takes the PI futex word at `uaddr` for the caller.
+    fn futex_lock_pi(
+        &mut self,
+        uaddr: u64,
+        timeout: u64,
+        try_only: bool,
+        realtime: bool,
+        time64: bool,
+    ) -> Done {
+        if !uaddr.is_multiple_of(4) {
+            return Done::Return(EINVAL);
+        }
+        let me = self.current;
+        let word = match self.futex_read(uaddr) {
+            Ok(v) => v,
+            Err(e) => return Done::Return(e),
+        };
+        let owner = word & FUTEX_TID_MASK;
+        if owner == 0 {
+            // Free: take it, keeping the other bits (FUTEX_WAITERS).
+            let v = (word & !FUTEX_TID_MASK) | me;
+            if let Some(t) = self.tasks.get_mut(&me) {
+                t.sleep_until = None;
+            }
+            return match self.user_memory().write(uaddr, &v.to_le_bytes()) {
+                Ok(()) => Done::Return(0),
+                Err(_) => Done::Return(EFAULT),
+            };
+        }
+        if owner == me {
+            return Done::Return(EDEADLK);
+        }
+        if !self.tasks.contains_key(&owner) {
+            return Done::Return(ESRCH);
+        }
+        if try_only {
+            return Done::Return(EAGAIN);
+        }
+        if timeout != 0 {
+            let ts = match self.futex_timespec(timeout, time64) {
+                Ok(ts) => ts,
+                Err(e) => return Done::Return(e),
+            };
+            let clock = &self.personality.clock;
+            let deadline = if realtime {
+                clock.cycle_at_realtime(ts)
+            } else {
+                clock.cycle_at_monotonic(ts)
+            };
+            if self.vcpu.cpu.cycles >= deadline {
+                if let Some(t) = self.tasks.get_mut(&me) {
+                    t.sleep_until = None;
+                }
+                return Done::Return(ETIMEDOUT);
+            }
+            if let Some(t) = self.tasks.get_mut(&me) {
+                t.sleep_until = Some(deadline);
+            }
+        }
+        // Re-issued (and the word checked again) until the owner lets go.
+        Done::Block
     }
 
     /// The key of the word at `uaddr` (which must be 4-byte aligned).
@@ -313,11 +406,9 @@ impl Machine {
         let mut oparg = (((val3 >> 12) & 0xFFF) as i32) << 20 >> 20;
         let cmparg = ((val3 & 0xFFF) as i32) << 20 >> 20;
         if op & 8 != 0 {
-            // FUTEX_OP_OPARG_SHIFT.
-            if !(0..32).contains(&oparg) {
-                return EINVAL;
-            }
-            oparg = 1 << oparg;
+            // FUTEX_OP_OPARG_SHIFT (an out-of-range shift is masked, as
+            // Linux does after warning).
+            oparg = 1 << (oparg & 31);
         }
         let old = match self.futex_read(uaddr2) {
             Ok(v) => v as i32,
@@ -335,9 +426,9 @@ impl Machine {
             0 => old == cmparg,
             1 => old != cmparg,
             2 => old < cmparg,
-            3 => old >= cmparg,
-            4 => old <= cmparg,
-            5 => old > cmparg,
+            3 => old <= cmparg,
+            4 => old > cmparg,
+            5 => old >= cmparg,
             _ => return ENOSYS,
         };
         if self

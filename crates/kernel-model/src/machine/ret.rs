@@ -25,6 +25,8 @@ pub(crate) const EINVAL: i64 = neg(Errno::EINVAL);
 pub(crate) const ENOSYS: i64 = neg(Errno::ENOSYS);
 /// -EAGAIN.
 pub(crate) const EAGAIN: i64 = neg(Errno::EAGAIN);
+/// -EDEADLK.
+pub(crate) const EDEADLK: i64 = neg(Errno::EDEADLK);
 /// -ETIMEDOUT.
 pub(crate) const ETIMEDOUT: i64 = neg(Errno::ETIMEDOUT);
 pub(crate) const EOVERFLOW: i64 = neg(Errno::EOVERFLOW);

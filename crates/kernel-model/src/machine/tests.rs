@@ -203,8 +203,7 @@ fn futex_call(
 /// futex on a process's own word: a wake with no waiter wakes none; a
 /// wait on a changed word is EAGAIN; a wait that nobody wakes ends with
 /// ETIMEDOUT once the modeled clock passes its timeout; a misaligned word
-/// or a zero bitset is EINVAL; the priority-inheritance operations are
-/// ENOSYS.
+/// or a zero bitset is EINVAL; the requeue-to-PI operations are ENOSYS.
 #[test]
 fn futex_wake_wait_timeout_and_errors() {
     let base = 0x40_0000u64;
@@ -221,7 +220,7 @@ fn futex_wake_wait_timeout_and_errors() {
     futex_call(&mut a, word, private, 0, ts, 0, out + 16); // WAIT, times out
     futex_call(&mut a, word + 1, private | 1, 1, 0, 0, out + 24); // misaligned
     futex_call(&mut a, word, private | 9, 0, 0, 0, out + 32); // WAIT_BITSET, bitset 0
-    futex_call(&mut a, word, private | 6, 0, 0, 0, out + 40); // LOCK_PI
+    futex_call(&mut a, word, private | 12, 0, 0, 0, out + 40); // CMP_REQUEUE_PI
     a.mov(eax, 1u32).unwrap(); // write(1, out, 48)
     a.mov(edi, 1u32).unwrap();
     a.mov(rsi, out).unwrap();
@@ -297,4 +296,46 @@ fn the_stack_grows_down_to_its_limit() {
         m.spawn(&touch_below_stack(below), &["stack"], &[]).unwrap();
         assert_eq!(m.run(1_000_000).unwrap(), want, "{below:#x} below");
     }
+}
+
+/// The PI lock operations on a process's own word: LOCK_PI takes a free
+/// word (owner TID = pid), taking it again is EDEADLK, TRYLOCK_PI too;
+/// UNLOCK_PI by the owner frees it, by anyone else (after another LOCK_PI
+/// wrote a foreign owner) is EPERM; an owner that does not exist is ESRCH.
+#[test]
+fn futex_pi_lock_and_unlock() {
+    let base = 0x40_0000u64;
+    let word = base + 0x1800;
+    let out = base + 0x1820;
+    let mut a = CodeAssembler::new(64).unwrap();
+    futex_call(&mut a, word, 128 | 6, 0, 0, 0, out); // LOCK_PI: 0
+    a.mov(rbx, word).unwrap();
+    a.mov(eax, dword_ptr(rbx)).unwrap();
+    a.mov(rbx, out + 8).unwrap();
+    a.mov(qword_ptr(rbx), rax).unwrap(); // the word: the pid
+    futex_call(&mut a, word, 128 | 6, 0, 0, 0, out + 16); // EDEADLK
+    futex_call(&mut a, word, 128 | 8, 0, 0, 0, out + 24); // TRYLOCK: EDEADLK
+    futex_call(&mut a, word, 128 | 7, 0, 0, 0, out + 32); // UNLOCK_PI: 0
+    a.mov(rbx, word).unwrap();
+    a.mov(dword_ptr(rbx), 999i32).unwrap(); // owned by pid 999
+    futex_call(&mut a, word, 128 | 7, 0, 0, 0, out + 40); // EPERM
+    futex_call(&mut a, word, 128 | 6, 0, 0, 0, out + 48); // ESRCH
+    a.mov(eax, 1u32).unwrap(); // write(1, out, 56)
+    a.mov(edi, 1u32).unwrap();
+    a.mov(rsi, out).unwrap();
+    a.mov(edx, 56u32).unwrap();
+    a.syscall().unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.xor(edi, edi).unwrap();
+    a.syscall().unwrap();
+    let code = a.assemble(base + 0x1000).unwrap();
+    let mut m = Machine::new(Config::default()).unwrap();
+    let pid = m.spawn(&elf(64, base, &code), &["pi"], &[]).unwrap();
+    assert_eq!(m.run(1_000_000).unwrap(), Status::Exited(0));
+    let got: Vec<i64> = m
+        .stdout()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    assert_eq!(got, [0, i64::from(pid), -35, -35, 0, -1, -3]);
 }

@@ -816,3 +816,111 @@ pub fn prctl_option(v: u64) -> String {
         "PR_???",
     )
 }
+
+/// The arguments of `futex` (and i386 `futex_time64`, `time64`) as strace
+/// shows them: the operation by name (`FUTEX_WAKE_PRIVATE`,
+/// `FUTEX_WAIT_BITSET|FUTEX_CLOCK_REALTIME`), then only the arguments that
+/// operation uses.
+pub(super) fn futex_args(
+    abi: Abi,
+    a: &[u64],
+    mem: &mut dyn UserMemory,
+    time64: bool,
+) -> Vec<String> {
+    const NAMES: [&str; 14] = [
+        "FUTEX_WAIT",
+        "FUTEX_WAKE",
+        "FUTEX_FD",
+        "FUTEX_REQUEUE",
+        "FUTEX_CMP_REQUEUE",
+        "FUTEX_WAKE_OP",
+        "FUTEX_LOCK_PI",
+        "FUTEX_UNLOCK_PI",
+        "FUTEX_TRYLOCK_PI",
+        "FUTEX_WAIT_BITSET",
+        "FUTEX_WAKE_BITSET",
+        "FUTEX_WAIT_REQUEUE_PI",
+        "FUTEX_CMP_REQUEUE_PI",
+        "FUTEX_LOCK_PI2",
+    ];
+    let arg = |i: usize| a.get(i).copied().unwrap_or(0);
+    let op = arg(1) as u32;
+    let cmd = op & 127;
+    let known = op & !(127 | 128 | 256) == 0 && (cmd as usize) < NAMES.len();
+    let val = (arg(2) as u32).to_string();
+    let val2 = (arg(3) as u32).to_string();
+    let val3 = (arg(5) as u32).to_string();
+    let uaddr2 = ptr(abi.ulong(arg(4)));
+    let timeout = |mem: &mut dyn UserMemory| match super::read_timespec(
+        abi,
+        mem,
+        abi.ulong(arg(3)),
+        time64,
+    ) {
+        Some((s, n)) if arg(3) != 0 => format!("{{tv_sec={s}, tv_nsec={n}}}"),
+        _ => ptr(abi.ulong(arg(3))),
+    };
+    let bitset = if arg(5) as u32 == u32::MAX {
+        "FUTEX_BITSET_MATCH_ANY".to_string()
+    } else {
+        format!("{:#x}", arg(5) as u32)
+    };
+    let mut out = vec![ptr(abi.ulong(arg(0)))];
+    if !known {
+        out.push(format!("{op:#x} /* FUTEX_??? */"));
+        out.extend([val, timeout(mem), uaddr2, val3]);
+        return out;
+    }
+    let mut name = NAMES[cmd as usize].to_string();
+    if op & 128 != 0 {
+        name.push_str("_PRIVATE");
+    }
+    if op & 256 != 0 {
+        name.push_str("|FUTEX_CLOCK_REALTIME");
+    }
+    out.push(name);
+    match cmd {
+        0 => out.extend([val, timeout(mem)]),
+        9 => out.extend([val, timeout(mem), bitset]),
+        10 => out.extend([val, bitset]),
+        3 => out.extend([val, val2, uaddr2]),
+        4 | 12 => out.extend([val, val2, uaddr2, val3]),
+        5 => out.extend([val, val2, uaddr2, futex_wake_op(arg(5) as u32)]),
+        6 | 13 => out.push(timeout(mem)),
+        7 | 8 => {}
+        11 => out.extend([val, timeout(mem), uaddr2]),
+        _ => out.push(val),
+    }
+    out
+}
+
+/// A `FUTEX_WAKE_OP` operation word as strace shows it
+/// (`FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_GT<<24|0x1`).
+fn futex_wake_op(v: u32) -> String {
+    const OPS: [&str; 5] = ["SET", "ADD", "OR", "ANDN", "XOR"];
+    const CMPS: [&str; 6] = ["EQ", "NE", "LT", "LE", "GT", "GE"];
+    let op = (v >> 28) & 7;
+    let cmp = (v >> 24) & 15;
+    let mut s = String::new();
+    if v & (8 << 28) != 0 {
+        s.push_str("FUTEX_OP_OPARG_SHIFT<<28|");
+    }
+    match OPS.get(op as usize) {
+        Some(n) => s.push_str(&format!("FUTEX_OP_{n}<<28")),
+        None => s.push_str(&format!("{op:#x}<<28")),
+    }
+    let hexz = |x: u32| {
+        if x == 0 {
+            "0".to_string()
+        } else {
+            format!("{x:#x}")
+        }
+    };
+    s.push_str(&format!("|{}<<12|", hexz((v >> 12) & 0xFFF)));
+    match CMPS.get(cmp as usize) {
+        Some(n) => s.push_str(&format!("FUTEX_OP_CMP_{n}<<24")),
+        None => s.push_str(&format!("{cmp:#x}<<24")),
+    }
+    s.push_str(&format!("|{}", hexz(v & 0xFFF)));
+    s
+}

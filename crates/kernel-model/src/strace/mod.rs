@@ -286,11 +286,18 @@ pub fn capture_entry(
             values = v;
         }
     }
-    let parts = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, k)| entry_part(abi, *k, i, &values, mem))
-        .collect();
+    let parts = if name == "futex" || name == "futex_time64" {
+        // Which arguments are shown depends on the operation.
+        let shown = decode::futex_args(abi, &raw, mem, name == "futex_time64");
+        kinds = vec![Arg::Hex; shown.len()];
+        shown.into_iter().map(Part::Text).collect()
+    } else {
+        kinds
+            .iter()
+            .enumerate()
+            .map(|(i, k)| entry_part(abi, *k, i, &values, mem))
+            .collect()
+    };
     Pending {
         abi,
         nr,
@@ -319,7 +326,12 @@ fn read_string(mem: &mut dyn UserMemory, addr: u64, len: u64) -> Option<String> 
     Some(quote(&b, len > STRING_LIMIT as u64))
 }
 
-fn read_timespec(abi: Abi, mem: &mut dyn UserMemory, addr: u64, wide: bool) -> Option<(i64, i64)> {
+pub(super) fn read_timespec(
+    abi: Abi,
+    mem: &mut dyn UserMemory,
+    addr: u64,
+    wide: bool,
+) -> Option<(i64, i64)> {
     if wide || abi == Abi::X86_64 {
         let mut b = [0u8; 16];
         mem.read(addr, &mut b).ok()?;

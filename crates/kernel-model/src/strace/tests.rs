@@ -388,3 +388,73 @@ fn prctl_name_options() {
         "prctl(0x1234 /* PR_??? */, 0x1, 0x2, 0x3, 0x4) = -1 EINVAL (Invalid argument)"
     );
 }
+
+/// futex shows its operation by name and only the arguments the operation
+/// uses (lines of strace 6.1 for a test program making each call).
+#[test]
+fn futex_operations() {
+    let mut t = T::new(Abi::X86_64);
+    t.write_mem(BUF, &le64(&[0, 1_000_000]));
+    let u = 0x4a62d4u64;
+    let u2 = 0x4a62d0u64;
+    let cases: [(&[u64], i64, &str); 11] = [
+        (
+            &[u, 129, 1, 0, 0, 0],
+            0,
+            "futex(0x4a62d4, FUTEX_WAKE_PRIVATE, 1) = 0",
+        ),
+        (
+            &[u, 128, 5, 0, 0, 0],
+            -11,
+            "futex(0x4a62d4, FUTEX_WAIT_PRIVATE, 5, NULL) = -1 EAGAIN (Resource temporarily unavailable)",
+        ),
+        (
+            &[u, 0, 0, BUF, 0, 0],
+            -110,
+            "futex(0x4a62d4, FUTEX_WAIT, 0, {tv_sec=0, tv_nsec=1000000}) = -1 ETIMEDOUT (Connection timed out)",
+        ),
+        (
+            &[u, 393, 1, BUF, 0, 0xFFFF_FFFF],
+            -11,
+            "futex(0x4a62d4, FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME, 1, {tv_sec=0, tv_nsec=1000000}, FUTEX_BITSET_MATCH_ANY) = -1 EAGAIN (Resource temporarily unavailable)",
+        ),
+        (
+            &[u, 10, 1, 0, 0, 0x10],
+            0,
+            "futex(0x4a62d4, FUTEX_WAKE_BITSET, 1, 0x10) = 0",
+        ),
+        (
+            &[u, 131, 1, 2, u2, 0],
+            0,
+            "futex(0x4a62d4, FUTEX_REQUEUE_PRIVATE, 1, 2, 0x4a62d0) = 0",
+        ),
+        (
+            &[u, 132, 1, 2, u2, 7],
+            -11,
+            "futex(0x4a62d4, FUTEX_CMP_REQUEUE_PRIVATE, 1, 2, 0x4a62d0, 7) = -1 EAGAIN (Resource temporarily unavailable)",
+        ),
+        (
+            &[u, 133, 1, 1, u2, 0x0400_0001],
+            0,
+            "futex(0x4a62d4, FUTEX_WAKE_OP_PRIVATE, 1, 1, 0x4a62d0, FUTEX_OP_SET<<28|0<<12|FUTEX_OP_CMP_GT<<24|0x1) = 0",
+        ),
+        (
+            &[u, 134, 0, 0, 0, 0],
+            0,
+            "futex(0x4a62d4, FUTEX_LOCK_PI_PRIVATE, NULL) = 0",
+        ),
+        (
+            &[u, 7, 0, 0, 0, 0],
+            0,
+            "futex(0x4a62d4, FUTEX_UNLOCK_PI) = 0",
+        ),
+        (
+            &[u, 99, 0, 0, 0, 0],
+            -38,
+            "futex(0x4a62d4, 0x63 /* FUTEX_??? */, 0, NULL, NULL, 0) = -1 ENOSYS (Function not implemented)",
+        ),
+    ];
+    for (args, ret, want) in cases {
+        assert_eq!(machine_call(&mut t, "futex", args, ret, |_| {}), want);
+    }
+}
