@@ -452,6 +452,11 @@ fn busybox_metadata() {
 }
 
 #[test]
+fn timers() {
+    compare("timers", &[(&[], b"")]);
+}
+
+#[test]
 fn stack() {
     compare("stack", &[(&[], b"")]);
 }

@@ -96,5 +96,30 @@ int main(int argc, char **argv)
     close(fd[1]);
     waitpid(pid, &st, 0);
     printf("after: exited=%d status=%d\n", WIFEXITED(st), WEXITSTATUS(st));
+
+    /* One write() much larger than the pipe: it returns only when all of
+     * it is written, while the parent reads in small pieces. */
+    if (pipe(fd) != 0) return 1;
+    pid = fork();
+    if (pid == 0) {
+        static char big[200000];
+        for (size_t i = 0; i < sizeof big; i++)
+            big[i] = (char)(i % 251);
+        close(fd[0]);
+        ssize_t n = write(fd[1], big, sizeof big);
+        _exit(n == (ssize_t)sizeof big ? 0 : 1);
+    }
+    close(fd[1]);
+    long total = 0;
+    unsigned sum = 0;
+    char piece[1000];
+    ssize_t r;
+    while ((r = read(fd[0], piece, sizeof piece)) > 0) {
+        for (ssize_t i = 0; i < r; i++)
+            sum = sum * 31 + (unsigned char)piece[i];
+        total += r;
+    }
+    waitpid(pid, &st, 0);
+    printf("big write: %ld bytes, sum %u, writer status %d\n", total, sum, WEXITSTATUS(st));
     return 0;
 }

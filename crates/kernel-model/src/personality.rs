@@ -189,6 +189,10 @@ pub struct TaskIds {
     pub wait_deadline: Option<u64>,
     /// `ITIMER_REAL`'s interval (seconds, microseconds), as set.
     pub itimer_interval: (u64, u64),
+    /// Bytes a blocking `write` to a pipe has transferred so far while it
+    /// waits for room for the rest (kept across the scheduler's re-issues
+    /// of the call; 0 when none is in progress).
+    pub pipe_written: u64,
 }
 
 impl Default for TaskIds {
@@ -206,6 +210,7 @@ impl Default for TaskIds {
             execed: false,
             wait_deadline: None,
             itimer_interval: (0, 0),
+            pipe_written: 0,
         }
     }
 }
@@ -240,6 +245,7 @@ impl TaskFiles {
                 wait_deadline: None,
                 // Timers are not inherited by fork.
                 itimer_interval: (0, 0),
+                pipe_written: 0,
                 ..self.ids.clone()
             },
         }

@@ -9,10 +9,10 @@
 //! [`PipeIo::Broken`] (`EPIPE` plus `SIGPIPE`).
 //!
 //! Writes of at most [`PIPE_BUF`] bytes are atomic: they wait until all of
-//! them fit. Larger writes transfer what fits and return the short count
-//! rather than waiting for the rest — a documented difference from Linux,
-//! which keeps the writer blocked until everything is written; callers
-//! (libc's stdio, `write` loops) handle short writes.
+//! them fit. A larger write transfers what fits; a blocking `write` then
+//! waits for room for the rest, as Linux's does (`syscalls/io.rs` keeps
+//! its progress across the scheduler's re-issues), and a signal that ends
+//! the wait returns the count written so far.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -145,6 +145,28 @@ impl Machine {
     }
 
     /// Cycles per microsecond-precision `timeval` of `sec`, `usec`.
+    /// `ITIMER_REAL` (or `alarm`) of task `pid` expired at cycle `at`:
+    /// SIGALRM, and a timer with an interval is armed again for its next
+    /// expiry after now (`it_real_fn` + `hrtimer_forward`).
+    pub(crate) fn fire_alarm(&mut self, pid: u32, at: u64) {
+        let now = self.vcpu.cpu.cycles;
+        let interval = match self.tasks.get(&pid) {
+            Some(t) => t.files.ids.itimer_interval,
+            None => return,
+        };
+        let step = self.tv_cycles(interval.0, interval.1);
+        if let Some(t) = self.tasks.get_mut(&pid) {
+            t.sig.alarm_at = (step != 0).then(|| {
+                let behind = now.saturating_sub(at) / step + 1;
+                at.saturating_add(behind.saturating_mul(step))
+            });
+        }
+        self.post_signal(
+            pid,
+            super::signal::SigInfo::kernel(super::signal::sig::SIGALRM),
+        );
+    }
+
     fn tv_cycles(&self, sec: u64, usec: u64) -> u64 {
         let hz = self.personality.clock.freq_hz.max(1);
         sec.saturating_mul(hz)

@@ -873,7 +873,15 @@ impl Machine {
             let alarm = blocked()
                 .filter_map(|t| t.sig.alarm_at.map(|at| (at, t.pid)))
                 .min();
-            let sleep = blocked().filter_map(|t| t.sleep_until).min();
+            // (A sleep's end, or the deadline of a wait with a timeout:
+            // poll, select, epoll_wait and the like keep theirs across
+            // re-issues in `wait_deadline`.)
+            let sleep = blocked()
+                .filter_map(|t| match (t.sleep_until, t.files.ids.wait_deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                })
+                .min();
             let alarm_first = match (alarm, sleep) {
                 (Some((at, _)), Some(s)) => at <= s,
                 (a, _) => a.is_some(),
@@ -882,10 +890,7 @@ impl Machine {
                 if at > self.vcpu.cpu.cycles {
                     self.vcpu.cpu.cycles = at;
                 }
-                if let Some(t) = self.tasks.get_mut(&pid) {
-                    t.sig.alarm_at = None;
-                }
-                self.post_signal(pid, SigInfo::kernel(signal::sig::SIGALRM));
+                self.fire_alarm(pid, at);
             } else if let Some(at) = sleep {
                 if at > self.vcpu.cpu.cycles {
                     self.vcpu.cpu.cycles = at;

@@ -728,8 +728,8 @@ impl Machine {
                 return Delivered::Nothing;
             }
             Some(t) if t.sig.alarm_at.is_some_and(|at| at <= now) => {
-                t.sig.alarm_at = None;
-                self.post_signal(pid, SigInfo::kernel(sig::SIGALRM));
+                let at = t.sig.alarm_at.unwrap_or(now);
+                self.fire_alarm(pid, at);
             }
             _ => {}
         }
@@ -1611,6 +1611,10 @@ impl Machine {
         });
         let secs = secs & 0xFFFF_FFFF;
         sg.alarm_at = (secs != 0).then(|| now.saturating_add(secs.saturating_mul(hz)));
+        // alarm is setitimer(ITIMER_REAL) with no interval.
+        if let Some(t) = self.tasks.get_mut(&self.current) {
+            t.files.ids.itimer_interval = (0, 0);
+        }
         prev as i64
     }
 
@@ -1827,6 +1831,16 @@ impl Machine {
     /// to be delivered: -EINTR, or a restart (`ax = orig_ax`, `ip -= 2`)
     /// when the handler has SA_RESTART and the call is restartable.
     pub(crate) fn interrupt_call(&mut self, call: &Call, restartable: bool) {
+        // A pipe write that wrote part of its data returns that count.
+        if let Some(t) = self.tasks.get_mut(&self.current) {
+            let written = std::mem::take(&mut t.files.ids.pipe_written);
+            if written > 0 {
+                let mut r = self.read_regs(call.regs);
+                r.set(R::Ax, written);
+                self.write_regs(call.regs, &r);
+                return;
+            }
+        }
         let Some(t) = self.tasks.get(&self.current) else {
             return;
         };

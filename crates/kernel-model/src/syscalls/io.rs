@@ -188,17 +188,38 @@ fn do_write(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>
             if pos.is_some() {
                 return Err(Errno::ESPIPE.into());
             }
-            match end.writable(len as usize) {
+            // A blocking write waits until all of it is written, as
+            // pipe_write does: what earlier issues of this call wrote is
+            // in `pipe_written`, and the rest follows.
+            let done = std::mem::take(&mut ctx.task.ids.pipe_written).min(len);
+            let rest = len - done;
+            match end.writable(rest as usize) {
+                PipeIo::Broken if done > 0 => Ok(done as i64),
                 PipeIo::Broken => Err(SysError::Signal {
                     errno: Errno::EPIPE,
                     signal: SIGPIPE,
                 }),
                 PipeIo::WouldBlock if nonblock => Err(Errno::EAGAIN.into()),
-                PipeIo::WouldBlock => Err(SysError::Block(Wait::PipeWritable(end.id()))),
+                PipeIo::WouldBlock => {
+                    ctx.task.ids.pipe_written = done;
+                    Err(SysError::Block(Wait::PipeWritable(end.id())))
+                }
                 PipeIo::Done(n) => {
                     let mut data = vec![0u8; n];
-                    ctx.mem.read(buf, &mut data)?;
-                    Ok(end.push(&data) as i64)
+                    let src = buf.checked_add(done).ok_or(Errno::EFAULT)?;
+                    if ctx.mem.read(src, &mut data).is_err() {
+                        return if done > 0 {
+                            Ok(done as i64)
+                        } else {
+                            Err(Errno::EFAULT.into())
+                        };
+                    }
+                    let total = done + end.push(&data) as u64;
+                    if total < len && !nonblock {
+                        ctx.task.ids.pipe_written = total;
+                        return Err(SysError::Block(Wait::PipeWritable(end.id())));
+                    }
+                    Ok(total as i64)
                 }
             }
         }

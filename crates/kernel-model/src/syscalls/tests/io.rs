@@ -326,6 +326,47 @@ fn pipe_full_blocks_or_eagain() {
     ));
 }
 
+/// A blocking write larger than the pipe's room fills it and waits; its
+/// re-issue, once a reader made room, writes the rest and returns the
+/// whole count (Linux's pipe_write); a non-blocking one returns the short
+/// count.
+#[test]
+fn a_blocking_pipe_write_waits_until_all_is_written() {
+    let mut t = T::new(Abi::X86_64);
+    t.ok("pipe", &[BUF]);
+    let (r, w) = (u64::from(t.u32_at(BUF)), u64::from(t.u32_at(BUF + 4)));
+    let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    let src = 0x100_0000;
+    t.mem.map(src, 0x20000, true);
+    t.write_mem(src, &data);
+    assert!(matches!(
+        t.dispatch("write", &[w, src, 100_000]),
+        Dispatch::Block(Wait::PipeWritable(_))
+    ));
+    assert_eq!(
+        t.task.ids.pipe_written, 0x10000,
+        "the pipe's 64 KiB went in"
+    );
+    let dst = BUF2;
+    let mut got = Vec::new();
+    for _ in 0..4 {
+        let n = t.ok("read", &[r, dst, 0x4000]) as usize;
+        got.extend(t.read(dst, n));
+    }
+    assert_eq!(t.ok("write", &[w, src, 100_000]), 100_000);
+    assert_eq!(t.task.ids.pipe_written, 0);
+    loop {
+        let n = t.ok("read", &[r, dst, 0x4000]) as usize;
+        got.extend(t.read(dst, n));
+        if got.len() >= 100_000 {
+            break;
+        }
+    }
+    assert_eq!(got, data);
+    t.ok("fcntl", &[w, fl(F_SETFL), fl(O_NONBLOCK)]);
+    assert_eq!(t.ok("write", &[w, src, 100_000]), 0x10000);
+}
+
 #[test]
 fn emfile_when_the_table_is_full() {
     let mut t = T::new(Abi::X86_64);
