@@ -145,6 +145,8 @@ const PID_ARGS: &[(&str, usize)] = &[
     ("kill(", 1),
     ("tkill(", 1),
     ("tgkill(", 2),
+    ("rt_sigqueueinfo(", 1),
+    ("rt_tgsigqueueinfo(", 2),
     ("wait4(", 1),
     ("waitpid(", 1),
 ];

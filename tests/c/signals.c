@@ -18,12 +18,15 @@ static sigjmp_buf jump;
 static char altstack[65536];
 static volatile int on_alt;
 
+static volatile int last_value;
+
 static void info_handler(int sig, siginfo_t *si, void *uc)
 {
     (void)uc;
     count++;
     last_sig = sig;
     last_code = si->si_code;
+    last_value = si->si_code == SI_QUEUE ? si->si_value.sival_int : -1;
     char probe;
     on_alt = (uintptr_t)&probe >= (uintptr_t)altstack &&
              (uintptr_t)&probe < (uintptr_t)altstack + sizeof altstack;
@@ -61,6 +64,7 @@ static const char *code_name(int sig, int code)
     if (code == SI_USER) return "SI_USER";
     if (code == SI_TKILL) return "SI_TKILL";
     if (code == SI_KERNEL) return "SI_KERNEL";
+    if (code == SI_QUEUE) return "SI_QUEUE";
     if (sig == SIGSEGV && code == SEGV_MAPERR) return "SEGV_MAPERR";
     if (sig == SIGSEGV && code == SEGV_ACCERR) return "SEGV_ACCERR";
     if (sig == SIGFPE && code == FPE_INTDIV) return "FPE_INTDIV";
@@ -168,5 +172,12 @@ int main(void)
     }
     printf("harmonic(200) across handlers: %.15f count=%d\n", acc, count);
     printf("mask after all: blocked USR1=%d\n", (sigprocmask(SIG_BLOCK, NULL, &old), sigismember(&old, SIGUSR1)));
+
+    /* sigqueue (rt_sigqueueinfo): the value reaches the handler. */
+    install(SIGUSR2, info_handler, 0);
+    union sigval v;
+    v.sival_int = 4242;
+    int q = sigqueue(getpid(), SIGUSR2, v);
+    printf("sigqueue: %d %s %s value=%d\n", q, strsignal(last_sig), code_name(last_sig, last_code), last_value);
     return 0;
 }

@@ -1090,6 +1090,13 @@ impl Machine {
             MachineOp::Kill => self.sys_kill(a[0] as i32, a[1] as i32),
             MachineOp::Tkill => self.sys_tkill(None, a[0] as i32, a[1] as i32),
             MachineOp::Tgkill => self.sys_tkill(Some(a[0] as i32), a[1] as i32, a[2] as i32),
+            MachineOp::RtSigqueueinfo => {
+                self.sys_sigqueueinfo(call.abi, a[0] as i32, None, a[1] as i32, a[2])
+            }
+            MachineOp::RtTgsigqueueinfo => {
+                let (tgid, tid) = (a[0] as i32, Some(a[1] as i32));
+                self.sys_sigqueueinfo(call.abi, tgid, tid, a[2] as i32, a[3])
+            }
             MachineOp::RtSigaction => Done::Return(self.sys_sigaction(call, false)),
             MachineOp::Sigaction => Done::Return(self.sys_sigaction(call, true)),
             MachineOp::RtSigprocmask => Done::Return(self.sys_sigprocmask(call, false)),

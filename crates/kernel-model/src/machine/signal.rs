@@ -183,6 +183,8 @@ pub(crate) enum InfoKind {
     Fault,
     /// si_pid, si_uid, si_status, si_utime, si_stime.
     Chld,
+    /// si_pid, si_uid, si_value (`rt_sigqueueinfo`: the caller's own).
+    Queue,
 }
 
 /// A `siginfo_t`'s contents.
@@ -195,6 +197,8 @@ pub(crate) struct SigInfo {
     pub uid: u32,
     pub addr: u64,
     pub status: i32,
+    /// si_value ([`InfoKind::Queue`]).
+    pub value: u64,
 }
 
 impl SigInfo {
@@ -292,6 +296,13 @@ impl SigInfo {
         };
         if self.code <= 0 {
             s += &format!(", si_pid={}, si_uid={}", self.pid, self.uid);
+            if self.kind == InfoKind::Queue {
+                s += &format!(
+                    ", si_int={}, si_ptr={}",
+                    self.value as i32,
+                    addr(self.value)
+                );
+            }
         } else {
             match signo {
                 sig::SIGCHLD => {
@@ -343,6 +354,15 @@ impl SigInfo {
                 b[u + 4..u + 8].copy_from_slice(&self.uid.to_le_bytes());
                 b[u + 8..u + 12].copy_from_slice(&self.status.to_le_bytes());
                 // si_utime and si_stime stay 0.
+            }
+            InfoKind::Queue => {
+                b[u..u + 4].copy_from_slice(&self.pid.to_le_bytes());
+                b[u + 4..u + 8].copy_from_slice(&self.uid.to_le_bytes());
+                if wide {
+                    b[u + 8..u + 16].copy_from_slice(&self.value.to_le_bytes());
+                } else {
+                    b[u + 8..u + 12].copy_from_slice(&(self.value as u32).to_le_bytes());
+                }
             }
         }
         b
@@ -1673,6 +1693,61 @@ impl Machine {
         }
         let me = self.current;
         self.post_signal(p, SigInfo::sent(s as u32, si::TKILL, me));
+        self.after_kill()
+    }
+
+    /// `rt_sigqueueinfo(tgid, sig, info)` and (with `tid`)
+    /// `rt_tgsigqueueinfo`: sends `sig` with the caller's `siginfo_t`
+    /// (`do_rt_sigqueueinfo`): its si_code must be negative and not
+    /// SI_TKILL unless the caller signals itself (EPERM), which keeps a
+    /// process from posing as the kernel or kill().
+    pub(crate) fn sys_sigqueueinfo(
+        &mut self,
+        abi: Abi,
+        tgid: i32,
+        tid: Option<i32>,
+        s: i32,
+        uinfo: u64,
+    ) -> Done {
+        let mut b = [0u8; 128];
+        if self.user_memory().read(uinfo, &mut b).is_err() {
+            return Done::Return(EFAULT);
+        }
+        if !(1..=64).contains(&s) || tgid <= 0 || tid.is_some_and(|t| t <= 0) {
+            return Done::Return(EINVAL);
+        }
+        if tid.is_some_and(|t| t != tgid) {
+            return Done::Return(ESRCH);
+        }
+        let code = i32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        let me = self.current;
+        if (code >= 0 || code == si::TKILL) && tgid as u32 != me {
+            return Done::Return(EPERM);
+        }
+        let p = tgid as u32;
+        match self.tasks.get(&p).map(|t| t.state) {
+            None | Some(State::Zombie(_)) => return Done::Return(ESRCH),
+            _ => {}
+        }
+        let u = if abi == Abi::X86_64 { 16 } else { 12 };
+        let word = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+        let value = if abi == Abi::X86_64 {
+            u64::from(word(u + 8)) | u64::from(word(u + 12)) << 32
+        } else {
+            u64::from(word(u + 8))
+        };
+        self.post_signal(
+            p,
+            SigInfo {
+                signo: s as u32,
+                code,
+                kind: InfoKind::Queue,
+                pid: word(u),
+                uid: word(u + 4),
+                value,
+                ..SigInfo::default()
+            },
+        );
         self.after_kill()
     }
 

@@ -576,6 +576,7 @@ fn entry_part(abi: Abi, kind: Arg, i: usize, values: &[u64], mem: &mut dyn UserM
                 .unwrap_or_else(|| id.to_string())
         }
         Arg::Signal => signal_name(u64::from(arg_uint(v))),
+        Arg::InSiginfo => decode::siginfo(abi, mem, v).unwrap_or_else(|| ptr(v)),
         Arg::InTimespec | Arg::InTimespec64 => {
             match read_timespec(abi, mem, v, kind == Arg::InTimespec64) {
                 Some((s, n)) => format!("{{tv_sec={s}, tv_nsec={n}}}"),

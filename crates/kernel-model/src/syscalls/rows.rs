@@ -96,6 +96,8 @@ mod a {
     pub const FUTEX: &[Arg] = &[Ptr, Int, Uint, Ptr, Ptr, Uint];
     pub const KILL: &[Arg] = &[Int, Signal];
     pub const TGKILL: &[Arg] = &[Int, Int, Signal];
+    pub const SIGQUEUEINFO: &[Arg] = &[Int, Signal, InSiginfo];
+    pub const TGSIGQUEUEINFO: &[Arg] = &[Int, Int, Signal, InSiginfo];
     pub const SIGACTION: &[Arg] = &[Signal, InSigaction, OutSigaction, Ulong];
     pub const SIGPROCMASK: &[Arg] = &[SigHow, InSigset(3), OutSigset(3), Ulong];
     pub const SIGALTSTACK: &[Arg] = &[InStack, OutStack];
@@ -274,6 +276,18 @@ pub(crate) static X86_64: &[Spec] = &[
     ),
     m(n64::NR_EXIT_GROUP, a::EXIT, NoReturn, M::ExitGroup),
     m(n64::NR_TGKILL, a::TGKILL, RInt, M::Tgkill),
+    m(
+        n64::NR_RT_SIGQUEUEINFO,
+        a::SIGQUEUEINFO,
+        RInt,
+        M::RtSigqueueinfo,
+    ),
+    m(
+        n64::NR_RT_TGSIGQUEUEINFO,
+        a::TGSIGQUEUEINFO,
+        RInt,
+        M::RtTgsigqueueinfo,
+    ),
     m(n64::NR_WAITID, a::WAITID, RInt, M::Waitid),
     k(n64::NR_OPENAT, a::OPENAT, RInt, path::sys_openat),
     k(n64::NR_MKDIRAT, a::MKDIRAT, RInt, path::sys_mkdirat),
@@ -463,6 +477,18 @@ pub(crate) static I386: &[Spec] = &[
         misc::sys_clock_nanosleep,
     ),
     m(n32::NR_TGKILL, a::TGKILL, RInt, M::Tgkill),
+    m(
+        n32::NR_RT_SIGQUEUEINFO,
+        a::SIGQUEUEINFO,
+        RInt,
+        M::RtSigqueueinfo,
+    ),
+    m(
+        n32::NR_RT_TGSIGQUEUEINFO,
+        a::TGSIGQUEUEINFO,
+        RInt,
+        M::RtTgsigqueueinfo,
+    ),
     m(n32::NR_WAITID, a::WAITID, RInt, M::Waitid),
     k(n32::NR_OPENAT, a::OPENAT, RInt, path::sys_openat),
     k(n32::NR_MKDIRAT, a::MKDIRAT, RInt, path::sys_mkdirat),

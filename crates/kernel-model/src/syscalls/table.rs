@@ -180,6 +180,8 @@ pub enum Arg {
     IdType,
     /// A `siginfo_t` the call fills (`waitid`).
     OutSiginfo,
+    /// A `siginfo_t` the caller passes (`rt_sigqueueinfo`).
+    InSiginfo,
     /// `mmap2`'s offset in pages, shown in bytes and hex as strace does.
     PageOffset,
     /// `prctl` option (`PR_GET_NAME`).
@@ -303,6 +305,8 @@ pub enum MachineOp {
     Kill,
     Tkill,
     Tgkill,
+    RtSigqueueinfo,
+    RtTgsigqueueinfo,
     RtSigaction,
     /// i386 `sigaction` (`struct old_sigaction`).
     Sigaction,
