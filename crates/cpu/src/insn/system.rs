@@ -151,11 +151,19 @@ extern "C" fn cpuid(c: &mut Cpu, _i: &Insn) -> Result<(), Exception> {
 /// The bitmap starts at the 16-bit offset stored at TSS byte 0x66; bits
 /// beyond the TSS limit count as set. A TSS that is not a 32/64-bit TSS
 /// (or no TSS at all) denies the access.
+#[inline(always)]
 fn io_allowed(c: &mut Cpu, port: u16, size: u8) -> Result<(), Exception> {
     let v86 = c.rflags & Rflags::VM.bits() != 0;
     if c.ctrl.cr0 & 1 == 0 || (!v86 && c.cpl() <= c.iopl()) {
         return Ok(());
     }
+    io_bitmap_allows(c, port, size)
+}
+
+/// The TSS I/O permission bitmap check [`io_allowed`] falls back to.
+#[cold]
+#[inline(never)]
+fn io_bitmap_allows(c: &mut Cpu, port: u16, size: u8) -> Result<(), Exception> {
     let deny = Exception::GP(0);
     // Only 32-bit (and 64-bit) TSSs have a bitmap (types 9 and 0xB).
     if c.tr.attr & 0xD != 0x9 || c.tr.limit < 0x67 {
