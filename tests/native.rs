@@ -452,6 +452,11 @@ fn busybox_metadata() {
 }
 
 #[test]
+fn fallocate() {
+    compare("fallocate", &[(&[], b"")]);
+}
+
+#[test]
 fn timers() {
     compare("timers", &[(&[], b"")]);
 }

@@ -584,6 +584,75 @@ pub(crate) fn sys_ftruncate64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     do_ftruncate(ctx, a[0], ((a[2] << 32) | (a[1] & 0xffff_ffff)) as i64)
 }
 
+/// `fallocate(fd, mode, offset, len)` (i386: each 64-bit value in two
+/// registers), after `vfs_fallocate` and tmpfs: mode 0 makes the file
+/// cover `offset + len` (zeros; there are no unwritten extents to
+/// reserve), `FALLOC_FL_KEEP_SIZE` leaves it as it is (nothing to
+/// reserve), `FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE` zeroes the range
+/// inside the file; the other modes are EOPNOTSUPP, as on a filesystem
+/// without them (glibc's `posix_fallocate` then writes the range itself).
+pub(crate) fn sys_fallocate(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    const KEEP_SIZE: i32 = 0x01;
+    const PUNCH_HOLE: i32 = 0x02;
+    const SUPPORTED: i32 = 0x01 | 0x02 | 0x08 | 0x10 | 0x20 | 0x40;
+    let mode = arg_int(a[1]);
+    let (off, len) = match ctx.abi {
+        crate::abi::Abi::X86_64 => (a[2] as i64, a[3] as i64),
+        crate::abi::Abi::I386 => (
+            ((a[3] << 32) | (a[2] & 0xffff_ffff)) as i64,
+            ((a[5] << 32) | (a[4] & 0xffff_ffff)) as i64,
+        ),
+    };
+    let f = ctx.task.fds.file(fd(a[0]))?;
+    if off < 0 || len <= 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    if mode & !SUPPORTED != 0 || (mode & PUNCH_HOLE != 0 && mode & KEEP_SIZE == 0) {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let attr = fstat_file(ctx, &f)?;
+    let g = f.lock();
+    if !g.writable() {
+        return Err(Errno::EBADF.into());
+    }
+    match attr.mode & S_IFMT {
+        S_IFIFO => return Err(Errno::ESPIPE.into()),
+        S_IFDIR => return Err(Errno::EISDIR.into()),
+        S_IFREG => {}
+        _ => return Err(Errno::ENODEV.into()),
+    }
+    let FileObject::Vfs(vf) = &g.object else {
+        return Err(Errno::ENODEV.into());
+    };
+    let end = off.checked_add(len).ok_or(Errno::EFBIG)? as u64;
+    match mode {
+        0 => {
+            if end > attr.size {
+                ctx.sys.vfs.ftruncate(vf, end)?;
+            }
+        }
+        KEEP_SIZE => {}
+        m if m == PUNCH_HOLE | KEEP_SIZE => {
+            let stop = end.min(attr.size);
+            let mut at = off as u64;
+            let zeros = vec![0u8; 0x1_0000];
+            while at < stop {
+                let n = (stop - at).min(zeros.len() as u64) as usize;
+                let w = ctx
+                    .sys
+                    .vfs
+                    .write(vf, at, zeros.get(..n).unwrap_or_default())?;
+                if w == 0 {
+                    break;
+                }
+                at += w as u64;
+            }
+        }
+        _ => return Err(Errno::EOPNOTSUPP.into()),
+    }
+    Ok(0)
+}
+
 /// `umask(mask)`: sets the mask (`& 0777`), returns the old one.
 pub(crate) fn sys_umask(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     let old = ctx.task.umask;

@@ -50,6 +50,7 @@ mod a {
     pub const GETCWD: &[Arg] = &[OutCStr, Ulong];
     pub const TRUNCATE: &[Arg] = &[Path, Long];
     pub const FTRUNCATE: &[Arg] = &[Fd, Long];
+    pub const FALLOCATE: &[Arg] = &[Fd, Int, Long, Long];
     pub const UMASK: &[Arg] = &[Mode];
     pub const GETDENTS: &[Arg] = &[Fd, OutDirents, Uint];
     pub const STATX: &[Arg] = &[DirFd, Path, StatxFlags, StatxMask, OutStat(StatxL)];
@@ -126,6 +127,7 @@ const PREAD64: &[super::table::Arg] = &[Fd, OutBuf(2), Ulong, Long];
 const PWRITE64: &[super::table::Arg] = &[Fd, InBuf(2), Ulong, Long];
 const TRUNCATE64_32: &[super::table::Arg] = &[Path, Lo64(2), Skip];
 const FTRUNCATE64_32: &[super::table::Arg] = &[Fd, Lo64(2), Skip];
+const FALLOCATE_32: &[super::table::Arg] = &[Fd, Int, Lo64(3), Skip, Lo64(5), Skip];
 const SOCKETCALL: &[super::table::Arg] = &[Int, Ptr];
 const STAT_NATIVE: &[super::table::Arg] = &[Path, OutStat(Stat64Native)];
 const FSTAT_NATIVE: &[super::table::Arg] = &[Fd, OutStat(Stat64Native)];
@@ -216,6 +218,7 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_FCNTL, a::FCNTL, Fcntl, io::sys_fcntl),
     k(n64::NR_TRUNCATE, a::TRUNCATE, RInt, path::sys_truncate),
     k(n64::NR_FTRUNCATE, a::FTRUNCATE, RInt, path::sys_ftruncate),
+    k(n64::NR_FALLOCATE, a::FALLOCATE, RInt, path::sys_fallocate),
     k(n64::NR_GETCWD, a::GETCWD, RInt, path::sys_getcwd),
     k(n64::NR_CHDIR, a::PATH1, RInt, path::sys_chdir),
     k(n64::NR_FCHDIR, a::FD, RInt, path::sys_fchdir),
@@ -435,6 +438,7 @@ pub(crate) static I386: &[Spec] = &[
         RInt,
         path::sys_ftruncate64,
     ),
+    k(n32::NR_FALLOCATE, FALLOCATE_32, RInt, path::sys_fallocate),
     k(n32::NR_STAT64, STAT64_I386, RInt, path::sys_stat64),
     k(n32::NR_LSTAT64, STAT64_I386, RInt, path::sys_lstat64),
     k(n32::NR_FSTAT64, FSTAT64_I386, RInt, path::sys_fstat64),
