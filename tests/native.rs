@@ -452,6 +452,11 @@ fn busybox_metadata() {
 }
 
 #[test]
+fn copyrange() {
+    compare("copyrange", &[(&[], b"")]);
+}
+
+#[test]
 fn fallocate() {
     compare("fallocate", &[(&[], b"")]);
 }

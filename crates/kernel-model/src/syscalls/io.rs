@@ -313,14 +313,18 @@ pub(crate) fn sys_pwrite64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     do_write(ctx, &f, a[1], ctx.abi.ulong(a[2]), Some(pos))
 }
 
-/// `readv`/`writev` over the iovecs at `a[1]`, count `a[2]`.
-fn vectored(ctx: &mut Ctx<'_>, a: &[u64; 6], write: bool) -> SysResult {
+/// `readv`/`writev` (and their positional forms, at `pos`) over the
+/// iovecs at `a[1]`, count `a[2]`.
+fn vectored(ctx: &mut Ctx<'_>, a: &[u64; 6], write: bool, pos: Option<i64>) -> SysResult {
     let f = file(ctx, a[0])?;
     {
         let g = f.lock();
         if (write && !g.writable()) || (!write && !g.readable()) {
             return Err(Errno::EBADF.into());
         }
+    }
+    if let Some(pos) = pos {
+        check_positional(&f, pos)?;
     }
     let count = i64::from(arg_int(a[2]));
     if count < 0 {
@@ -332,10 +336,11 @@ fn vectored(ctx: &mut Ctx<'_>, a: &[u64; 6], write: bool) -> SysResult {
         if iov.len == 0 {
             continue;
         }
+        let at = pos.map(|p| p.saturating_add(total));
         let r = if write {
-            do_write(ctx, &f, iov.base, iov.len, None)
+            do_write(ctx, &f, iov.base, iov.len, at)
         } else {
-            do_read(ctx, &f, iov.base, iov.len, None)
+            do_read(ctx, &f, iov.base, iov.len, at)
         };
         match r {
             Ok(n) => {
@@ -353,12 +358,46 @@ fn vectored(ctx: &mut Ctx<'_>, a: &[u64; 6], write: bool) -> SysResult {
 
 /// `readv(fd, iov, iovcnt)`.
 pub(crate) fn sys_readv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    vectored(ctx, a, false)
+    vectored(ctx, a, false, None)
 }
 
 /// `writev(fd, iov, iovcnt)`.
 pub(crate) fn sys_writev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
-    vectored(ctx, a, true)
+    vectored(ctx, a, true, None)
+}
+
+/// `preadv(fd, iov, iovcnt, pos_l, pos_h)`: the position is `pos_l` on
+/// x86_64 and `pos_h:pos_l` on i386 (`pos_from_hilo`).
+pub(crate) fn sys_preadv(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    vectored(ctx, a, false, Some(pos64(ctx, a)))
+}
+
+/// `pwritev(fd, iov, iovcnt, pos_l, pos_h)`.
+pub(crate) fn sys_pwritev(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    vectored(ctx, a, true, Some(pos64(ctx, a)))
+}
+
+/// `preadv2`/`pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags)`: a position
+/// of -1 means the file offset, as readv/writev; of the `RWF_*` flags the
+/// hints (HIPRI, DSYNC, SYNC: the model's writes are synchronous) are
+/// accepted, NOWAIT and APPEND and unknown bits are EOPNOTSUPP.
+fn vectored2(ctx: &mut Ctx<'_>, a: &[u64; 6], write: bool) -> SysResult {
+    const HINTS: u64 = 0x1 | 0x2 | 0x4;
+    if arg_uint(a[5]) as u64 & !HINTS != 0 {
+        return Err(Errno::EOPNOTSUPP.into());
+    }
+    let pos = pos64(ctx, a);
+    vectored(ctx, a, write, (pos != -1).then_some(pos))
+}
+
+/// `preadv2(fd, iov, iovcnt, pos_l, pos_h, flags)`.
+pub(crate) fn sys_preadv2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    vectored2(ctx, a, false)
+}
+
+/// `pwritev2(fd, iov, iovcnt, pos_l, pos_h, flags)`.
+pub(crate) fn sys_pwritev2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    vectored2(ctx, a, true)
 }
 
 /// Moves the offset of `f` (`vfs_llseek`); returns the new offset.

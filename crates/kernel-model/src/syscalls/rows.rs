@@ -28,6 +28,10 @@ mod a {
     pub const IOCTL: &[Arg] = &[Fd, IoctlReq, Hex];
     pub const READV: &[Arg] = &[Fd, OutIovec(2), Int];
     pub const WRITEV: &[Arg] = &[Fd, InIovec(2), Int];
+    pub const PREADV: &[Arg] = &[Fd, OutIovec(2), Int, Long];
+    pub const PWRITEV: &[Arg] = &[Fd, InIovec(2), Int, Long];
+    pub const PREADV2: &[Arg] = &[Fd, OutIovec(2), Int, Long, Skip, Uint];
+    pub const PWRITEV2: &[Arg] = &[Fd, InIovec(2), Int, Long, Skip, Uint];
     pub const ACCESS: &[Arg] = &[Path, AccessMode];
     pub const FACCESSAT: &[Arg] = &[DirFd, Path, AccessMode];
     pub const FACCESSAT2: &[Arg] = &[DirFd, Path, AccessMode, AtFlags];
@@ -127,6 +131,10 @@ const PREAD64: &[super::table::Arg] = &[Fd, OutBuf(2), Ulong, Long];
 const PWRITE64: &[super::table::Arg] = &[Fd, InBuf(2), Ulong, Long];
 const TRUNCATE64_32: &[super::table::Arg] = &[Path, Lo64(2), Skip];
 const FTRUNCATE64_32: &[super::table::Arg] = &[Fd, Lo64(2), Skip];
+const PREADV_32: &[super::table::Arg] = &[Fd, OutIovec(2), Int, Lo64(4), Skip];
+const PWRITEV_32: &[super::table::Arg] = &[Fd, InIovec(2), Int, Lo64(4), Skip];
+const PREADV2_32: &[super::table::Arg] = &[Fd, OutIovec(2), Int, Lo64(4), Skip, Uint];
+const PWRITEV2_32: &[super::table::Arg] = &[Fd, InIovec(2), Int, Lo64(4), Skip, Uint];
 const FALLOCATE_32: &[super::table::Arg] = &[Fd, Int, Lo64(3), Skip, Lo64(5), Skip];
 const SOCKETCALL: &[super::table::Arg] = &[Int, Ptr];
 const STAT_NATIVE: &[super::table::Arg] = &[Path, OutStat(Stat64Native)];
@@ -168,6 +176,10 @@ pub(crate) static X86_64: &[Spec] = &[
     k(n64::NR_PREAD64, PREAD64, RInt, io::sys_pread64),
     k(n64::NR_PWRITE64, PWRITE64, RInt, io::sys_pwrite64),
     k(n64::NR_READV, a::READV, RInt, io::sys_readv),
+    k(n64::NR_PREADV, a::PREADV, RInt, io::sys_preadv),
+    k(n64::NR_PWRITEV, a::PWRITEV, RInt, io::sys_pwritev),
+    k(n64::NR_PREADV2, a::PREADV2, RInt, io::sys_preadv2),
+    k(n64::NR_PWRITEV2, a::PWRITEV2, RInt, io::sys_pwritev2),
     k(n64::NR_WRITEV, a::WRITEV, RInt, io::sys_writev),
     k(n64::NR_ACCESS, a::ACCESS, RInt, path::sys_access),
     k(n64::NR_PIPE, a::PIPE, RInt, io::sys_pipe),
@@ -405,6 +417,10 @@ pub(crate) static I386: &[Spec] = &[
     k(n32::NR_FCHDIR, a::FD, RInt, path::sys_fchdir),
     k(n32::NR__LLSEEK, LLSEEK, RInt, io::sys_llseek),
     k(n32::NR_READV, a::READV, RInt, io::sys_readv),
+    k(n32::NR_PREADV, PREADV_32, RInt, io::sys_preadv),
+    k(n32::NR_PWRITEV, PWRITEV_32, RInt, io::sys_pwritev),
+    k(n32::NR_PREADV2, PREADV2_32, RInt, io::sys_preadv2),
+    k(n32::NR_PWRITEV2, PWRITEV2_32, RInt, io::sys_pwritev2),
     k(n32::NR_WRITEV, a::WRITEV, RInt, io::sys_writev),
     k(n32::NR_SCHED_YIELD, a::NONE, RInt, misc::sys_sched_yield),
     k(n32::NR_NANOSLEEP, a::NANOSLEEP, RInt, misc::sys_nanosleep),

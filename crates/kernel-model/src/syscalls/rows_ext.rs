@@ -67,6 +67,7 @@ const TIMES: &[Arg] = &[OutTms];
 const GETRUSAGE: &[Arg] = &[RusageWho, OutRusage];
 const FLOCK: &[Arg] = &[Fd, FlockOp];
 const SENDFILE: &[Arg] = &[Fd, Fd, Ptr, Ulong];
+const COPY_FILE_RANGE: &[Arg] = &[Fd, Ptr, Fd, Ptr, Ulong, Uint];
 const POLL: &[Arg] = &[InPollfds(1), Uint, Int];
 const PPOLL: &[Arg] = &[InPollfds(1), Uint, InTimespec, InSigset(4), Ulong];
 const PPOLL64: &[Arg] = &[InPollfds(1), Uint, InTimespec64, InSigset(4), Ulong];
@@ -177,6 +178,12 @@ pub(crate) static X86_64: &[Spec] = &[
     m(n64::NR_GETITIMER, GETITIMER, RInt, M::Getitimer),
     m(n64::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n64::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
+    k(
+        n64::NR_COPY_FILE_RANGE,
+        COPY_FILE_RANGE,
+        RInt,
+        xfer::sys_copy_file_range,
+    ),
     k(n64::NR_POLL, POLL, RPoll, pl::sys_poll),
     k(n64::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
     k(n64::NR_SELECT, SELECT, RSelect, pl::sys_select),
@@ -296,6 +303,12 @@ pub(crate) static I386: &[Spec] = &[
     m(n32::NR_SETITIMER, SETITIMER, RInt, M::Setitimer),
     k(n32::NR_SENDFILE, SENDFILE, RInt, xfer::sys_sendfile),
     k(n32::NR_SENDFILE64, SENDFILE, RInt, xfer::sys_sendfile64),
+    k(
+        n32::NR_COPY_FILE_RANGE,
+        COPY_FILE_RANGE,
+        RInt,
+        xfer::sys_copy_file_range,
+    ),
     k(n32::NR_POLL, POLL, RPoll, pl::sys_poll),
     k(n32::NR_PPOLL, PPOLL, RPoll, pl::sys_ppoll),
     k(n32::NR_PPOLL_TIME64, PPOLL64, RPoll, pl::sys_ppoll64),

@@ -1,4 +1,4 @@
-//! `flock` and `sendfile`/`sendfile64`.
+//! `flock`, `sendfile`/`sendfile64` and `copy_file_range`.
 //!
 //! `flock` locks belong to open file descriptions (fs/locks.c
 //! `flock_lock_inode`): one lock per description and file, shared locks
@@ -8,6 +8,9 @@
 //! close. A conflicting lock without `LOCK_NB` blocks the caller the way
 //! a read of an empty pipe does, until the holder unlocks or closes. Pipes
 //! and the console are lockable but share no file with anyone here.
+//!
+//! `copy_file_range` copies between two regular files of the VFS (the
+//! generic path of `generic_copy_file_checks` and `splice`).
 //!
 //! `sendfile` copies from a regular file (`EINVAL` for other inputs, which
 //! have no `splice_read` here) to any writable file, pipe or console
@@ -229,4 +232,112 @@ pub(crate) fn sys_sendfile(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// i386 `sendfile64` (`loff_t` offset).
 pub(crate) fn sys_sendfile64(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     sendfile(ctx, a, true)
+}
+
+/// `copy_file_range(fd_in, off_in, fd_out, off_out, len, flags)`: copies
+/// up to `len` bytes from one regular file to another, at `*off_in` and
+/// `*off_out` (both `loff_t`, advanced) or at the files' offsets (then
+/// advanced), with the checks of `generic_copy_file_checks`: flags must be
+/// 0; EBADF unless the input is readable and the output writable and not
+/// `O_APPEND`; EISDIR for a directory, EINVAL for anything that is not a
+/// regular file or for overlapping ranges of one file. Returns the count
+/// copied (0 at the input's end).
+pub(crate) fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
+    if arg_uint(a[5]) != 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let input = ctx.task.fds.file(fd(a[0]))?;
+    let out = ctx.task.fds.file(fd(a[2]))?;
+    let len = ctx.abi.ulong(a[4]).min(MAX_RW_COUNT);
+    let explicit = |ctx: &mut Ctx<'_>, p: u64| -> Result<Option<i64>, Errno> {
+        Ok(if p == 0 {
+            None
+        } else {
+            Some(read_u64(ctx.mem, p)? as i64)
+        })
+    };
+    let (off_in, off_out) = (explicit(ctx, a[1])?, explicit(ctx, a[3])?);
+    if !input.lock().readable() {
+        return Err(Errno::EBADF.into());
+    }
+    {
+        let g = out.lock();
+        if !g.writable() || g.flags & O_APPEND != 0 {
+            return Err(Errno::EBADF.into());
+        }
+    }
+    let (ai, ao) = (
+        super::path::fstat_file(ctx, &input)?,
+        super::path::fstat_file(ctx, &out)?,
+    );
+    if ai.mode & S_IFMT == S_IFDIR || ao.mode & S_IFMT == S_IFDIR {
+        return Err(Errno::EISDIR.into());
+    }
+    let node = |f: &FileRef| match &f.lock().object {
+        FileObject::Vfs(vf) if matches!(vf.handle, Handle::Mem(_) | Handle::Host(_)) => {
+            Some(vf.node.clone())
+        }
+        _ => None,
+    };
+    let (Some(n_in), Some(n_out)) = (node(&input), node(&out)) else {
+        return Err(Errno::EINVAL.into());
+    };
+    if ai.mode & S_IFMT != S_IFREG || ao.mode & S_IFMT != S_IFREG {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut pos_in = off_in.unwrap_or(input.lock().offset as i64);
+    let mut pos_out = off_out.unwrap_or(out.lock().offset as i64);
+    if pos_in < 0 || pos_out < 0 {
+        return Err(Errno::EINVAL.into());
+    }
+    let (pi, po, l) = (pos_in as u64, pos_out as u64, len);
+    if n_in == n_out && pi < po.saturating_add(l) && po < pi.saturating_add(l) {
+        return Err(Errno::EINVAL.into());
+    }
+    let mut done = 0u64;
+    let mut buf = vec![0u8; 65536.min(len as usize)];
+    while done < len {
+        let want = ((len - done) as usize).min(buf.len());
+        let n = {
+            let g = input.lock();
+            let FileObject::Vfs(vf) = &g.object else {
+                break;
+            };
+            let chunk = buf.get_mut(..want).ok_or(Errno::EFAULT)?;
+            ctx.sys.vfs.read(vf, pos_in as u64, chunk)?
+        };
+        if n == 0 {
+            break;
+        }
+        let w = {
+            let g = out.lock();
+            let FileObject::Vfs(vf) = &g.object else {
+                break;
+            };
+            match ctx
+                .sys
+                .vfs
+                .write(vf, pos_out as u64, buf.get(..n).unwrap_or_default())
+            {
+                Ok(w) => w,
+                Err(e) if done == 0 => return Err(e.into()),
+                Err(_) => break,
+            }
+        };
+        done += w as u64;
+        pos_in += w as i64;
+        pos_out += w as i64;
+        if w < n {
+            break;
+        }
+    }
+    match off_in {
+        Some(_) => ctx.mem.write(a[1], &pos_in.to_le_bytes())?,
+        None => input.lock().offset = pos_in as u64,
+    }
+    match off_out {
+        Some(_) => ctx.mem.write(a[3], &pos_out.to_le_bytes())?,
+        None => out.lock().offset = pos_out as u64,
+    }
+    Ok(done as i64)
 }
