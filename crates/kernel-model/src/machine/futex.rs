@@ -23,7 +23,7 @@
 //! so nothing is inherited. The requeue-to-PI operations are `ENOSYS`.
 
 use super::Machine;
-use super::process::Done;
+use super::process::{Done, State};
 use super::ret::{EAGAIN, EDEADLK, EFAULT, EINVAL, ENOSYS, EPERM, ESRCH, ETIMEDOUT};
 use crate::abi::Abi;
 use crate::time::Timespec;
@@ -74,9 +74,11 @@ impl Machine {
     /// `futex(uaddr, op, val, timeout/val2, uaddr2, val3)`; `time64` for
     /// i386 `futex_time64` (a 64-bit `struct timespec`).
     pub(crate) fn sys_futex(&mut self, abi: Abi, a: &[u64; 6], time64: bool) -> Done {
-        let private = a[1] & FUTEX_PRIVATE_FLAG != 0;
-        let realtime = a[1] & FUTEX_CLOCK_REALTIME != 0;
-        let cmd = a[1] & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+        // `op` is an int: the upper half of the register is not part of it.
+        let op = u64::from(a[1] as u32);
+        let private = op & FUTEX_PRIVATE_FLAG != 0;
+        let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+        let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
         if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT | FUTEX_LOCK_PI2) {
             return Done::Return(ENOSYS);
         }
@@ -356,19 +358,25 @@ impl Machine {
         })
     }
 
-    /// Wakes up to `n` waiters on `key` whose bitset meets `bitset` (at
-    /// least one, as Linux's loop does, if any waits); with `requeue`,
-    /// moves up to that many of the rest to the other key. Returns how many
-    /// were woken (plus, for a requeue, moved, as `futex_requeue` counts).
+    /// Wakes up to `n` waiters on `key` whose bitset meets `bitset`
+    /// (`futex_wake` wakes at least one, if any waits, whatever `n`); with
+    /// `requeue`, wakes up to `n` (possibly none) and moves up to that many
+    /// of the rest to the other key. Returns how many were woken (plus, for
+    /// a requeue, moved, as `futex_requeue` counts). Only tasks still
+    /// blocked in their wait count (not one that has ended).
     fn futex_wake(&mut self, key: Key, bitset: u32, n: i32, requeue: Option<(i32, Key)>) -> i64 {
+        let at_least_one = requeue.is_none();
         let mut woken = 0i64;
         let mut moved = 0i64;
         for t in self.tasks.values_mut() {
+            if t.state != State::Blocked {
+                continue;
+            }
             let Some(w) = t.futex.as_mut() else { continue };
             if w.key != key || w.woken || w.bitset & bitset == 0 {
                 continue;
             }
-            if woken == 0 || woken < i64::from(n) {
+            if (at_least_one && woken == 0) || woken < i64::from(n) {
                 w.woken = true;
                 woken += 1;
             } else if let Some((max, to)) = requeue

@@ -176,9 +176,44 @@ fn uname_machine_is_the_kernels() {
     }
 }
 
-/// Emits `futex(rdi = word + off, op, val, r10 = timeout, 0, r9 = val3)`
-/// and stores RAX at `out`.
-#[allow(clippy::too_many_arguments)]
+/// Emits `write(1, out, 8 * words)` and `exit(0)`, and assembles the
+/// program as a 64-bit ELF at `base`.
+fn write_words_and_exit(mut a: CodeAssembler, base: u64, out: u64, words: u32) -> Vec<u8> {
+    a.mov(eax, 1u32).unwrap();
+    a.mov(edi, 1u32).unwrap();
+    a.mov(rsi, out).unwrap();
+    a.mov(edx, 8 * words).unwrap();
+    a.syscall().unwrap();
+    a.mov(eax, 60u32).unwrap();
+    a.xor(edi, edi).unwrap();
+    a.syscall().unwrap();
+    elf(64, base, &a.assemble(base + 0x1000).unwrap())
+}
+
+/// What a program of [`write_words_and_exit`] wrote: its 64-bit words.
+fn stdout_words(m: &Machine) -> Vec<i64> {
+    m.stdout()
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+/// Emits `futex(args...)` and stores RAX at `out`.
+fn futex_raw(a: &mut CodeAssembler, args: [u64; 6], out: u64) {
+    a.mov(rdi, args[0]).unwrap();
+    a.mov(rsi, args[1]).unwrap();
+    a.mov(rdx, args[2]).unwrap();
+    a.mov(r10, args[3]).unwrap();
+    a.mov(r8, args[4]).unwrap();
+    a.mov(r9, args[5]).unwrap();
+    a.mov(eax, 202u32).unwrap(); // futex
+    a.syscall().unwrap();
+    a.mov(rbx, out).unwrap();
+    a.mov(qword_ptr(rbx), rax).unwrap();
+}
+
+/// Emits `futex(word, op, val, timeout, NULL, val3)` and stores RAX at
+/// `out`.
 fn futex_call(
     a: &mut CodeAssembler,
     word: u64,
@@ -188,22 +223,16 @@ fn futex_call(
     val3: u32,
     out: u64,
 ) {
-    a.mov(rdi, word).unwrap();
-    a.mov(esi, op).unwrap();
-    a.mov(edx, val).unwrap();
-    a.mov(r10, timeout).unwrap();
-    a.xor(r8d, r8d).unwrap();
-    a.mov(r9d, val3).unwrap();
-    a.mov(eax, 202u32).unwrap(); // futex
-    a.syscall().unwrap();
-    a.mov(rbx, out).unwrap();
-    a.mov(qword_ptr(rbx), rax).unwrap();
+    let (op, val, val3) = (u64::from(op), u64::from(val), u64::from(val3));
+    futex_raw(a, [word, op, val, timeout, 0, val3], out);
 }
 
 /// futex on a process's own word: a wake with no waiter wakes none; a
 /// wait on a changed word is EAGAIN; a wait that nobody wakes ends with
 /// ETIMEDOUT once the modeled clock passes its timeout; a misaligned word
-/// or a zero bitset is EINVAL; the requeue-to-PI operations are ENOSYS.
+/// or a zero bitset is EINVAL; the requeue-to-PI operations are ENOSYS;
+/// WAKE_OP applies its operation (ADD, and OR with the oparg a shift
+/// count) to the second word; the operation is the register's low 32 bits.
 #[test]
 fn futex_wake_wait_timeout_and_errors() {
     let base = 0x40_0000u64;
@@ -221,25 +250,23 @@ fn futex_wake_wait_timeout_and_errors() {
     futex_call(&mut a, word + 1, private | 1, 1, 0, 0, out + 24); // misaligned
     futex_call(&mut a, word, private | 9, 0, 0, 0, out + 32); // WAIT_BITSET, bitset 0
     futex_call(&mut a, word, private | 12, 0, 0, 0, out + 40); // CMP_REQUEUE_PI
-    a.mov(eax, 1u32).unwrap(); // write(1, out, 48)
-    a.mov(edi, 1u32).unwrap();
-    a.mov(rsi, out).unwrap();
-    a.mov(edx, 48u32).unwrap();
-    a.syscall().unwrap();
-    a.mov(eax, 60u32).unwrap();
-    a.xor(edi, edi).unwrap();
-    a.syscall().unwrap();
-    let code = a.assemble(base + 0x1000).unwrap();
+    // WAKE_OP on the word at out + 56 (0): ADD 5, then OR 1 << 3 (with
+    // FUTEX_OP_OPARG_SHIFT); no waiter to wake either time.
+    let word2 = out + 56;
+    let add5 = (1 << 28) | (4 << 24) | (5 << 12) | 1;
+    let or_bit3 = ((8 | 2) << 28) | (3 << 12);
+    let wake_op = u64::from(private | 5);
+    futex_raw(&mut a, [word, wake_op, 1, 1, word2, add5], out + 48);
+    futex_raw(&mut a, [word, wake_op, 1, 1, word2, or_bit3], out + 48);
+    // `op` is an int: bits above 31 of its register do not count.
+    let wake_high = (1 << 32) | u64::from(private | 1);
+    futex_raw(&mut a, [word, wake_high, 1, 0, 0, 0], out + 64);
+    let elf = write_words_and_exit(a, base, out, 9);
     let mut m = Machine::new(Config::default()).unwrap();
-    m.spawn(&elf(64, base, &code), &["futex"], &[]).unwrap();
+    m.spawn(&elf, &["futex"], &[]).unwrap();
     let before = m.vcpu.cpu.cycles;
     assert_eq!(m.run(10_000_000).unwrap(), Status::Exited(0));
-    let got: Vec<i64> = m
-        .stdout()
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    assert_eq!(got, [0, -11, -110, -22, -22, -38]);
+    assert_eq!(stdout_words(&m), [0, -11, -110, -22, -22, -38, 0, 13, 0]);
     let two_ms = m.personality.clock.cycles_for(crate::time::Timespec {
         sec: 0,
         nsec: 2_000_000,
@@ -320,22 +347,9 @@ fn futex_pi_lock_and_unlock() {
     a.mov(dword_ptr(rbx), 999i32).unwrap(); // owned by pid 999
     futex_call(&mut a, word, 128 | 7, 0, 0, 0, out + 40); // EPERM
     futex_call(&mut a, word, 128 | 6, 0, 0, 0, out + 48); // ESRCH
-    a.mov(eax, 1u32).unwrap(); // write(1, out, 56)
-    a.mov(edi, 1u32).unwrap();
-    a.mov(rsi, out).unwrap();
-    a.mov(edx, 56u32).unwrap();
-    a.syscall().unwrap();
-    a.mov(eax, 60u32).unwrap();
-    a.xor(edi, edi).unwrap();
-    a.syscall().unwrap();
-    let code = a.assemble(base + 0x1000).unwrap();
+    let elf = write_words_and_exit(a, base, out, 7);
     let mut m = Machine::new(Config::default()).unwrap();
-    let pid = m.spawn(&elf(64, base, &code), &["pi"], &[]).unwrap();
+    let pid = m.spawn(&elf, &["pi"], &[]).unwrap();
     assert_eq!(m.run(1_000_000).unwrap(), Status::Exited(0));
-    let got: Vec<i64> = m
-        .stdout()
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
-        .collect();
-    assert_eq!(got, [0, i64::from(pid), -35, -35, 0, -1, -3]);
+    assert_eq!(stdout_words(&m), [0, i64::from(pid), -35, -35, 0, -1, -3]);
 }
