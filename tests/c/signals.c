@@ -3,6 +3,7 @@
  * (SIGSEGV, SIGFPE, SIGILL, SIGTRAP) caught and left with siglongjmp, and
  * register/floating-point state preserved across a handler. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t count, last_sig, last_code, depth, max_depth, raises;
@@ -179,5 +181,27 @@ int main(void)
     v.sival_int = 4242;
     int q = sigqueue(getpid(), SIGUSR2, v);
     printf("sigqueue: %d %s %s value=%d\n", q, strsignal(last_sig), code_name(last_sig, last_code), last_value);
+
+    /* Its checks, in Linux's order: signal 0 only checks; no such process;
+     * an invalid signal; an si_code that would pose as kill() to another
+     * process, refused before the process is looked for. */
+    errno = 0;
+    q = sigqueue(getpid(), 0, v);
+    printf("sigqueue 0: %d %d\n", q, errno);
+    errno = 0;
+    q = sigqueue(0x3fffffff, SIGUSR2, v);
+    printf("sigqueue to nobody: %d %d\n", q, errno);
+    siginfo_t forged;
+    memset(&forged, 0, sizeof forged);
+    forged.si_signo = SIGUSR2;
+    forged.si_code = SI_QUEUE;
+    errno = 0;
+    q = (int)syscall(SYS_rt_sigqueueinfo, getpid(), 65, &forged);
+    printf("sigqueue 65: %d %d\n", q, errno);
+    /* EPERM comes before ESRCH: the target need not exist. */
+    forged.si_code = SI_USER;
+    errno = 0;
+    q = (int)syscall(SYS_rt_sigqueueinfo, 0x3fffffff, SIGUSR2, &forged);
+    printf("sigqueue posing as kill: %d %d\n", q, errno);
     return 0;
 }

@@ -296,7 +296,7 @@ impl SigInfo {
         };
         if self.code <= 0 {
             s += &format!(", si_pid={}, si_uid={}", self.pid, self.uid);
-            if self.kind == InfoKind::Queue {
+            if self.kind == InfoKind::Queue && self.value != 0 {
                 s += &format!(
                     ", si_int={}, si_ptr={}",
                     self.value as i32,
@@ -1698,9 +1698,9 @@ impl Machine {
 
     /// `rt_sigqueueinfo(tgid, sig, info)` and (with `tid`)
     /// `rt_tgsigqueueinfo`: sends `sig` with the caller's `siginfo_t`
-    /// (`do_rt_sigqueueinfo`): its si_code must be negative and not
-    /// SI_TKILL unless the caller signals itself (EPERM), which keeps a
-    /// process from posing as the kernel or kill().
+    /// (`do_rt_sigqueueinfo`, `do_rt_tgsigqueueinfo`): its si_code must be
+    /// negative and not SI_TKILL unless the caller signals itself (EPERM),
+    /// which keeps a process from posing as the kernel or kill().
     pub(crate) fn sys_sigqueueinfo(
         &mut self,
         abi: Abi,
@@ -1713,21 +1713,30 @@ impl Machine {
         if self.user_memory().read(uinfo, &mut b).is_err() {
             return Done::Return(EFAULT);
         }
-        if !(1..=64).contains(&s) || tgid <= 0 || tid.is_some_and(|t| t <= 0) {
+        // The order of Linux's checks: the thread-directed form wants
+        // positive ids (EINVAL); no posing as the kernel or kill() but to
+        // oneself (EPERM); the target must exist (ESRCH); then the signal
+        // must be valid (EINVAL), and 0 only checks.
+        if tid.is_some_and(|t| t <= 0) || (tid.is_some() && tgid <= 0) {
             return Done::Return(EINVAL);
         }
-        if tid.is_some_and(|t| t != tgid) {
-            return Done::Return(ESRCH);
-        }
+        let target = tid.unwrap_or(tgid);
         let code = i32::from_le_bytes([b[8], b[9], b[10], b[11]]);
         let me = self.current;
-        if (code >= 0 || code == si::TKILL) && tgid as u32 != me {
+        if (code >= 0 || code == si::TKILL) && target != me as i32 {
             return Done::Return(EPERM);
         }
-        let p = tgid as u32;
-        match self.tasks.get(&p).map(|t| t.state) {
-            None | Some(State::Zombie(_)) => return Done::Return(ESRCH),
-            _ => {}
+        let p = target as u32;
+        let alive = target > 0
+            && matches!(self.tasks.get(&p).map(|t| t.state), Some(st) if !matches!(st, State::Zombie(_)));
+        if !alive || tid.is_some_and(|t| t != tgid) {
+            return Done::Return(ESRCH);
+        }
+        if !(0..=64).contains(&s) {
+            return Done::Return(EINVAL);
+        }
+        if s == 0 {
+            return Done::Return(0);
         }
         let u = if abi == Abi::X86_64 { 16 } else { 12 };
         let word = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);

@@ -756,10 +756,12 @@ pub fn siginfo(abi: Abi, mem: &mut dyn UserMemory, addr: u64) -> Option<String> 
     let (pid, uid) = (le(&b, u, 4) as u32 as i32, le(&b, u + 4, 4) as u32);
     if code <= 0 {
         s.push_str(&format!(", si_pid={pid}, si_uid={uid}"));
-        if code == -1 {
-            // SI_QUEUE: the sigval, as int and as pointer.
-            let int = le(&b, u + 8, 4) as u32 as i32;
-            s.push_str(&format!(", si_int={int}, si_ptr={}", ptr(le(&b, u + 8, w))));
+        let value = le(&b, u + 8, w);
+        if code == -1 && value != 0 {
+            // SI_QUEUE: the sigval, as int and as pointer (strace leaves
+            // out a zero one).
+            let int = value as u32 as i32;
+            s.push_str(&format!(", si_int={int}, si_ptr={}", ptr(value)));
         }
     } else {
         match signo {
