@@ -183,6 +183,33 @@ fn sendfile(ctx: &mut Ctx<'_>, a: &[u64; 6], off_wide: bool) -> SysResult {
         return Err(Errno::EINVAL.into());
     }
     let count = count.min(MAX_RW_COUNT);
+    let done = copy_from_file(ctx, &input, pos, count, |ctx, data| put(ctx, &out, data))?;
+    pos += done;
+    match explicit {
+        Some(_) => {
+            let b = if wide {
+                pos.to_le_bytes().to_vec()
+            } else {
+                (pos as u32).to_le_bytes().to_vec()
+            };
+            ctx.mem.write(a[2], &b)?;
+        }
+        None => input.lock().offset = pos,
+    }
+    Ok(done as i64)
+}
+
+/// Copies up to `count` bytes of the regular file `input`, from `pos`, to
+/// `sink` a chunk at a time, until the input ends or the sink takes less
+/// than it was given; an error of the sink ends the copy (and is returned
+/// when nothing was copied yet). Returns the count copied.
+fn copy_from_file(
+    ctx: &mut Ctx<'_>,
+    input: &FileRef,
+    mut pos: u64,
+    count: u64,
+    mut sink: impl FnMut(&mut Ctx<'_>, &[u8]) -> Result<usize, SysError>,
+) -> Result<u64, SysError> {
     let mut done = 0u64;
     let mut buf = vec![0u8; 65536.min(count as usize)];
     while done < count {
@@ -198,7 +225,7 @@ fn sendfile(ctx: &mut Ctx<'_>, a: &[u64; 6], off_wide: bool) -> SysResult {
         if n == 0 {
             break;
         }
-        let w = match put(ctx, &out, buf.get(..n).unwrap_or_default()) {
+        let w = match sink(ctx, buf.get(..n).unwrap_or_default()) {
             Ok(w) => w,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -209,18 +236,7 @@ fn sendfile(ctx: &mut Ctx<'_>, a: &[u64; 6], off_wide: bool) -> SysResult {
             break;
         }
     }
-    match explicit {
-        Some(_) => {
-            let b = if wide {
-                pos.to_le_bytes().to_vec()
-            } else {
-                (pos as u32).to_le_bytes().to_vec()
-            };
-            ctx.mem.write(a[2], &b)?;
-        }
-        None => input.lock().offset = pos,
-    }
-    Ok(done as i64)
+    Ok(done)
 }
 
 /// `sendfile(out_fd, in_fd, offset, count)` (x86_64: `loff_t`; i386:
@@ -294,43 +310,18 @@ pub(crate) fn sys_copy_file_range(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult 
     if n_in == n_out && pi < po.saturating_add(l) && po < pi.saturating_add(l) {
         return Err(Errno::EINVAL.into());
     }
-    let mut done = 0u64;
-    let mut buf = vec![0u8; 65536.min(len as usize)];
-    while done < len {
-        let want = ((len - done) as usize).min(buf.len());
-        let n = {
-            let g = input.lock();
-            let FileObject::Vfs(vf) = &g.object else {
-                break;
-            };
-            let chunk = buf.get_mut(..want).ok_or(Errno::EFAULT)?;
-            ctx.sys.vfs.read(vf, pos_in as u64, chunk)?
+    let mut at = pos_out as u64;
+    let done = copy_from_file(ctx, &input, pos_in as u64, len, |ctx, data| {
+        let g = out.lock();
+        let FileObject::Vfs(vf) = &g.object else {
+            return Ok(0);
         };
-        if n == 0 {
-            break;
-        }
-        let w = {
-            let g = out.lock();
-            let FileObject::Vfs(vf) = &g.object else {
-                break;
-            };
-            match ctx
-                .sys
-                .vfs
-                .write(vf, pos_out as u64, buf.get(..n).unwrap_or_default())
-            {
-                Ok(w) => w,
-                Err(e) if done == 0 => return Err(e.into()),
-                Err(_) => break,
-            }
-        };
-        done += w as u64;
-        pos_in += w as i64;
-        pos_out += w as i64;
-        if w < n {
-            break;
-        }
-    }
+        let w = ctx.sys.vfs.write(vf, at, data)?;
+        at += w as u64;
+        Ok(w)
+    })?;
+    pos_in += done as i64;
+    pos_out += done as i64;
     match off_in {
         Some(_) => ctx.mem.write(a[1], &pos_in.to_le_bytes())?,
         None => input.lock().offset = pos_in as u64,
