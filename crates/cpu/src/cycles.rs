@@ -36,13 +36,16 @@
 //!   re-walk to set a dirty bit) costs [`CycleModel::walk_cycles`], an
 //!   estimate: four dependent loads that hit the L1 data cache, at the
 //!   profile's load latency (the paging-structure caches and cache misses
-//!   are not modeled). The run loop charges walks between basic blocks
+//!   are not modeled). The run loop charges walks between blocks
 //!   from the MMU's walk counter.
 //!
 //! # Timing model
 //!
-//! Each basic block is scheduled once, when it is decoded
-//! ([`CycleModel::schedule`]), in units of 1/12 cycle:
+//! Each block is scheduled once, when it is decoded
+//! ([`CycleModel::schedule`]), in units of 1/12 cycle. A block runs on
+//! through forward conditional jumps that fall through (see
+//! [`crate::decode`]), as a real front end goes on past a branch predicted
+//! not taken; a taken one ends it, charging the cycles up to the jump:
 //!
 //! * an instruction issues when (a) the in-order front end has delivered
 //!   it (each micro-op takes 1/width of a cycle, width = LLVM's dispatch
@@ -600,7 +603,7 @@ impl CycleModel {
         self.lookup(ins).0
     }
 
-    /// The cycles charged to each instruction of a basic block (see the
+    /// The cycles charged to each instruction of a block (see the
     /// module documentation); they add up to the block's cost.
     pub fn schedule(&self, block: &[Instruction]) -> Vec<u32> {
         let mut factory = InstructionInfoFactory::new();

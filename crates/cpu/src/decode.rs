@@ -1,9 +1,13 @@
 //! The decoded-instruction cache.
 //!
-//! Code is decoded once with iced-x86 into basic blocks that end where
-//! control flow leaves straight-line execution (iced's `flow_control()` is
-//! not `Next`), where an instruction may change the mode or the mapping of
-//! code, or at a page boundary. Blocks are keyed by the physical address of
+//! Code is decoded once with iced-x86 into blocks that end where control
+//! flow leaves straight-line execution (iced's `flow_control()` is not
+//! `Next`), where an instruction may change the mode or the mapping of
+//! code, or at a page boundary. A forward conditional jump does not end a
+//! block: the block goes on along its fall-through path (a superblock), and
+//! the jump, when taken, leaves the block there as a side exit. Backward
+//! jumps, which close loops and are mostly taken, still end blocks. Blocks
+//! are keyed by the physical address of
 //! their first byte and the code size (16/32/64), and remember the CS offset
 //! they were decoded at (iced folds RIP-relative and branch targets into the
 //! instruction). Every page a block was decoded from is marked in
@@ -12,8 +16,8 @@
 //! self-modifying code sees its own writes.
 //!
 //! Each block caches the index of the block that followed it last time on
-//! each exit (fall-through and taken), so a hot loop does not look up the
-//! hash map on every branch.
+//! each exit (fall-through, taken, side exit), so a hot loop does not look
+//! up the hash map on every branch.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -293,7 +297,7 @@ impl Insn {
     }
 }
 
-/// A basic block of decoded instructions.
+/// A block of decoded instructions (a superblock: see the module docs).
 pub(crate) struct Block {
     /// CS offset of the first instruction.
     pub ip: u64,
@@ -308,8 +312,10 @@ pub(crate) struct Block {
     pub end_ip: u64,
     /// The instructions.
     pub insns: Box<[Insn]>,
-    /// Cached successor block index for the fall-through and taken exits.
-    pub succ: [u32; 2],
+    /// Cached successor block index for the fall-through exit, the taken
+    /// exit of the last instruction, and the side exits (taken forward
+    /// jumps from inside the block).
+    pub succ: [u32; 3],
     /// The fetch translation of `ip` last found `phys` in the TLB (or
     /// filled it) at this [`sysgate_mmu::Mmu::tlb_generation`], with this
     /// `Cpu::fetch_key` and CS base: while all of them still hold, the TLB
@@ -402,7 +408,7 @@ impl DecodeCache {
                         // (including the remembered fetch translation, which
                         // a chained lookup trusts instead of `phys`).
                         b.phys = u64::MAX;
-                        b.succ = [NO_BLOCK; 2];
+                        b.succ = [NO_BLOCK; 3];
                         b.fetch_key = NO_FETCH_KEY;
                     }
                 }
@@ -513,7 +519,10 @@ fn decode_block(
         if ins.code() == Code::INVALID && ins.len() == 0 {
             ins.set_len(1);
         }
-        let stop = ends_block(&ins) || ins.code() == Code::INVALID;
+        // A forward conditional jump does not end the block: taken, it
+        // leaves through a side exit (the block is a superblock, straight
+        // line code through the jumps' fall-through paths).
+        let stop = (ends_block(&ins) && !insn::is_forward_jcc(&ins)) || ins.code() == Code::INVALID;
         insns.push(Insn::new(ins, bits, 0));
         offset = end;
         if crosses {
@@ -524,6 +533,11 @@ fn decode_block(
         }
         if stop || insns.len() >= MAX_BLOCK_INSNS {
             break;
+        }
+    }
+    if let Some((_, inner)) = insns.split_last_mut() {
+        for insn in inner.iter_mut().filter(|i| insn::is_forward_jcc(&i.ins)) {
+            insn.exec = insn::side_exit(&insn.ins);
         }
     }
     // The block's costs: a small dependency-aware schedule (cycles.rs).
@@ -546,7 +560,7 @@ fn decode_block(
         phys2,
         end_ip: ip.wrapping_add(offset as u64),
         insns: insns.into_boxed_slice(),
-        succ: [NO_BLOCK; 2],
+        succ: [NO_BLOCK; 3],
         fetch_generation: 0,
         fetch_key: NO_FETCH_KEY,
         fetch_base: 0,

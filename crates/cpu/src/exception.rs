@@ -48,6 +48,18 @@ pub enum Exception {
     XM,
 }
 
+/// Not an exception: what an instruction handler returns, after its
+/// instruction has completed, to end its block there (a taken conditional
+/// jump out of the middle of a block, `control::side_exit`). The run loop
+/// retires the instruction and goes on at the new RIP; nothing is
+/// delivered. It is a #PF whose error code has every reserved bit set,
+/// which no page walk produces, so that handlers keep returning
+/// `Result<(), Exception>` in two registers.
+pub(crate) const LEAVE_BLOCK: Exception = Exception::PF {
+    addr: u64::MAX,
+    error: u32::MAX,
+};
+
 /// The class of an exception for the double-fault rules (SDM Vol. 3
 /// §6.15, Table 6-4 and 6-5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -29,7 +29,7 @@ use sysgate_mmu::{Access, AccessKind};
 
 use crate::cycles::{CycleModel, TransitionEvent};
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
-use crate::exception::Exception;
+use crate::exception::{Exception, LEAVE_BLOCK};
 use crate::interrupt::{self, Raised};
 use crate::state::{Cpu, Rflags, SegReg};
 use crate::transition::{Transition, TransitionKind};
@@ -137,7 +137,7 @@ pub trait Tracer {
     /// [`Tracer::instruction`] and [`Tracer::retired`] for each, with
     /// [`Cpu::cycles`] and [`Cpu::instructions`] exact at every hook call.
     /// When false (as for [`NoTracer`]) neither hook is called, the
-    /// counters are charged once per basic block (exact whenever control
+    /// counters are charged once per block (exact whenever control
     /// returns to the host), and the loop may execute a run of pushes or
     /// pops as one step; the architectural outcome and the counts are the
     /// same either way.
@@ -154,7 +154,7 @@ pub trait Tracer {
     #[inline(always)]
     fn exception(&mut self, _cpu: &Cpu, _e: Exception) {}
     /// Called after every privilege or context transition, at the end of
-    /// the basic block it ends, with [`Cpu::cycles`] and
+    /// the block it ends, with [`Cpu::cycles`] and
     /// [`Cpu::instructions`] exact whatever [`Tracer::PER_INSTRUCTION`] is.
     #[inline(always)]
     fn transition(&mut self, _cpu: &Cpu, _t: &Transition) {}
@@ -623,6 +623,7 @@ impl Vcpu {
             let base_insns = self.cpu.instructions;
             self.cpu.block_cycles = self.cpu.cycles.wrapping_sub(insns[0].cum as u64);
             let mut executed = n;
+            let mut side_exit = false;
             let mut k = 0;
             while k < n {
                 let insn = &insns[k];
@@ -655,6 +656,21 @@ impl Vcpu {
                 }
                 self.cpu.rip = insn.next_ip();
                 if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
+                    if e == LEAVE_BLOCK {
+                        // A taken jump out of the middle of the block: the
+                        // instruction retired and the block ends here.
+                        if T::PER_INSTRUCTION {
+                            self.cpu.cycles = self
+                                .cpu
+                                .block_cycles
+                                .wrapping_add((insn.cum + insn.cycles) as u64);
+                            self.cpu.instructions = base_insns + k as u64 + 1;
+                            tracer.retired(&self.cpu, insn);
+                        }
+                        executed = k + 1;
+                        side_exit = true;
+                        break;
+                    }
                     let mut charged = insn.cum as u64;
                     let mut retired = k as u64;
                     // INT1's #DB is a trap like #BP and #OF.
@@ -696,7 +712,7 @@ impl Vcpu {
                 }
                 k += 1;
             }
-            let cut = executed == n && n < insns.len();
+            let cut = !side_exit && executed == n && n < insns.len();
             // Exact before the transition hook below.
             self.cpu.instructions = base_insns + executed as u64;
             if let Some(last) = insns[..executed].last() {
@@ -726,7 +742,11 @@ impl Vcpu {
                     self.cpu.transition = None;
                 }
             }
-            exit_slot = usize::from(self.cpu.rip != block.end_ip);
+            exit_slot = if side_exit {
+                2
+            } else {
+                usize::from(self.cpu.rip != block.end_ip)
+            };
             prev = id;
             if cut {
                 // Stopped inside the block by the instruction budget.

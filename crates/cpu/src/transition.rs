@@ -4,7 +4,7 @@
 //! and reported to the [`crate::Tracer`] and in [`crate::StepEvent`].
 //!
 //! Instruction handlers record at most one transition per instruction;
-//! every instruction that can record one ends its basic block, so the run
+//! every instruction that can record one ends its block, so the run
 //! loop only looks for a transition between blocks.
 
 use crate::exception::Exception;

@@ -9,7 +9,7 @@ use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use super::{data::cc, opsize};
 use crate::decode::{Handler, Insn};
-use crate::exception::Exception;
+use crate::exception::{Exception, LEAVE_BLOCK};
 use crate::flags::{ZF, condition, mask};
 use crate::state::Cpu;
 
@@ -42,14 +42,9 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
         Jmp if near => jmp_rel,
         Jmp if !far => jmp_indirect,
         Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
-            // In 64-bit code a target that is canonical at decode time needs
-            // no check when taken (there is no CS limit), so the condition
-            // can be fixed in the handler too.
-            let target_ok = ins.code_size() == iced_x86::CodeSize::Code64
-                && crate::memory::is_canonical(ins.near_branch_target());
-            match (target_ok, ins.condition_code() as usize) {
-                (true, cc @ 1..=16) => JCC64[cc - 1],
-                _ => jcc,
+            match jcc64_condition(ins) {
+                Some(cc) => JCC64[cc],
+                None => jcc,
             }
         }
         // The mnemonic names the counter (iced's code names carry the
@@ -124,12 +119,86 @@ const JCC64: [Handler; 16] = [
     jcc64::<15>,
 ];
 
+/// The condition nibble of a Jcc whose target needs no check when taken:
+/// in 64-bit code a target that is canonical at decode time cannot fault
+/// (there is no CS limit), so the condition can be fixed in the handler.
+fn jcc64_condition(ins: &Instruction) -> Option<usize> {
+    let target_ok = ins.code_size() == iced_x86::CodeSize::Code64
+        && crate::memory::is_canonical(ins.near_branch_target());
+    match (target_ok, ins.condition_code() as usize) {
+        (true, cc @ 1..=16) => Some(cc - 1),
+        _ => None,
+    }
+}
+
 extern "C" fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     if condition(cc(i), c.rflags) {
         c.branch(i.imm)
     } else {
         Ok(())
     }
+}
+
+/// True for a conditional jump the decoder lets a block continue past: a
+/// Jcc (not JrCXZ or LOOP) whose target lies ahead of it. Backward jumps
+/// close loops, whose taken path is the common one, so they end blocks.
+pub(crate) fn is_forward_jcc(ins: &Instruction) -> bool {
+    use Mnemonic::*;
+    matches!(
+        ins.mnemonic(),
+        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg
+    ) && matches!(
+        ins.op0_kind(),
+        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+    ) && ins.near_branch_target() > ins.ip()
+}
+
+/// The handler of a forward Jcc that is not its block's last instruction
+/// (see [`is_forward_jcc`]): taken, it jumps and then leaves the block
+/// through [`LEAVE_BLOCK`]; not taken, execution goes on in the block.
+pub(crate) fn side_exit(ins: &Instruction) -> Handler {
+    match jcc64_condition(ins) {
+        Some(cc) => JCC64_SIDE[cc],
+        None => jcc_side,
+    }
+}
+
+/// [`jcc64`] in the middle of a block.
+extern "C" fn jcc64_side<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if condition(CC, c.rflags) {
+        c.rip = i.imm;
+        return Err(LEAVE_BLOCK);
+    }
+    Ok(())
+}
+
+/// [`jcc64_side`] for each condition code nibble.
+const JCC64_SIDE: [Handler; 16] = [
+    jcc64_side::<0>,
+    jcc64_side::<1>,
+    jcc64_side::<2>,
+    jcc64_side::<3>,
+    jcc64_side::<4>,
+    jcc64_side::<5>,
+    jcc64_side::<6>,
+    jcc64_side::<7>,
+    jcc64_side::<8>,
+    jcc64_side::<9>,
+    jcc64_side::<10>,
+    jcc64_side::<11>,
+    jcc64_side::<12>,
+    jcc64_side::<13>,
+    jcc64_side::<14>,
+    jcc64_side::<15>,
+];
+
+/// [`jcc`] in the middle of a block.
+extern "C" fn jcc_side(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if condition(cc(i), c.rflags) {
+        c.branch(i.imm)?;
+        return Err(LEAVE_BLOCK);
+    }
+    Ok(())
 }
 
 extern "C" fn jrcxz<const W: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {

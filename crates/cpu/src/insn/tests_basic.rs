@@ -290,3 +290,64 @@ fn rdssp_without_shadow_stacks_changes_nothing() {
     assert_eq!(v.cpu.gpr[0], 0x1234);
     assert_eq!(v.cpu.gpr[1], 0x5678);
 }
+
+#[test]
+fn forward_jumps_leave_superblocks_through_side_exits() {
+    // One block runs through both forward jumps (to HLT); a taken one
+    // leaves it there and the code after its target is a block of its own.
+    // EAX picks the path; EBX records it.
+    let code = |bits| {
+        crate::testutil::asm(bits, |a| {
+            let mut skip1 = a.create_label();
+            let mut skip2 = a.create_label();
+            a.cmp(eax, 1)?;
+            a.je(skip1)?;
+            a.add(ebx, 1)?;
+            a.set_label(&mut skip1)?;
+            a.cmp(eax, 2)?;
+            a.jne(skip2)?;
+            a.add(ebx, 10)?;
+            a.set_label(&mut skip2)?;
+            a.add(ebx, 100)
+        })
+    };
+    // (EAX, EBX after, instructions retired, blocks decoded)
+    let cases = [(0, 101, 7, 2), (1, 100, 6, 3), (2, 111, 8, 1)];
+    for bits in [32, 64] {
+        let code = code(bits);
+        for (path, want, retired, blocks) in cases {
+            let run = |budget: u64| {
+                let mut v = crate::testutil::machine(bits);
+                v.cpu.gpr[0] = path;
+                v.cpu.mmu.phys.write(crate::testutil::CODE, &code);
+                loop {
+                    match v.run(crate::run::Limit::instructions(budget)) {
+                        Exit::InstructionLimit => continue,
+                        x => {
+                            assert_eq!(x, Exit::Hlt, "{bits} {path} {budget}");
+                            break;
+                        }
+                    }
+                }
+                v
+            };
+            let whole = run(u64::MAX);
+            let c = &whole.cpu;
+            assert_eq!(c.gpr[3], want, "{bits}-bit, EAX {path}");
+            assert_eq!(c.instructions, retired, "{bits}-bit, EAX {path}");
+            assert_eq!(
+                whole.decode_stats().misses,
+                blocks,
+                "{bits}-bit, EAX {path}"
+            );
+            // Runs stopped after every instruction, or every other one
+            // (at the side exits and just past them), end the same way.
+            for budget in [1, 2, 3] {
+                let split = run(budget);
+                assert_eq!(split.cpu.gpr[3], want, "{bits} {path} {budget}");
+                assert_eq!(split.cpu.instructions, retired, "{bits} {path} {budget}");
+                assert_eq!(split.cpu.cycles, c.cycles, "{bits} {path} {budget}");
+            }
+        }
+    }
+}
