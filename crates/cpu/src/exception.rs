@@ -60,6 +60,16 @@ pub(crate) const LEAVE_BLOCK: Exception = Exception::PF {
     error: u32::MAX,
 };
 
+/// Not an exception: what an instruction handler returns, after its
+/// instruction has completed and recorded a transition (SWAPGS), to have
+/// the run loop report the transition at once and go on with the block;
+/// every other instruction that records one ends its block and is
+/// reported at the block's end. Another #PF no page walk produces.
+pub(crate) const REPORT_TRANSITION: Exception = Exception::PF {
+    addr: u64::MAX,
+    error: u32::MAX - 1,
+};
+
 /// The class of an exception for the double-fault rules (SDM Vol. 3
 /// §6.15, Table 6-4 and 6-5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

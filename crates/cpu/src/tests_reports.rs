@@ -23,7 +23,7 @@ impl<const EVERY: bool> Tracer for Reports<EVERY> {
 
 #[test]
 fn transition_reports_are_exact_with_and_without_per_instruction_hooks() {
-    // Odd rounds run two SWAPGS (each ends its block with a transition).
+    // Odd rounds run two SWAPGS, each reported in the middle of its block.
     let code = asm(64, |a| {
         let mut top = a.create_label();
         let mut even = a.create_label();

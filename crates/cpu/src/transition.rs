@@ -4,8 +4,10 @@
 //! and reported to the [`crate::Tracer`] and in [`crate::StepEvent`].
 //!
 //! Instruction handlers record at most one transition per instruction;
-//! every instruction that can record one ends its block, so the run
-//! loop only looks for a transition between blocks.
+//! every instruction that can record one ends its block, so the run loop
+//! only looks for a transition between blocks, except SWAPGS, which
+//! changes nothing a block depends on and has the run loop report its
+//! transition at once (`REPORT_TRANSITION`).
 
 use crate::exception::Exception;
 use crate::state::{Cpu, SegReg};

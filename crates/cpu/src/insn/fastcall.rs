@@ -16,7 +16,7 @@
 use iced_x86::{Instruction, Mnemonic};
 
 use crate::decode::{Handler, Insn};
-use crate::exception::Exception;
+use crate::exception::{Exception, REPORT_TRANSITION};
 use crate::memory::is_canonical;
 use crate::state::{Cpu, Efer, Rflags, SegReg, Segment, attr};
 use crate::transition::TransitionKind;
@@ -228,5 +228,7 @@ extern "C" fn swapgs(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let gs = &mut c.seg[SegReg::Gs as usize].base;
     std::mem::swap(gs, &mut c.msr.kernel_gs_base);
     c.record(TransitionKind::Swapgs, b, false);
-    Ok(())
+    // SWAPGS changes nothing the block's code was decoded for: the block
+    // goes on once the run loop has reported the transition.
+    Err(REPORT_TRANSITION)
 }
