@@ -70,6 +70,16 @@ pub(crate) const REPORT_TRANSITION: Exception = Exception::PF {
     error: u32::MAX - 1,
 };
 
+/// Not an exception: what the first instruction of a run of pushes or
+/// pops (`insn::faststack::mark_runs`) returns, having done nothing, so
+/// that the run loop executes the whole run at once or, when it cannot,
+/// the instruction alone; straight-line code then pays no per-instruction
+/// test for runs. Another #PF no page walk produces.
+pub(crate) const STACK_RUN: Exception = Exception::PF {
+    addr: u64::MAX,
+    error: u32::MAX - 2,
+};
+
 /// The class of an exception for the double-fault rules (SDM Vol. 3
 /// §6.15, Table 6-4 and 6-5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

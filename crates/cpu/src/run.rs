@@ -29,7 +29,7 @@ use sysgate_mmu::{Access, AccessKind};
 
 use crate::cycles::{CycleModel, TransitionEvent};
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
-use crate::exception::{Exception, LEAVE_BLOCK, REPORT_TRANSITION};
+use crate::exception::{Exception, LEAVE_BLOCK, REPORT_TRANSITION, STACK_RUN};
 use crate::interrupt::{self, Raised};
 use crate::state::{Cpu, Rflags, SegReg};
 use crate::transition::{Transition, TransitionKind};
@@ -627,16 +627,6 @@ impl Vcpu {
             let mut k = 0;
             while k < n {
                 let insn = &insns[k];
-                // A run of pushes or pops executes at once when nothing
-                // needs to see its instructions one by one.
-                if !T::PER_INSTRUCTION && !BREAKPOINTS && insn.run > 1 {
-                    let end = k + insn.run as usize;
-                    if end <= n && crate::insn::execute_stack_run(&mut self.cpu, &insns[k..end]) {
-                        self.cpu.rip = insns[end - 1].next_ip();
-                        k = end;
-                        continue;
-                    }
-                }
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
                     && base_insns + k as u64 != start
@@ -655,7 +645,24 @@ impl Vcpu {
                     tracer.instruction(&self.cpu, insn);
                 }
                 self.cpu.rip = insn.next_ip();
-                if let Err(e) = (insn.exec)(&mut self.cpu, insn) {
+                let mut result = (insn.exec)(&mut self.cpu, insn);
+                if result.is_err() && result == Err(STACK_RUN) {
+                    // A run of pushes or pops executes at once when nothing
+                    // needs to see its instructions one by one; otherwise
+                    // (or when the fast path declines) this one alone.
+                    let end = k + insn.run as usize;
+                    if !T::PER_INSTRUCTION
+                        && !BREAKPOINTS
+                        && end <= n
+                        && crate::insn::execute_stack_run(&mut self.cpu, &insns[k..end])
+                    {
+                        self.cpu.rip = insns[end - 1].next_ip();
+                        k = end;
+                        continue;
+                    }
+                    result = crate::insn::execute_stack_one(&mut self.cpu, insn);
+                }
+                if let Err(e) = result {
                     if e == REPORT_TRANSITION {
                         // Completed, with a transition to report now: the
                         // block goes on.

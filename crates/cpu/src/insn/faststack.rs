@@ -20,7 +20,7 @@
 use iced_x86::{Code, Instruction, OpKind};
 
 use crate::decode::{Handler, Insn, Opnd};
-use crate::exception::Exception;
+use crate::exception::{Exception, STACK_RUN};
 use crate::hostcache;
 use crate::state::{Cpu, Rflags, SegReg, attr};
 
@@ -251,8 +251,22 @@ pub(crate) fn mark_runs(insns: &mut [Insn]) {
             None => 0,
         };
         i.run = if len >= 2 { len } else { 0 };
+        if i.run != 0 {
+            i.exec = run_start;
+        }
         next = kind;
     }
+}
+
+/// The handler of an instruction that starts a run: see [`STACK_RUN`].
+extern "C" fn run_start(_: &mut Cpu, _: &Insn) -> Result<(), Exception> {
+    Err(STACK_RUN)
+}
+
+/// Executes one instruction of a run by itself (its own handler).
+#[inline(never)]
+pub(crate) fn execute_one(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    lookup(&i.ins).unwrap_or(generic)(c, i)
 }
 
 /// Executes a run marked by [`mark_runs`] at once when every access of it

@@ -56,7 +56,10 @@ mod x87_arith;
 mod x87_env;
 
 pub(crate) use control::{is_forward_jcc, side_exit};
-pub(crate) use faststack::{execute_run as execute_stack_run, mark_runs as mark_stack_runs};
+pub(crate) use faststack::{
+    execute_one as execute_stack_one, execute_run as execute_stack_run,
+    mark_runs as mark_stack_runs,
+};
 pub(crate) use x87::fop as x87_fop;
 
 /// The handler for `ins`.
