@@ -471,6 +471,11 @@ fn fallocate() {
 }
 
 #[test]
+fn procself() {
+    compare("procself", &[(&[], b""), (&["one", "two words"], b"")]);
+}
+
+#[test]
 fn timers() {
     compare("timers", &[(&[], b"")]);
 }

@@ -30,6 +30,20 @@ pub enum FileObject {
     PipeWrite(PipeEnd),
     /// A console stream.
     Console(ConsoleStream),
+    /// A generated file of `/proc` (see `syscalls/procfs.rs`).
+    Proc(ProcFile),
+}
+
+/// A file of `/proc` whose contents were generated when it was opened
+/// (Linux generates them at each read from the start; a snapshot per open
+/// reads the same for a program that reads the file once).
+#[derive(Clone, Debug)]
+pub struct ProcFile {
+    /// The canonical path it was opened at, with the pid spelled out
+    /// (`/proc/7/status`).
+    pub path: Vec<u8>,
+    /// The contents.
+    pub data: Arc<[u8]>,
 }
 
 /// An open file description (`struct file`).

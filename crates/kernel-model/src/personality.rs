@@ -69,6 +69,12 @@ pub trait ProcessInfo {
     fn exe(&self) -> Option<Vec<u8>> {
         None
     }
+    /// Where the argument and the environment strings lie in user memory
+    /// (`[arg_start, arg_end)`, `[env_start, env_end)`), which
+    /// `/proc/self/cmdline` and `/proc/self/environ` read.
+    fn arg_areas(&self) -> Option<[(u64, u64); 2]> {
+        None
+    }
 }
 
 /// A plain [`ProcessInfo`] for tests and simple embedders.

@@ -303,7 +303,7 @@ pub fn build_stack(
     envp: &[Vec<u8>],
     auxv: &[(u64, u64)],
     random: [u8; 16],
-) -> Result<u64, LoadError> {
+) -> Result<(u64, ArgAreas), LoadError> {
     for k in 1..=pages {
         mm.map_new(mem, frames, top - k * 0x1000, Prot::RW)?;
     }
@@ -342,6 +342,15 @@ pub fn build_stack(
         args.push(put(&mut sp, &s)?);
     }
     args.reverse();
+    // The strings lie in ascending order: arguments, environment, the
+    // program's name (AT_EXECFN).
+    let env_start = envs.first().copied().unwrap_or(execfn);
+    let areas = ArgAreas {
+        arg_start: args.first().copied().unwrap_or(env_start),
+        arg_end: env_start,
+        env_start,
+        env_end: execfn,
+    };
     let plat = put(&mut sp, platform)?;
     let rand = put(&mut sp, &random)?;
     let mut vec: Vec<u64> = Vec::new();
@@ -374,7 +383,22 @@ pub fn build_stack(
         bytes.extend_from_slice(&v.to_le_bytes()[..w as usize]);
     }
     write_user(mm, mem, sp, &bytes);
-    Ok(sp)
+    Ok((sp, areas))
+}
+
+/// Where the argument and environment strings of the initial stack lie
+/// (Linux's `mm->arg_start`/`arg_end`/`env_start`/`env_end`): what
+/// `/proc/<pid>/cmdline` and `environ` read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ArgAreas {
+    /// The first byte of `argv[0]`.
+    pub arg_start: u64,
+    /// Just past the last argument's NUL.
+    pub arg_end: u64,
+    /// The first byte of `envp[0]`.
+    pub env_start: u64,
+    /// Just past the last environment string's NUL.
+    pub env_end: u64,
 }
 
 /// Writes to user memory through the Rust-side page map (the pages exist).

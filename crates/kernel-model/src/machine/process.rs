@@ -49,6 +49,8 @@ pub(crate) struct Image {
     pub comm: [u8; 16],
     /// The stack's top and the lowest address mapped for it.
     pub stack: (u64, u64),
+    /// Where the argument and environment strings are.
+    pub areas: loader::ArgAreas,
 }
 
 /// Register state of a task that is not running.
@@ -117,6 +119,8 @@ pub(crate) struct Task {
     /// The user stack: its top and the lowest address mapped for it so far
     /// (it grows down on faults, see `stack.rs`).
     pub stack: (u64, u64),
+    /// Where the image's argument and environment strings are.
+    pub areas: loader::ArgAreas,
 }
 
 impl Task {
@@ -153,6 +157,7 @@ impl Task {
             sleep_until: None,
             futex: None,
             stack: image.stack,
+            areas: image.areas,
         }
     }
 
@@ -189,6 +194,7 @@ struct Info<'a> {
     ppid: u32,
     comm: &'a [u8; 16],
     exe: &'a [u8],
+    areas: &'a loader::ArgAreas,
 }
 
 impl ProcessInfo for Info<'_> {
@@ -209,6 +215,10 @@ impl ProcessInfo for Info<'_> {
     }
     fn exe(&self) -> Option<Vec<u8>> {
         Some(self.exe.to_vec())
+    }
+    fn arg_areas(&self) -> Option<[(u64, u64); 2]> {
+        let a = self.areas;
+        Some([(a.arg_start, a.arg_end), (a.env_start, a.env_end)])
     }
 }
 
@@ -325,7 +335,7 @@ impl Machine {
             for (k, b) in random.iter_mut().enumerate() {
                 *b = (pid as u8).wrapping_mul(31).wrapping_add(k as u8 * 17);
             }
-            let sp = loader::build_stack(
+            let (sp, areas) = loader::build_stack(
                 &mut mm,
                 phys,
                 &mut self.frames,
@@ -337,10 +347,10 @@ impl Machine {
                 &auxv,
                 random,
             )?;
-            Ok((img, sp, top))
+            Ok((img, sp, top, areas))
         })();
         match result {
-            Ok((img, sp, top)) => {
+            Ok((img, sp, top, areas)) => {
                 let name = argv
                     .first()
                     .map(|a| a.rsplit(|&c| c == b'/').next().unwrap_or(a))
@@ -353,6 +363,7 @@ impl Machine {
                     brk: img.brk,
                     comm: comm_bytes(name),
                     stack: (top, top - STACK_PAGES * 0x1000),
+                    areas,
                 })
             }
             Err(e) => {
@@ -532,6 +543,7 @@ impl Machine {
             ppid: task.ppid,
             comm: &task.comm,
             exe: &task.exe,
+            areas: &task.areas,
         };
         let cycles = self.vcpu.cpu.cycles;
         let mut mem = TaskMemory {
@@ -690,6 +702,7 @@ impl Machine {
                         ppid: t.ppid,
                         comm: &t.comm,
                         exe: &t.exe,
+                        areas: &t.areas,
                     };
                     let mut mem = TaskMemory {
                         mm: &t.mm,
@@ -1238,6 +1251,10 @@ impl Machine {
             sleep_until: None,
             futex: None,
             stack: self.tasks.get(&parent).map_or((0, 0), |p| p.stack),
+            areas: self
+                .tasks
+                .get(&parent)
+                .map_or_else(Default::default, |p| p.areas),
         };
         child.save(&self.vcpu.cpu);
         // clone's pointers: x86_64 (flags, newsp, parent_tid, child_tid,
@@ -1382,6 +1399,7 @@ impl Machine {
         };
         let mut old = std::mem::replace(&mut t.mm, image.mm);
         t.stack = image.stack;
+        t.areas = image.areas;
         t.bits = image.bits;
         t.brk_start = image.brk;
         t.brk = image.brk;

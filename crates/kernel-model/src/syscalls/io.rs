@@ -124,6 +124,22 @@ fn do_read(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>)
                 ConsoleRead::WouldBlock => Err(SysError::Block(Wait::ConsoleInput)),
             }
         }
+        FileObject::Proc(p) => {
+            let start = match pos {
+                Some(p) => u64::try_from(p).map_err(|_| Errno::EINVAL)?,
+                None => g.offset,
+            };
+            let from = usize::try_from(start)
+                .unwrap_or(usize::MAX)
+                .min(p.data.len());
+            let n = (p.data.len() - from).min(len as usize);
+            let bytes = p.data.get(from..from + n).unwrap_or_default();
+            ctx.mem.write(buf, bytes)?;
+            if pos.is_none() {
+                g.offset = start + n as u64;
+            }
+            Ok(n as i64)
+        }
         FileObject::PipeWrite(_) | FileObject::Console(_) => Err(Errno::EBADF.into()),
     }
 }
@@ -245,9 +261,9 @@ fn do_write(ctx: &mut Ctx<'_>, f: &FileRef, buf: u64, len: u64, pos: Option<i64>
             }
             Ok(done as i64)
         }
-        FileObject::PipeRead(_) | FileObject::Console(ConsoleStream::Stdin) => {
-            Err(Errno::EBADF.into())
-        }
+        FileObject::PipeRead(_)
+        | FileObject::Console(ConsoleStream::Stdin)
+        | FileObject::Proc(_) => Err(Errno::EBADF.into()),
     }
 }
 
@@ -286,7 +302,7 @@ fn check_positional(f: &FileRef, pos: i64) -> Result<(), Errno> {
     }
     // pread/pwrite need a seekable file (FMODE_PREAD).
     match &f.lock().object {
-        FileObject::Vfs(_) => Ok(()),
+        FileObject::Vfs(_) | FileObject::Proc(_) => Ok(()),
         _ => Err(Errno::ESPIPE),
     }
 }
@@ -403,6 +419,18 @@ pub(crate) fn sys_pwritev2(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
 /// Moves the offset of `f` (`vfs_llseek`); returns the new offset.
 fn seek(ctx: &mut Ctx<'_>, f: &FileRef, off: i64, whence: u32) -> Result<i64, Errno> {
     let mut g = f.lock();
+    if let FileObject::Proc(_) = &g.object {
+        // seq_lseek: SET and CUR only.
+        let cur = i64::try_from(g.offset).map_err(|_| Errno::EINVAL)?;
+        let new = match whence {
+            SEEK_SET => Some(off),
+            SEEK_CUR => cur.checked_add(off),
+            _ => None,
+        };
+        let new = new.filter(|&n| n >= 0).ok_or(Errno::EINVAL)?;
+        g.offset = new as u64;
+        return Ok(new);
+    }
     let FileObject::Vfs(vf) = &g.object else {
         return Err(Errno::ESPIPE);
     };

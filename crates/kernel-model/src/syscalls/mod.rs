@@ -20,6 +20,7 @@ pub mod net;
 mod path;
 mod poll;
 mod procfd;
+mod procfs;
 pub mod regs;
 mod rows;
 mod rows_ext;

@@ -35,9 +35,11 @@ fn do_open(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, flags: u32, mode: u32)
     let object = match ctx.sys.vfs.open(&base, &path, flags, mode, &cred) {
         Ok(vf) => super::dev::file_object(ctx, vf)?,
         // Perhaps a /proc/self/fd magic link (or a symlink to one).
-        Err(Errno::ENOENT) => {
-            super::procfd::open(ctx, &base, &path, flags, mode).unwrap_or(Err(Errno::ENOENT))?
-        }
+        Err(Errno::ENOENT) => match super::procfd::open(ctx, &base, &path, flags, mode) {
+            Some(r) => r?,
+            // Or a generated file of /proc/self.
+            None => super::procfs::open(ctx, &base, &path, flags).unwrap_or(Err(Errno::ENOENT))?,
+        },
         Err(e) => return Err(e.into()),
     };
     let of = OpenFile::new(flags, object);
@@ -92,6 +94,7 @@ pub(crate) fn fstat_file(ctx: &Ctx<'_>, f: &FileRef) -> Result<Attr, Errno> {
     };
     match &g.object {
         FileObject::Vfs(vf) => ctx.sys.vfs.fstat(vf),
+        FileObject::Proc(p) => Ok(super::procfs::fstat(ctx, p)),
         FileObject::PipeRead(e) | FileObject::PipeWrite(e) => Ok(synth(S_IFIFO | 0o600, e.id(), 0)),
         FileObject::Console(s) => {
             let ino = match s {
@@ -189,9 +192,9 @@ fn stat_at(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, flags: u32) -> Result<
 /// `stat` of a path, through `/proc/self/fd` magic links.
 fn stat_or_magic(ctx: &Ctx<'_>, base: &[u8], path: &[u8], follow: bool) -> Result<Attr, Errno> {
     match ctx.sys.vfs.stat(base, path, follow, &ctx.cred()) {
-        Err(Errno::ENOENT) => {
-            super::procfd::stat(ctx, base, path, follow).unwrap_or(Err(Errno::ENOENT))
-        }
+        Err(Errno::ENOENT) => super::procfd::stat(ctx, base, path, follow)
+            .or_else(|| super::procfs::stat(ctx, base, path).map(Ok))
+            .unwrap_or(Err(Errno::ENOENT)),
         r => r,
     }
 }
@@ -245,9 +248,9 @@ fn do_access(ctx: &mut Ctx<'_>, dirfd: i32, path_addr: u64, mode: u32, flags: u3
     };
     let follow = flags & AT_SYMLINK_NOFOLLOW == 0;
     match ctx.sys.vfs.access(&base, &path, mode, follow, &cred) {
-        Err(Errno::ENOENT) if follow => {
-            super::procfd::access(ctx, &base, &path, mode, &cred).unwrap_or(Err(Errno::ENOENT))?
-        }
+        Err(Errno::ENOENT) if follow => super::procfd::access(ctx, &base, &path, mode, &cred)
+            .or_else(|| super::procfs::access(ctx, &base, &path, mode))
+            .unwrap_or(Err(Errno::ENOENT))?,
         r => r?,
     }
     Ok(0)
@@ -427,6 +430,7 @@ pub(super) fn proc_link(ctx: &Ctx<'_>, abs: &[u8]) -> Option<Result<Vec<u8>, Err
     let g = f.lock();
     Some(Ok(match &g.object {
         FileObject::Vfs(vf) => vf.path.clone(),
+        FileObject::Proc(p) => p.path.clone(),
         FileObject::PipeRead(e) | FileObject::PipeWrite(e) => {
             format!("pipe:[{}]", e.id()).into_bytes()
         }

@@ -49,7 +49,7 @@ fn fd_mask(ctx: &Ctx<'_>, n: i32) -> Result<(u16, Option<Wait>), Errno> {
     let f = ctx.task.fds.file(n)?;
     let g = f.lock();
     Ok(match &g.object {
-        FileObject::Vfs(_) => (DEFAULT_POLLMASK, None),
+        FileObject::Vfs(_) | FileObject::Proc(_) => (DEFAULT_POLLMASK, None),
         FileObject::PipeRead(e) => {
             let mut m = 0;
             if e.available() > 0 {
