@@ -318,7 +318,7 @@ pub(crate) fn sys_sched_yield(_ctx: &mut Ctx<'_>, _a: &[u64; 6]) -> SysResult {
 /// swap. 2 GiB fits the i386 structure's 32-bit fields, so Linux's compat
 /// scaling (`mem_unit` > 1 when a figure needs more than 32 bits) never
 /// applies and both ABIs report the same figures.
-const SYSINFO_TOTALRAM: u64 = 2 << 30;
+pub(super) const SYSINFO_TOTALRAM: u64 = 2 << 30;
 
 /// sysinfo(struct sysinfo *info), after kernel/sys.c `do_sysinfo`:
 /// uptime from the modeled monotonic clock (rounded up, as Linux does),

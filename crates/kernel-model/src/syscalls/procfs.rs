@@ -1,6 +1,7 @@
-//! Generated files of `/proc/<pid>` for the calling process (`/proc/self`,
-//! `/proc/thread-self` and `/proc/<own pid>`): `cmdline`, `environ`,
-//! `comm` and `status`.
+//! Generated files of `/proc`: `cmdline`, `environ`, `comm`, `status` and
+//! `mounts` of the calling process (`/proc/self`, `/proc/thread-self` and
+//! `/proc/<own pid>`), and `/proc/meminfo`, `/proc/uptime` and
+//! `/proc/mounts`.
 //!
 //! There is no `/proc` directory in the VFS: like the magic links of
 //! `procfd.rs`, these are found when a lookup fails with `ENOENT`. Their
@@ -12,10 +13,15 @@
 //! - `comm` is the task's name and a newline;
 //! - `status` has the first lines of `proc_pid_status` (name, umask,
 //!   state, ids, descriptor table size, groups, threads), in Linux's order
-//!   and format; the memory, signal and capability lines are left out.
+//!   and format; the memory, signal and capability lines are left out;
+//! - `mounts` lists the VFS's mounts (`tmpfs` for in-memory ones, the
+//!   host's filesystem type for host directories);
+//! - `meminfo` reports the machine `sysinfo` describes (2 GiB, half of it
+//!   free, no swap, no caches);
+//! - `uptime` is the modeled monotonic clock (the idle time is 0).
 //!
-//! Other processes' directories, `/proc` itself and the global files are
-//! not provided (`ENOENT`). The files are mode 0444: opening one for
+//! Other processes' directories, listing `/proc` and the other global
+//! files are not provided (`ENOENT`). The files are mode 0444: opening one for
 //! writing is `EACCES`.
 
 use std::sync::Arc;
@@ -30,14 +36,22 @@ use crate::vfs::stat::{Attr, makedev};
 /// The device number of `/proc` (an anonymous device, as procfs has).
 const PROC_DEV: u64 = makedev(0, 0x16);
 
-/// The files, in the order their inode numbers follow.
-const FILES: [&[u8]; 4] = [b"cmdline", b"environ", b"comm", b"status"];
+/// The files of `/proc/<pid>`, in the order their inode numbers follow.
+const FILES: [&[u8]; 5] = [b"cmdline", b"environ", b"comm", b"status", b"mounts"];
 
-/// The name of the file `abs` names under the caller's own `/proc/<pid>`,
-/// and its canonical path with the pid spelled out.
+/// The files of `/proc` itself (inode numbers after those of [`FILES`]).
+const GLOBAL: [&[u8]; 3] = [b"meminfo", b"uptime", b"mounts"];
+
+/// The name of the file `abs` names (under the caller's own `/proc/<pid>`
+/// or in `/proc`), and its canonical path with the pid spelled out.
 fn own_file(ctx: &Ctx<'_>, abs: &[u8]) -> Option<(&'static [u8], Vec<u8>)> {
     let rest = abs.strip_prefix(b"/proc/")?;
-    let slash = rest.iter().position(|&b| b == b'/')?;
+    let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+        let file = GLOBAL.iter().copied().find(|f| *f == rest)?;
+        let mut path = b"/proc/".to_vec();
+        path.extend_from_slice(file);
+        return Some((file, path));
+    };
     let (who, name) = (rest.get(..slash)?, rest.get(slash + 1..)?);
     let pid = ctx.process.pid().to_string();
     if who != b"self" && who != b"thread-self" && who != pid.as_bytes() {
@@ -52,7 +66,11 @@ fn own_file(ctx: &Ctx<'_>, abs: &[u8]) -> Option<(&'static [u8], Vec<u8>)> {
 /// The attributes of file `name` (a regular file of size 0, as procfs
 /// reports).
 fn attr(ctx: &Ctx<'_>, name: &[u8]) -> Attr {
-    let index = FILES.iter().position(|f| *f == name).unwrap_or(0) as u64;
+    let index = FILES
+        .iter()
+        .chain(GLOBAL.iter())
+        .position(|f| *f == name)
+        .unwrap_or(0) as u64;
     let now = ctx.sys.vfs.now();
     Attr {
         dev: PROC_DEV,
@@ -122,6 +140,86 @@ fn status(ctx: &Ctx<'_>) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// `meminfo`'s lines (`show_val_kb`: the name padded to 16 columns, the
+/// value in kB right-aligned in 8).
+fn meminfo() -> Vec<u8> {
+    let total = super::misc::SYSINFO_TOTALRAM >> 10;
+    let free = total / 2;
+    let mut s = String::new();
+    for (name, kb) in [
+        ("MemTotal:", total),
+        ("MemFree:", free),
+        ("MemAvailable:", free),
+        ("Buffers:", 0),
+        ("Cached:", 0),
+        ("SwapCached:", 0),
+        ("SwapTotal:", 0),
+        ("SwapFree:", 0),
+        ("Shmem:", 0),
+    ] {
+        s.push_str(&format!("{name:<16}{kb:>8} kB\n"));
+    }
+    s.into_bytes()
+}
+
+/// `uptime`: seconds since boot and idle seconds, two decimals each.
+fn uptime(ctx: &Ctx<'_>) -> Vec<u8> {
+    let up = ctx.sys.clock.monotonic(ctx.cycles);
+    format!("{}.{:02} 0.00\n", up.sec, up.nsec / 10_000_000).into_bytes()
+}
+
+/// A path as `mounts` prints it: space, tab, newline and backslash in
+/// octal (`mangle_path`).
+fn mangle(path: &[u8]) -> String {
+    let mut s = String::new();
+    for &b in path {
+        match b {
+            b' ' | b'\t' | b'\n' | b'\\' => s.push_str(&format!("\\{b:03o}")),
+            _ => s.push(char::from(b)),
+        }
+    }
+    s
+}
+
+/// `mounts`: one line per mount, `source point type options 0 0`.
+fn mounts(ctx: &Ctx<'_>) -> Vec<u8> {
+    let mut s = String::new();
+    for (path, mem, ro) in ctx.sys.vfs.mount_table() {
+        let opts = if ro { "ro" } else { "rw" };
+        let (source, kind) = if mem {
+            ("tmpfs", "tmpfs".to_string())
+        } else {
+            ("host", host_fs_type(ctx, &path))
+        };
+        s.push_str(&format!("{source} {} {kind} {opts} 0 0\n", mangle(&path)));
+    }
+    s.into_bytes()
+}
+
+/// The filesystem type of the host directory mounted at `path`, by the
+/// magic number its `statfs` reports.
+fn host_fs_type(ctx: &Ctx<'_>, path: &[u8]) -> String {
+    let cred = ctx.cred();
+    let magic = ctx
+        .sys
+        .vfs
+        .walk(b"/", path, true, &cred)
+        .and_then(|w| w.existing().and_then(|node| ctx.sys.vfs.statfs(node)))
+        .map(|st| st.ftype)
+        .unwrap_or(0);
+    match magic {
+        0xEF53 => "ext4",
+        0x794C_7630 => "overlay",
+        0x5846_5342 => "xfs",
+        0x9123_683E => "btrfs",
+        0x0102_1994 => "tmpfs",
+        0x6969 => "nfs",
+        0x6573_5546 => "fuse",
+        _ => "unknown",
+    }
+    .to_string()
+}
+
 /// The contents of file `name`.
 fn contents(ctx: &mut Ctx<'_>, name: &[u8]) -> Vec<u8> {
     let areas = ctx.process.arg_areas();
@@ -135,6 +233,9 @@ fn contents(ctx: &mut Ctx<'_>, name: &[u8]) -> Vec<u8> {
             v.push(b'\n');
             v
         }
+        b"meminfo" => meminfo(),
+        b"uptime" => uptime(ctx),
+        b"mounts" => mounts(ctx),
         _ => status(ctx),
     }
 }

@@ -336,6 +336,26 @@ impl Vfs {
         Ok(())
     }
 
+    /// The mounts, in the order they were made (the root first): each
+    /// one's guest path, whether it is an in-memory filesystem (else a
+    /// host directory) and whether it is read-only.
+    pub fn mount_table(&self) -> Vec<(Vec<u8>, bool, bool)> {
+        self.mounts
+            .iter()
+            .map(|m| {
+                let mut path = Vec::new();
+                for c in &m.path {
+                    path.push(b'/');
+                    path.extend_from_slice(c);
+                }
+                if path.is_empty() {
+                    path.push(b'/');
+                }
+                (path, matches!(m.fs, FsImpl::Mem(_)), m.readonly)
+            })
+            .collect()
+    }
+
     fn mount(&self, id: MountId) -> Result<&Mount, Errno> {
         self.mounts.get(id).ok_or(Errno::ENOENT)
     }

@@ -9,6 +9,7 @@ mod io;
 mod misc;
 mod path;
 mod poll;
+mod procfs;
 mod strace;
 mod strace_ext;
 mod xfer;
