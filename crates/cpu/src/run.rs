@@ -666,11 +666,7 @@ impl Vcpu {
                     if e == REPORT_TRANSITION {
                         // Completed, with a transition to report now: the
                         // block goes on.
-                        self.cpu.cycles = self
-                            .cpu
-                            .block_cycles
-                            .wrapping_add((insn.cum + insn.cycles) as u64);
-                        self.cpu.instructions = base_insns + k as u64 + 1;
+                        count_retired(&mut self.cpu, base_insns + k as u64, insn);
                         if T::PER_INSTRUCTION {
                             tracer.retired(&self.cpu, insn);
                         }
@@ -683,11 +679,7 @@ impl Vcpu {
                         // A taken jump out of the middle of the block: the
                         // instruction retired and the block ends here.
                         if T::PER_INSTRUCTION {
-                            self.cpu.cycles = self
-                                .cpu
-                                .block_cycles
-                                .wrapping_add((insn.cum + insn.cycles) as u64);
-                            self.cpu.instructions = base_insns + k as u64 + 1;
+                            count_retired(&mut self.cpu, base_insns + k as u64, insn);
                             tracer.retired(&self.cpu, insn);
                         }
                         executed = k + 1;
@@ -722,11 +714,7 @@ impl Vcpu {
                     continue 'blocks;
                 }
                 if T::PER_INSTRUCTION {
-                    self.cpu.cycles = self
-                        .cpu
-                        .block_cycles
-                        .wrapping_add((insn.cum + insn.cycles) as u64);
-                    self.cpu.instructions = base_insns + k as u64 + 1;
+                    count_retired(&mut self.cpu, base_insns + k as u64, insn);
                     tracer.retired(&self.cpu, insn);
                 }
                 if self.cpu.mmu.phys.code_generation() != generation {
@@ -845,6 +833,17 @@ impl Vcpu {
         }
         Ok(self.run_end.min(self.rf_until))
     }
+}
+
+/// Makes [`Cpu::cycles`] and [`Cpu::instructions`] count `insn` as
+/// retired, `before` being the instruction count before it (the block's
+/// count plus its index).
+#[inline(always)]
+fn count_retired(cpu: &mut Cpu, before: u64, insn: &Insn) {
+    cpu.cycles = cpu
+        .block_cycles
+        .wrapping_add((insn.cum + insn.cycles) as u64);
+    cpu.instructions = before + 1;
 }
 
 /// Reports the transition `insn` recorded (with [`Cpu::cycles`] and

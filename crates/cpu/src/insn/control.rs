@@ -41,12 +41,10 @@ pub(super) fn lookup(ins: &Instruction) -> Option<Handler> {
     Some(match ins.mnemonic() {
         Jmp if near => jmp_rel,
         Jmp if !far => jmp_indirect,
-        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg => {
-            match jcc64_condition(ins) {
-                Some(cc) => JCC64[cc],
-                None => jcc,
-            }
-        }
+        m if is_jcc(m) => match jcc64_condition(ins) {
+            Some(cc) => JCC64[cc],
+            None => jcc,
+        },
         // The mnemonic names the counter (iced's code names carry the
         // operand size, e.g. `Jecxz_rel8_16` is JECXZ in 16-bit code).
         Jcxz => jrcxz::<2>,
@@ -119,6 +117,15 @@ const JCC64: [Handler; 16] = [
     jcc64::<15>,
 ];
 
+/// The sixteen conditional jumps (Jcc).
+fn is_jcc(m: Mnemonic) -> bool {
+    use Mnemonic::*;
+    matches!(
+        m,
+        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg
+    )
+}
+
 /// The condition nibble of a Jcc whose target needs no check when taken:
 /// in 64-bit code a target that is canonical at decode time cannot fault
 /// (there is no CS limit), so the condition can be fixed in the handler.
@@ -143,14 +150,12 @@ extern "C" fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// Jcc (not JrCXZ or LOOP) whose target lies ahead of it. Backward jumps
 /// close loops, whose taken path is the common one, so they end blocks.
 pub(crate) fn is_forward_jcc(ins: &Instruction) -> bool {
-    use Mnemonic::*;
-    matches!(
-        ins.mnemonic(),
-        Jo | Jno | Jb | Jae | Je | Jne | Jbe | Ja | Js | Jns | Jp | Jnp | Jl | Jge | Jle | Jg
-    ) && matches!(
-        ins.op0_kind(),
-        OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
-    ) && ins.near_branch_target() > ins.ip()
+    is_jcc(ins.mnemonic())
+        && matches!(
+            ins.op0_kind(),
+            OpKind::NearBranch16 | OpKind::NearBranch32 | OpKind::NearBranch64
+        )
+        && ins.near_branch_target() > ins.ip()
 }
 
 /// The handler of a forward Jcc that is not its block's last instruction
