@@ -403,18 +403,23 @@ pub(crate) fn sys_symlinkat(ctx: &mut Ctx<'_>, a: &[u64; 6]) -> SysResult {
     do_symlink(ctx, a[0], arg_int(a[1]), a[2])
 }
 
+/// Whether `who`, a directory name in `/proc`, is the caller's own:
+/// `self`, `thread-self` or its pid.
+pub(super) fn own_proc_dir(ctx: &Ctx<'_>, who: &[u8]) -> bool {
+    who == b"self" || who == b"thread-self" || who == ctx.process.pid().to_string().as_bytes()
+}
+
+/// What follows `/proc/<own>/` in `abs` (see [`own_proc_dir`]).
+pub(super) fn own_proc_rest<'p>(ctx: &Ctx<'_>, abs: &'p [u8]) -> Option<&'p [u8]> {
+    let rest = abs.strip_prefix(b"/proc/")?;
+    let i = rest.iter().position(|&b| b == b'/')?;
+    own_proc_dir(ctx, rest.get(..i)?).then_some(rest.get(i + 1..)?)
+}
+
 /// The magic links of `/proc/self` (and `/proc/<own pid>`): `exe` from the
 /// machine layer, `cwd`, and `fd/N`.
 pub(super) fn proc_link(ctx: &Ctx<'_>, abs: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
-    let rest = abs.strip_prefix(b"/proc/")?;
-    let (who, rest) = match rest.iter().position(|&b| b == b'/') {
-        Some(i) => (rest.get(..i)?, rest.get(i + 1..)?),
-        None => return None,
-    };
-    let pid = ctx.process.pid().to_string();
-    if who != b"self" && who != pid.as_bytes() && who != b"thread-self" {
-        return None;
-    }
+    let rest = own_proc_rest(ctx, abs)?;
     if rest == b"exe" {
         return Some(ctx.process.exe().ok_or(Errno::ENOENT));
     }

@@ -20,7 +20,7 @@
 //!   descriptor names (`ENOTDIR` for anything else).
 
 use super::dev::file_object;
-use super::path::{fstat_file, lexical_abs, proc_link};
+use super::path::{fstat_file, lexical_abs, own_proc_dir, proc_link};
 use crate::errno::Errno;
 use crate::fd::FileObject;
 use crate::personality::Ctx;
@@ -42,9 +42,7 @@ fn proc_fd_prefix(ctx: &Ctx<'_>, parts: &[Vec<u8>]) -> Option<i32> {
     let [p, who, fd, n, ..] = parts else {
         return None;
     };
-    let pid = ctx.process.pid().to_string();
-    let own = who == b"self" || who == b"thread-self" || *who == pid.as_bytes();
-    if p != b"proc" || !own || fd != b"fd" {
+    if p != b"proc" || !own_proc_dir(ctx, who) || fd != b"fd" {
         return None;
     }
     // Linux accepts only canonical decimal numbers (no sign, no leading 0).

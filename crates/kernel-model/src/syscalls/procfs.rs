@@ -26,7 +26,7 @@
 
 use std::sync::Arc;
 
-use super::path::lexical_abs;
+use super::path::{lexical_abs, own_proc_rest};
 use crate::errno::Errno;
 use crate::fd::{FileObject, ProcFile};
 use crate::personality::Ctx;
@@ -46,19 +46,15 @@ const GLOBAL: [&[u8]; 3] = [b"meminfo", b"uptime", b"mounts"];
 /// or in `/proc`), and its canonical path with the pid spelled out.
 fn own_file(ctx: &Ctx<'_>, abs: &[u8]) -> Option<(&'static [u8], Vec<u8>)> {
     let rest = abs.strip_prefix(b"/proc/")?;
-    let Some(slash) = rest.iter().position(|&b| b == b'/') else {
+    if !rest.contains(&b'/') {
         let file = GLOBAL.iter().copied().find(|f| *f == rest)?;
         let mut path = b"/proc/".to_vec();
         path.extend_from_slice(file);
         return Some((file, path));
-    };
-    let (who, name) = (rest.get(..slash)?, rest.get(slash + 1..)?);
-    let pid = ctx.process.pid().to_string();
-    if who != b"self" && who != b"thread-self" && who != pid.as_bytes() {
-        return None;
     }
+    let name = own_proc_rest(ctx, abs)?;
     let file = FILES.iter().copied().find(|f| *f == name)?;
-    let mut path = format!("/proc/{pid}/").into_bytes();
+    let mut path = format!("/proc/{}/", ctx.process.pid()).into_bytes();
     path.extend_from_slice(file);
     Some((file, path))
 }
