@@ -624,13 +624,16 @@ impl Vcpu {
             self.cpu.block_cycles = self.cpu.cycles.wrapping_sub(insns[0].cum as u64);
             let mut executed = n;
             let mut side_exit = false;
-            let mut k = 0;
-            while k < n {
-                let insn = &insns[k];
+            // Iterated by pointer; an instruction's index in the block is
+            // derived from its address, only on the paths that need it.
+            let body = &insns[..n];
+            let mut rest = body.iter();
+            while let Some(insn) = rest.next() {
                 if BREAKPOINTS
                     && self.breakpoints.contains(&insn.ip())
-                    && base_insns + k as u64 != start
+                    && base_insns + index_in(body, insn) as u64 != start
                 {
+                    let k = index_in(body, insn);
                     self.cpu.cycles = self.cpu.block_cycles.wrapping_add(insn.cum as u64);
                     self.cpu.instructions = base_insns + k as u64;
                     self.resume = Some(Resume {
@@ -650,6 +653,7 @@ impl Vcpu {
                     // A run of pushes or pops executes at once when nothing
                     // needs to see its instructions one by one; otherwise
                     // (or when the fast path declines) this one alone.
+                    let k = index_in(body, insn);
                     let end = k + insn.run as usize;
                     if !T::PER_INSTRUCTION
                         && !BREAKPOINTS
@@ -657,12 +661,13 @@ impl Vcpu {
                         && crate::insn::execute_stack_run(&mut self.cpu, &insns[k..end])
                     {
                         self.cpu.rip = insns[end - 1].next_ip();
-                        k = end;
+                        rest = body[end..].iter();
                         continue;
                     }
                     result = crate::insn::execute_stack_one(&mut self.cpu, insn);
                 }
                 if let Err(e) = result {
+                    let k = index_in(body, insn);
                     if e == REPORT_TRANSITION {
                         // Completed, with a transition to report now: the
                         // block goes on.
@@ -672,7 +677,6 @@ impl Vcpu {
                         }
                         let keep = self.keep_transition.then_some(&mut self.last_transition);
                         report_transition(&mut self.cpu, &self.model, insn, tracer, keep);
-                        k += 1;
                         continue;
                     }
                     if e == LEAVE_BLOCK {
@@ -714,14 +718,17 @@ impl Vcpu {
                     continue 'blocks;
                 }
                 if T::PER_INSTRUCTION {
-                    count_retired(&mut self.cpu, base_insns + k as u64, insn);
+                    count_retired(
+                        &mut self.cpu,
+                        base_insns + index_in(body, insn) as u64,
+                        insn,
+                    );
                     tracer.retired(&self.cpu, insn);
                 }
                 if self.cpu.mmu.phys.code_generation() != generation {
-                    executed = k + 1;
+                    executed = index_in(body, insn) + 1;
                     break;
                 }
-                k += 1;
             }
             let cut = !side_exit && executed == n && n < insns.len();
             // Exact before the transition hook below.
@@ -833,6 +840,12 @@ impl Vcpu {
         }
         Ok(self.run_end.min(self.rf_until))
     }
+}
+
+/// The index of `insn`, an element of `body`, in `body`.
+#[inline(always)]
+fn index_in(body: &[Insn], insn: &Insn) -> usize {
+    (insn as *const Insn as usize - body.as_ptr() as usize) / std::mem::size_of::<Insn>()
 }
 
 /// Makes [`Cpu::cycles`] and [`Cpu::instructions`] count `insn` as
