@@ -66,7 +66,10 @@
 //! * serializing instructions (transitions, CPUID, WRMSR, MOV to CRn/DRn,
 //!   LGDT, LIDT, LLDT, LTR, INVLPG, INVD, WBINVD, HLT, far transfers) wait until
 //!   everything before them completed, and nothing after them issues
-//!   before they complete;
+//!   before they complete; so do the I/O instructions, which the SDM
+//!   (Vol. 1 Table 19-1) has delay the next instruction until they
+//!   complete, OUT and OUTS also until pending stores complete (IN and
+//!   INS are modeled as waiting for earlier instructions too);
 //! * instructions retire in order when complete.
 //!
 //! The block is scheduled four times in a row, each copy depending on the
@@ -820,6 +823,8 @@ impl CycleModel {
             || matches!(
                 mnemonic,
                 Cpuid | Invd | Wbinvd | Invlpg | Lgdt | Lidt | Lldt | Ltr | Retf | Hlt
+                    // I/O instructions: SDM Vol. 1 Table 19-1.
+                    | In | Insb | Insw | Insd | Out | Outsb | Outsw | Outsd
             )
             || (matches!(mnemonic, Call | Jmp)
                 && ins.op_count() > 0

@@ -229,8 +229,8 @@ fn ends_block(ins: &Instruction) -> bool {
     match ins.mnemonic() {
         Mov | Pop => op0_special,
         Lmsw | Clts | Wrmsr | Invlpg | Lgdt | Lidt | Lldt | Ltr | Popf | Popfd | Popfq | Sti
-        | Cli | Lss | Hlt | Wbinvd | Invd | Cpuid | In | Out | Insb | Insw | Insd | Outsb
-        | Outsw | Outsd => true,
+        | Cli | Lss | Hlt | Wbinvd | Invd | Cpuid | In | Insb | Insw | Insd | Outsb | Outsw
+        | Outsd => true,
         // A repeated string instruction may stop part-way and resume
         // itself (insn/string.rs), so nothing may follow it in the block.
         _ => ins.is_string_instruction() && (ins.has_rep_prefix() || ins.has_repne_prefix()),

@@ -80,6 +80,16 @@ pub(crate) const STACK_RUN: Exception = Exception::PF {
     error: u32::MAX - 2,
 };
 
+/// Not an exception: what OUT returns, having completed with its port,
+/// size and value in `Cpu::request`, so that the run loop offers the
+/// write to the embedder's `run::PortIo` hook at once and, when the hook
+/// serves it and leaves the code to run unchanged, goes on with the block.
+/// Another #PF no page walk produces.
+pub(crate) const PORT_OUT: Exception = Exception::PF {
+    addr: u64::MAX,
+    error: u32::MAX - 3,
+};
+
 /// The class of an exception for the double-fault rules (SDM Vol. 3
 /// §6.15, Table 6-4 and 6-5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -40,12 +40,15 @@ pub use cycles::CycleModel;
 pub use decode::{DecodeStats, Insn};
 pub use exception::{Exception, ExceptionClass};
 pub use fpu::{F80, FpuState};
-pub use run::{Exit, Limit, NoTracer, StepEvent, Tracer, Vcpu};
+pub use run::{Exit, Limit, NoTracer, PortIo, StepEvent, Tracer, Vcpu};
 pub use state::{Cpu, Cr0, Cr4, DescriptorTable, Efer, Mode, Msrs, Rflags, SegReg, Segment};
 pub use transition::{FarPtr, Transition, TransitionKind};
 pub use vendor::Vendor;
 
 #[cfg(test)]
 mod tests_reports;
+
+#[cfg(test)]
+mod tests_ports;
 #[cfg(test)]
 pub(crate) mod testutil;

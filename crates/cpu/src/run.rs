@@ -29,7 +29,7 @@ use sysgate_mmu::{Access, AccessKind};
 
 use crate::cycles::{CycleModel, TransitionEvent};
 use crate::decode::{DecodeCache, DecodeStats, Insn, NO_BLOCK};
-use crate::exception::{Exception, LEAVE_BLOCK, REPORT_TRANSITION, STACK_RUN};
+use crate::exception::{Exception, LEAVE_BLOCK, PORT_OUT, REPORT_TRANSITION, STACK_RUN};
 use crate::interrupt::{self, Raised};
 use crate::state::{Cpu, Rflags, SegReg};
 use crate::transition::{Transition, TransitionKind};
@@ -168,6 +168,55 @@ impl Tracer for NoTracer {
     const PER_INSTRUCTION: bool = false;
 }
 
+/// Port I/O the embedder serves without leaving the run loop, as KVM serves
+/// its in-kernel devices without returning from `KVM_RUN`: a hypervisor
+/// whose guest talks to it through a port (sysgate's kernel model takes
+/// system calls from its entry stubs this way) saves an exit and a
+/// re-entry per access. Passed to [`Vcpu::run_with_ports`] together with
+/// the tracer (one object implements both, so the two may share state).
+pub trait PortIo {
+    /// Called when an OUT to `port` (`size` bytes of `value`) has
+    /// completed, at the end of its block, with [`Cpu::cycles`] and
+    /// [`Cpu::instructions`] exact. Returns true when served: the run goes
+    /// on from the state the hook left (it may change registers, RIP,
+    /// memory through [`Cpu::mmu`], and add to [`Cpu::cycles`]; page walks
+    /// it causes are not charged to the guest, as for the host between
+    /// runs). False ends the run with [`Exit::IoOut`], as without a hook.
+    #[inline(always)]
+    fn port_out(&mut self, _cpu: &mut Cpu, _port: u16, _size: u8, _value: u32) -> bool {
+        false
+    }
+}
+
+/// A tracer with no port I/O served: every OUT ends the run.
+struct Unserved<'a, T>(&'a mut T);
+
+impl<T: Tracer> Tracer for Unserved<'_, T> {
+    const PER_INSTRUCTION: bool = T::PER_INSTRUCTION;
+
+    #[inline(always)]
+    fn instruction(&mut self, cpu: &Cpu, insn: &Insn) {
+        self.0.instruction(cpu, insn);
+    }
+
+    #[inline(always)]
+    fn retired(&mut self, cpu: &Cpu, insn: &Insn) {
+        self.0.retired(cpu, insn);
+    }
+
+    #[inline(always)]
+    fn exception(&mut self, cpu: &Cpu, e: Exception) {
+        self.0.exception(cpu, e);
+    }
+
+    #[inline(always)]
+    fn transition(&mut self, cpu: &Cpu, t: &Transition) {
+        self.0.transition(cpu, t);
+    }
+}
+
+impl<T> PortIo for Unserved<'_, T> {}
+
 /// Requests from instruction handlers to leave the run loop after the
 /// current instruction; the block always ends there.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -276,6 +325,17 @@ impl Walks {
     }
 }
 
+/// What the run loop does after an OUT inside a block.
+enum PortOutcome {
+    /// Go on with the block.
+    Continue,
+    /// End the block after the OUT (the hook changed what the rest of the
+    /// block assumed).
+    EndBlock,
+    /// End the run.
+    Exit(Exit),
+}
+
 /// A place inside a decoded block where execution continues.
 #[derive(Clone, Copy, Debug)]
 struct Resume {
@@ -362,12 +422,19 @@ impl Vcpu {
 
     /// Runs until an exit, calling `tracer` for every instruction.
     pub fn run_traced<T: Tracer>(&mut self, limit: Limit, tracer: &mut T) -> Exit {
+        self.run_with_ports(limit, &mut Unserved(tracer))
+    }
+
+    /// [`Vcpu::run_traced`], offering every OUT to `hooks` first
+    /// ([`PortIo`]): the run ends at an OUT only when the hook does not
+    /// serve it.
+    pub fn run_with_ports<H: Tracer + PortIo>(&mut self, limit: Limit, hooks: &mut H) -> Exit {
         // Page walks the host caused between runs are not charged.
         self.walks.seen = self.cpu.mmu.stats().walks;
         let exit = if self.breakpoints.is_empty() {
-            self.run_loop::<T, false>(limit, tracer)
+            self.run_loop::<H, false>(limit, hooks)
         } else {
-            self.run_loop::<T, true>(limit, tracer)
+            self.run_loop::<H, true>(limit, hooks)
         };
         self.walks.fold(&self.cpu);
         exit
@@ -390,7 +457,7 @@ impl Vcpu {
         let saved = std::mem::take(&mut self.breakpoints);
         self.last_transition = None;
         self.keep_transition = true;
-        let exit = self.run_loop::<T, false>(Limit::instructions(1), tracer);
+        let exit = self.run_loop::<_, false>(Limit::instructions(1), &mut Unserved(tracer));
         self.keep_transition = false;
         self.walks.fold(&self.cpu);
         self.breakpoints = saved;
@@ -538,7 +605,7 @@ impl Vcpu {
     // the same code everywhere, and `entry-host/getpid/syscall64` measured
     // 138 ns against 149.
     #[inline(never)]
-    fn run_loop<T: Tracer, const BREAKPOINTS: bool>(
+    fn run_loop<T: Tracer + PortIo, const BREAKPOINTS: bool>(
         &mut self,
         limit: Limit,
         tracer: &mut T,
@@ -679,6 +746,39 @@ impl Vcpu {
                         report_transition(&mut self.cpu, &self.model, insn, tracer, keep);
                         continue;
                     }
+                    if e == PORT_OUT {
+                        // OUT completed: its hook serves it now, or the run
+                        // ends after it (and the next run goes on with the
+                        // block).
+                        count_retired(&mut self.cpu, base_insns + k as u64, insn);
+                        if T::PER_INSTRUCTION {
+                            tracer.retired(&self.cpu, insn);
+                        }
+                        match port_out(
+                            &mut self.cpu,
+                            &mut self.walks,
+                            self.rf_until,
+                            tracer,
+                            insn,
+                            generation,
+                        ) {
+                            PortOutcome::Continue => continue,
+                            PortOutcome::EndBlock => {
+                                executed = k + 1;
+                                side_exit = true;
+                                break;
+                            }
+                            PortOutcome::Exit(x) => {
+                                self.resume = Some(Resume {
+                                    id,
+                                    index: first + k + 1,
+                                    rip: insn.next_ip(),
+                                });
+                                self.walks.fold(&self.cpu);
+                                return x;
+                            }
+                        }
+                    }
                     if e == LEAVE_BLOCK {
                         // A taken jump out of the middle of the block: the
                         // instruction retired and the block ends here.
@@ -771,7 +871,7 @@ impl Vcpu {
             // last block's `take` stored its tag would stall on store
             // forwarding at every block.
             if !matches!(self.cpu.request, Request::None) {
-                match self.handle_request() {
+                match self.handle_request(tracer) {
                     Ok(e) => end = e,
                     Err(x) => {
                         self.chain = (prev, exit_slot);
@@ -818,10 +918,14 @@ impl Vcpu {
     /// store forwarding (and inlined, so the exit it returns is not one
     /// either).
     #[inline(always)]
-    fn handle_request(&mut self) -> Result<u64, Exit> {
+    fn handle_request<P: PortIo>(&mut self, ports: &mut P) -> Result<u64, Exit> {
         let exit = match &self.cpu.request {
             Request::None => None,
             &Request::Exit(Exit::IoOut { port, size, value }) => {
+                self.cpu.request = Request::None;
+                if serve_out(&mut self.cpu, &mut self.walks, ports, port, size, value) {
+                    return Ok(self.run_end.min(self.rf_until));
+                }
                 Some(Exit::IoOut { port, size, value })
             }
             &Request::Exit(x) => Some(x),
@@ -839,6 +943,75 @@ impl Vcpu {
             return Err(x);
         }
         Ok(self.run_end.min(self.rf_until))
+    }
+}
+
+/// Offers a completed OUT to `ports`; true when it was served. Page
+/// walks the hook causes are not charged, and memory it replaced
+/// drops the host pointers into the old one.
+#[inline(always)]
+fn serve_out<P: PortIo>(
+    cpu: &mut Cpu,
+    walks: &mut Walks,
+    ports: &mut P,
+    port: u16,
+    size: u8,
+    value: u32,
+) -> bool {
+    let before = cpu.mmu.stats().walks;
+    let served = ports.port_out(cpu, port, size, value);
+    walks.exclude_since(cpu, before);
+    let phys_id = cpu.mmu.phys.id();
+    cpu.host.check_memory(phys_id);
+    served
+}
+
+/// The OUT `insn` (of the block being run, decoded under code
+/// generation `generation`) completed with its write in
+/// [`Cpu::request`], the counters counting it: offers the write to
+/// `ports`. When served, the block goes on if the hook left RIP after
+/// the OUT and changed nothing the rest of the block was decoded or
+/// fetched under (code bytes, the fetch mode and translation); else it
+/// ends. Unserved, the run exits (`rf_until`: see `Vcpu::rf_until`).
+#[cold]
+#[inline(always)]
+fn port_out<P: PortIo>(
+    cpu: &mut Cpu,
+    walks: &mut Walks,
+    rf_until: u64,
+    ports: &mut P,
+    insn: &Insn,
+    generation: u64,
+) -> PortOutcome {
+    let Request::Exit(Exit::IoOut { port, size, value }) = cpu.request else {
+        return PortOutcome::EndBlock;
+    };
+    cpu.request = Request::None;
+    let key = cpu.fetch_key();
+    let cs_base = cpu.seg[SegReg::Cs as usize].base;
+    let tlb = cpu.mmu.tlb_generation();
+    let cycles = cpu.cycles;
+    if !serve_out(cpu, walks, ports, port, size, value) {
+        if cpu.instructions >= rf_until {
+            // The instruction RF was set for completed.
+            cpu.rflags &= !Rflags::RF.bits();
+        }
+        return PortOutcome::Exit(Exit::IoOut { port, size, value });
+    }
+    // Cycles the hook charged count from here on.
+    let charged = cpu.cycles.wrapping_sub(cycles);
+    cpu.block_cycles = cpu.block_cycles.wrapping_add(charged);
+    let (mmu_epoch, mark_epoch) = (cpu.mmu.epoch(), cpu.mmu.phys.mark_epoch());
+    cpu.host.validate(mmu_epoch, mark_epoch);
+    let unchanged = cpu.rip == insn.next_ip()
+        && cpu.fetch_key() == key
+        && cpu.seg[SegReg::Cs as usize].base == cs_base
+        && cpu.mmu.tlb_generation() == tlb
+        && cpu.mmu.phys.code_generation() == generation;
+    if unchanged {
+        PortOutcome::Continue
+    } else {
+        PortOutcome::EndBlock
     }
 }
 

@@ -5,7 +5,7 @@
 use iced_x86::{Instruction, Mnemonic, OpKind};
 
 use crate::decode::{Handler, Insn};
-use crate::exception::Exception;
+use crate::exception::{Exception, PORT_OUT};
 use crate::flags::{AF, CF, DF, PF, SF, ZF};
 use crate::run::{Exit, Request};
 use crate::state::{Cpu, Cr4, Rflags};
@@ -206,14 +206,15 @@ extern "C" fn port_in(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     Ok(())
 }
 
-/// OUT: the run loop exits with the port and value.
+/// OUT: the run loop offers the write to its port hook, or exits with
+/// the port and value.
 extern "C" fn port_out(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     let port = port_of(c, i, 0);
     let size = i.size1;
     io_allowed(c, port, size)?;
     let value = c.rd(0, size) as u32;
     c.request = Request::Exit(Exit::IoOut { port, size, value });
-    Ok(())
+    Err(PORT_OUT)
 }
 
 #[cfg(test)]
