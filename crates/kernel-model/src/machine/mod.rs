@@ -13,6 +13,7 @@ pub mod boot;
 pub mod entry;
 pub mod frames;
 pub(crate) mod futex;
+pub(crate) mod hypercall;
 pub(crate) mod ids;
 pub mod layout;
 pub mod loader;
@@ -31,7 +32,7 @@ pub mod vdso;
 
 use std::collections::BTreeMap;
 
-use sysgate_cpu::{Exit, Limit, NoTracer, Rflags, Tracer, Vcpu, Vendor};
+use sysgate_cpu::{Exit, Limit, NoTracer, Tracer, Vcpu, Vendor};
 
 pub use phases::PhaseCycles;
 use sysgate_mmu::PhysMem;
@@ -43,6 +44,7 @@ use crate::uaccess::{Efault, UserMemory};
 pub use boot::Flavor;
 use entry::hc;
 use frames::Frames;
+use hypercall::{CallCtx, Rest, Serve, Unfinished};
 use layout::{HYPERCALL_PORT, I386_PAGE_OFFSET, X86_64_KERNEL_MAP};
 use loader::LoadError;
 use paging::{AddressSpace, Format, KernelHalf};
@@ -285,6 +287,9 @@ pub struct Machine {
     /// Whether system calls are pushed to [`Machine::events`] (kept, or
     /// reported to the observer of the run or to [`Machine::step`]).
     pub(crate) collect_events: bool,
+    /// What the run loop's hypercall service left to the machine (see
+    /// `hypercall::Serve`), with the event count before the call.
+    rest: Option<(Rest, usize)>,
     captured: Option<Captured>,
 }
 
@@ -420,6 +425,7 @@ impl Machine {
             keep_events: true,
             phases,
             collect_events: true,
+            rest: None,
             captured: None,
         })
     }
@@ -440,10 +446,28 @@ impl Machine {
     }
 
     pub(crate) fn kernel_base(&self) -> u64 {
-        match self.flavor {
-            Flavor::X86_64 => X86_64_KERNEL_MAP,
-            Flavor::I386 => I386_PAGE_OFFSET,
-        }
+        kernel_base(self.flavor)
+    }
+
+    /// The processor, and the rest of the machine a system call's
+    /// hypercall needs.
+    #[inline(always)]
+    fn split(&mut self) -> (&mut Vcpu, CallCtx<'_>) {
+        (
+            &mut self.vcpu,
+            CallCtx {
+                personality: &mut self.personality,
+                tasks: &mut self.tasks,
+                phases: &mut self.phases,
+                events: &mut self.events,
+                current: self.current,
+                flavor: self.flavor,
+                landing_pad: self.vdso.landing_pad,
+                keep_events: self.keep_events,
+                collect_events: self.collect_events,
+                rest: &mut self.rest,
+            },
+        )
     }
 
     pub(crate) fn user_limit(&self) -> u64 {
@@ -542,51 +566,54 @@ impl Machine {
                 return Err(KernelError::Limit);
             }
             self.phases.switch_to(self.current);
-            let exit = self.vcpu.run_traced(
+            // System calls that return at once are served inside the run
+            // loop (`Serve`); it stops at the others' hypercalls, leaving
+            // what it began of one in `rest`.
+            let (vcpu, ctx) = self.split();
+            let exit = vcpu.run_with_ports(
                 Limit::instructions(max_instructions - used),
-                &mut phases::Watch {
+                &mut Serve {
                     inner: &mut *observer,
-                    phases: &mut self.phases,
+                    ctx,
                 },
             );
-            self.stopped(observer);
-            let seen = self.events.len();
-            let outcome = match exit {
-                // The most frequent stop first, straight to its handler.
-                Exit::IoOut {
-                    port: HYPERCALL_PORT,
-                    value: hc::SYSCALL_64,
-                    ..
-                } if self.vcpu.cpu.cpl() == 0 => {
-                    self.syscall_hypercall_inline::<{ hc::SYSCALL_64 }>()?
-                }
-                Exit::IoOut { port, value, .. }
-                    if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 =>
-                {
-                    self.hypercall(value)?
-                }
-                Exit::Exception(e) if self.vcpu.cpu.cpl() == 3 => {
-                    self.kill_current(signal_for_vector(e.vector()))?
-                }
-                Exit::InstructionLimit => return Err(KernelError::Limit),
-                Exit::TripleFault => return Err(KernelError::TripleFault),
-                Exit::Breakpoint(ip) => return Err(KernelError::Breakpoint(ip)),
-                other => {
-                    return Err(KernelError::Oops(format!(
-                        "unexpected exit {other:?} at {:#x}",
-                        self.vcpu.cpu.rip
-                    )));
-                }
+            let (outcome, seen) = if let Some((rest, seen)) = self.rest.take() {
+                // Stopped at the OUT of a call begun inside the run loop
+                // (which did what `stopped` does).
+                (self.finish_rest(rest)?, seen)
+            } else {
+                self.stopped(observer);
+                let seen = self.events.len();
+                let outcome = match exit {
+                    Exit::IoOut { port, value, .. }
+                        if port == HYPERCALL_PORT && self.vcpu.cpu.cpl() == 0 =>
+                    {
+                        self.hypercall(value)?
+                    }
+                    Exit::Exception(e) if self.vcpu.cpu.cpl() == 3 => {
+                        self.kill_current(signal_for_vector(e.vector()))?
+                    }
+                    Exit::InstructionLimit => return Err(KernelError::Limit),
+                    Exit::TripleFault => return Err(KernelError::TripleFault),
+                    Exit::Breakpoint(ip) => return Err(KernelError::Breakpoint(ip)),
+                    other => {
+                        return Err(KernelError::Oops(format!(
+                            "unexpected exit {other:?} at {:#x}",
+                            self.vcpu.cpu.rip
+                        )));
+                    }
+                };
+                (outcome, seen)
             };
-            self.resuming();
-            if T::SYSCALL_EVENTS {
-                for e in &self.events[seen..] {
-                    observer.syscall(self.vcpu.cpu.cycles, e);
-                }
-            }
-            if !self.keep_events {
-                self.events.truncate(seen);
-            }
+            hypercall::resuming(
+                &self.vcpu.cpu,
+                self.current,
+                &mut self.phases,
+                &mut self.events,
+                self.keep_events,
+                seen,
+                observer,
+            );
             if let Some(status) = outcome {
                 return Ok(status);
             }
@@ -599,41 +626,12 @@ impl Machine {
     #[inline]
     fn stopped<T: Observer>(&mut self, observer: &mut T) {
         self.phases.stopped(&self.vcpu.cpu);
-        let cur = &self.phases.cur;
-        if cur.returned_at.is_some() {
-            if !T::SYSCALL_EVENTS && cur.serial.is_none() && cur.index.is_none() {
-                // Nobody to tell: the call just ends.
-                self.phases.clear_current();
-            } else {
-                self.complete_returned(observer);
-            }
-        }
-    }
-
-    #[inline(never)]
-    fn complete_returned<T: Observer>(&mut self, observer: &mut T) {
-        let call = &mut self.phases.cur;
-        let Some(cycle) = call.returned_at else {
-            return;
-        };
-        let phases = call.phases;
-        if let Some(s) = call.serial {
-            self.personality.audit.set_cycles(s, phases);
-        }
-        if let Some(ev) = &mut call.event
-            && (T::SYSCALL_EVENTS || call.index.is_some())
-        {
-            // (Unless the embedder has emptied `events` since.)
-            if let Some(e) = call.index.and_then(|k| self.events.get_mut(k))
-                && (e.pid, e.nr, e.args) == (ev.pid, ev.nr, ev.args)
-            {
-                e.cycles = phases;
-            }
-            ev.cycles = phases;
-            observer.syscall_returned(cycle, ev);
-        }
-        // The current task has no call in flight now.
-        self.phases.clear_current();
+        hypercall::complete_returned(
+            &mut self.phases,
+            &mut self.personality,
+            &mut self.events,
+            observer,
+        );
     }
 
     /// The machine is about to resume the CPU (after a hypercall).
@@ -730,54 +728,30 @@ impl Machine {
     /// the most frequent hypercall.
     #[inline(always)]
     fn syscall_hypercall_inline<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
-        let regs = self.vcpu.cpu.gpr[4];
-        let (abi, mech, wide) = match HC {
-            hc::SYSCALL_64 => (Abi::X86_64, Mechanism::Syscall64, true),
-            hc::INT80_COMPAT => (Abi::I386, Mechanism::Int80, true),
-            hc::SYSENTER_COMPAT => (Abi::I386, Mechanism::Sysenter, true),
-            hc::SYSCALL_COMPAT => (Abi::I386, Mechanism::SyscallCompat, true),
-            hc::INT80_32 => (Abi::I386, Mechanism::Int80, false),
-            // hc::SYSENTER_32
-            _ => (Abi::I386, Mechanism::Sysenter, false),
-        };
-        self.phases.hypercall(self.vcpu.cpu.cycles);
-        let l = regs::layout(wide);
-        // The fields of pt_regs read once out of guest memory; the same
-        // copy serves the fast-return check when the handler cannot have
-        // changed them (see `complete_with`).
-        let mut pt = self.read_pt_regs(regs, wide, abi);
-        let mask = match abi {
-            Abi::X86_64 => u64::MAX,
-            Abi::I386 => 0xFFFF_FFFF,
-        };
-        let mut args = pt.args.map(|a| a & mask);
-        let nr_sys = pt.orig_ax as u32;
-        if matches!(mech, Mechanism::Sysenter | Mechanism::SyscallCompat) {
-            // do_fast_syscall_32: the sixth argument (the caller's EBP) is
-            // on the user stack; the return goes to the vDSO landing pad.
-            let w = if wide { 8 } else { 4 };
-            let usp = pt.sp & 0xFFFF_FFFF;
-            let mut b = [0u8; 4];
-            if self.user_memory().read(usp, &mut b).is_err() {
-                self.kwrite(regs + l.ax, w, (-14i64) as u64);
-                self.vcpu.cpu.gpr[0] = 0;
-                return Ok(None);
-            }
-            args[5] = u32::from_le_bytes(b) as u64;
-            self.kwrite(regs + l.bp, w, args[5]);
-            self.kwrite(regs + l.ip, w, self.vdso.landing_pad);
-            // (The copy keeps no bp: nothing reads it.)
-            pt.ip = self.vdso.landing_pad;
+        let (vcpu, mut ctx) = self.split();
+        match ctx.syscall::<HC>(&mut vcpu.cpu) {
+            Ok(()) => Ok(None),
+            Err(rest) => self.finish_rest(rest),
         }
-        let call = Call {
-            abi,
-            mech,
-            nr: nr_sys,
-            args,
-            regs,
-            wide,
-        };
-        self.dispatch(call, &pt)
+    }
+
+    /// Does what the hypercall's [`CallCtx`] left to the machine.
+    #[inline(never)]
+    fn finish_rest(&mut self, rest: Rest) -> Result<Option<Status>, KernelError> {
+        match rest {
+            Rest::Failed(e) => Err(e),
+            Rest::Return { call, done } => self.dispatch_slow(call, done),
+            Rest::Finish(u) => {
+                let Unfinished {
+                    call,
+                    pid,
+                    dispatch,
+                    serial,
+                } = *u;
+                let done = self.finish_call(&call, pid, dispatch, serial)?;
+                self.dispatch_slow(call, done)
+            }
+        }
     }
 
     /// The exception hypercall: no call is entering.
@@ -793,119 +767,15 @@ impl Machine {
     /// whether the fast return is allowed, by the rules of Linux's
     /// `do_syscall_64` and `do_fast_syscall_32`.
     pub(crate) fn complete(&mut self, call: &Call, ret: i64) {
-        self.complete_with(call, ret, None);
-    }
-
-    /// [`Machine::complete`], given `pt`, a copy of the call's `pt_regs`
-    /// taken at the hypercall, when the handler was one of the
-    /// personality's (which reach guest memory only through the task's
-    /// user mappings, never the kernel stack). The copy is used only when
-    /// `pt_regs` lies in the kernel-stack region below [`FRAMES_START`]
-    /// (`layout::FRAMES_START`): no user mapping points there (user pages
-    /// are allocated frames, the vDSO pages are in the kernel image), so
-    /// the copy is still current apart from `ax`. Otherwise `pt_regs` is
-    /// read again.
-    ///
-    /// [`FRAMES_START`]: layout::FRAMES_START
-    #[inline(always)]
-    pub(crate) fn complete_with(&mut self, call: &Call, ret: i64, pt: Option<&regs::Copy>) {
-        let l = regs::layout(call.wide);
-        let ax = if call.wide {
-            ret as u64
-        } else {
-            ret as u64 & 0xFFFF_FFFF
-        };
-        let pa = call.regs.wrapping_sub(self.kernel_base());
-        let phys = &mut self.vcpu.cpu.mmu.phys;
-        if call.wide {
-            phys.write_u64(pa.wrapping_add(l.ax), ax);
-        } else {
-            phys.write_u32(pa.wrapping_add(l.ax), ax as u32);
-        }
-        let size = if call.wide {
-            entry::regs64::SIZE
-        } else {
-            entry::regs32::SIZE
-        };
-        let in_kstacks = pa >= KSTACK_REGION
-            && pa
-                .checked_add(size)
-                .is_some_and(|end| end <= layout::FRAMES_START);
-        let fast = match pt {
-            Some(pt) if in_kstacks && pt.wide == call.wide => self.fast_return_check(call, pt),
-            _ => self.fast_return_ok(call),
-        };
-        self.vcpu.cpu.gpr[0] = fast as u64;
-    }
-
-    /// The fields of the `pt_regs` at kernel address `va` (64-bit layout
-    /// when `wide`) that the machine layer reads, with the argument
-    /// registers of `abi`.
-    #[inline(always)]
-    fn read_pt_regs(&self, va: u64, wide: bool, abi: Abi) -> regs::Copy {
-        const WIDE: usize = entry::regs64::SIZE as usize;
-        const NARROW: usize = entry::regs32::SIZE as usize;
-        let pa = va.wrapping_sub(self.kernel_base());
-        let phys = &self.vcpu.cpu.mmu.phys;
-        // The usual case: pt_regs in one resident page of the kernel
-        // stack, read in place.
-        if wide {
-            if let Some(b) = phys.in_page::<WIDE>(pa) {
-                return regs::Copy::decode(b, true, abi);
-            }
-        } else if let Some(b) = phys.in_page::<NARROW>(pa) {
-            return regs::Copy::decode(b, false, abi);
-        }
-        self.read_pt_regs_slow(pa, wide, abi)
-    }
-
-    /// [`Machine::read_pt_regs`] at physical address `pa` through the
-    /// generic read (across pages, open bus, never-written pages).
-    #[cold]
-    #[inline(never)]
-    fn read_pt_regs_slow(&self, pa: u64, wide: bool, abi: Abi) -> regs::Copy {
-        let mut b = [0u8; entry::regs64::SIZE as usize];
-        let size = if wide {
-            entry::regs64::SIZE
-        } else {
-            entry::regs32::SIZE
-        } as usize;
-        self.vcpu.cpu.mmu.phys.read(pa, &mut b[..size]);
-        regs::Copy::decode(&b, wide, abi)
+        let (vcpu, ctx) = self.split();
+        ctx.complete_with(&mut vcpu.cpu, call, ret, None);
     }
 
     /// Whether the call may return by SYSRET/SYSEXIT, from the `pt_regs`
     /// in guest memory now.
-    #[inline(never)]
-    pub(crate) fn fast_return_ok(&self, call: &Call) -> bool {
-        let pt = self.read_pt_regs(call.regs, call.wide, call.abi);
-        self.fast_return_check(call, &pt)
-    }
-
-    /// Whether the call may return by SYSRET/SYSEXIT, given its `pt_regs`.
-    #[inline(always)]
-    fn fast_return_check(&self, call: &Call, pt: &regs::Copy) -> bool {
-        let (ip, flags) = (pt.ip, pt.flags);
-        let (cs, ss) = (pt.cs as u16, pt.ss as u16);
-        let slow = Rflags::RF.bits() | Rflags::TF.bits() | Rflags::VM.bits();
-        match call.mech {
-            Mechanism::Syscall64 => {
-                pt.cx == ip
-                    && pt.r11 == flags
-                    && cs == layout::gdt64::USER_CS
-                    && ss == layout::gdt64::USER_DS
-                    && ip < layout::X86_64_TASK_SIZE
-                    && flags & slow == 0
-            }
-            Mechanism::Sysenter | Mechanism::SyscallCompat => {
-                let (ucs, uds) = match self.flavor {
-                    Flavor::X86_64 => (layout::gdt64::USER32_CS, layout::gdt64::USER_DS),
-                    Flavor::I386 => (layout::gdt32::USER_CS, layout::gdt32::USER_DS),
-                };
-                cs == ucs && ss == uds && ip == self.vdso.landing_pad && flags & slow == 0
-            }
-            Mechanism::Int80 => false,
-        }
+    pub(crate) fn fast_return_ok(&mut self, call: &Call) -> bool {
+        let (vcpu, ctx) = self.split();
+        ctx.fast_return_ok(&vcpu.cpu, call)
     }
 
     pub(crate) fn user_memory(&mut self) -> TaskMemory<'_> {
@@ -945,6 +815,14 @@ impl Machine {
             signal::Delivered::Killed => self.schedule(),
             _ => Ok(None),
         }
+    }
+}
+
+/// Where the kernel half maps physical address 0 in `flavor`.
+pub(crate) fn kernel_base(flavor: Flavor) -> u64 {
+    match flavor {
+        Flavor::X86_64 => X86_64_KERNEL_MAP,
+        Flavor::I386 => I386_PAGE_OFFSET,
     }
 }
 

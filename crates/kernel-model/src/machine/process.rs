@@ -16,19 +16,16 @@
 use sysgate_cpu::fpu::FpuState;
 use sysgate_cpu::{Cpu, Rflags, SegReg, Segment};
 
+use super::hypercall::{Info, Rest};
 use super::loader::{self, LoadError, at};
 use super::paging::{AddressSpace, Prot};
 use super::vdso;
 use super::{
-    Call, KSTACK_SIZE, KernelError, Machine, Mechanism, PhaseCycles, STACK_PAGES, STACK_TOP_32,
-    STACK_TOP_64, Status, SyscallEvent, TaskMemory, VDSO32_BASE, VDSO64_BASE, boot, phases, regs,
+    Call, KSTACK_SIZE, KernelError, Machine, STACK_PAGES, STACK_TOP_32, STACK_TOP_64, Status,
+    TaskMemory, VDSO32_BASE, VDSO64_BASE, boot, regs,
 };
 use crate::abi::Abi;
-use crate::audit::EntryMechanism;
-use crate::personality::{
-    Dispatch, MachineCall, Personality, ProcessInfo, SysError, SyscallEnv, SyscallOutcome,
-    TaskFiles, comm_bytes,
-};
+use crate::personality::{Dispatch, MachineCall, TaskFiles, comm_bytes};
 use crate::syscalls::table::MachineOp;
 use crate::uaccess::{self, UserMemory};
 
@@ -174,67 +171,10 @@ impl Task {
     }
 }
 
-/// What [`Machine::try_call_at`] did.
-struct Tried {
-    done: Done,
-    /// See [`Machine::try_call_at`].
-    clean: bool,
-}
-
-/// The error for a system call with no current task (a sysgate bug).
-#[cold]
-#[inline(never)]
-fn no_current_task(pid: u32) -> KernelError {
-    KernelError::Oops(format!("system call with no current task (pid {pid})"))
-}
-
-/// The identity a task shows the personality layer.
-struct Info<'a> {
-    pid: u32,
-    ppid: u32,
-    comm: &'a [u8; 16],
-    exe: &'a [u8],
-    areas: &'a loader::ArgAreas,
-}
-
-impl ProcessInfo for Info<'_> {
-    fn pid(&self) -> u32 {
-        self.pid
-    }
-    fn ppid(&self) -> u32 {
-        self.ppid
-    }
-    fn uid(&self) -> u32 {
-        0
-    }
-    fn gid(&self) -> u32 {
-        0
-    }
-    fn comm(&self) -> [u8; 16] {
-        *self.comm
-    }
-    fn exe(&self) -> Option<Vec<u8>> {
-        Some(self.exe.to_vec())
-    }
-    fn arg_areas(&self) -> Option<[(u64, u64); 2]> {
-        let a = self.areas;
-        Some([(a.arg_start, a.arg_end), (a.env_start, a.env_end)])
-    }
-}
-
 /// An address space that maps nothing, for accesses with no task.
 pub(crate) fn empty_mm() -> &'static AddressSpace {
     static EMPTY: std::sync::OnceLock<AddressSpace> = std::sync::OnceLock::new();
     EMPTY.get_or_init(AddressSpace::empty)
-}
-
-fn entry_mechanism(m: Mechanism) -> EntryMechanism {
-    match m {
-        Mechanism::Syscall64 => EntryMechanism::Syscall64,
-        Mechanism::Int80 => EntryMechanism::Int80,
-        Mechanism::Sysenter => EntryMechanism::Sysenter,
-        Mechanism::SyscallCompat => EntryMechanism::SyscallCompat,
-    }
 }
 
 /// What a machine-layer call did.
@@ -451,29 +391,12 @@ impl Machine {
         true
     }
 
-    /// Dispatches a system call for the current task; `pt` is the copy of
-    /// its `pt_regs` taken at the hypercall.
-    #[inline(always)]
-    pub(crate) fn dispatch(
+    #[inline(never)]
+    pub(super) fn dispatch_slow(
         &mut self,
         call: Call,
-        pt: &regs::Copy,
+        done: Done,
     ) -> Result<Option<Status>, KernelError> {
-        let tried = self.try_call_inline(&call)?;
-        match tried.done {
-            Done::Return(r) if tried.clean => {
-                // A personality handler returned: pt_regs are as the
-                // hypercall read them, and the task had no signal work
-                // before the call and the handler could not give it any.
-                self.complete_with(&call, r, Some(pt));
-                Ok(None)
-            }
-            done => self.dispatch_slow(call, done),
-        }
-    }
-
-    #[inline(never)]
-    fn dispatch_slow(&mut self, call: Call, done: Done) -> Result<Option<Status>, KernelError> {
         match done {
             Done::Return(r) => {
                 self.complete(&call, r);
@@ -516,126 +439,24 @@ impl Machine {
 
     /// Performs a call once; the caller decides what to do with the result.
     fn try_call(&mut self, call: &Call) -> Result<Done, KernelError> {
-        Ok(self.try_call_at(call)?.done)
-    }
-
-    /// [`Machine::try_call`], also telling whether the call was served by
-    /// a personality handler that returned (neither `pt_regs` nor the
-    /// task's signal state changed) while the task had no signal work
-    /// (nothing pending, no alarm, no saved mask): then returning to user
-    /// mode has nothing to deliver.
-    #[inline(never)]
-    fn try_call_at(&mut self, call: &Call) -> Result<Tried, KernelError> {
-        self.try_call_inline(call)
-    }
-
-    /// [`Machine::try_call_at`], inlined into the hypercall's dispatch.
-    #[inline(always)]
-    fn try_call_inline(&mut self, call: &Call) -> Result<Tried, KernelError> {
-        let pid = self.current;
-        let Some(task) = self.tasks.get_mut(&pid) else {
-            return Err(no_current_task(pid));
-        };
-        let quiet =
-            task.sig.pending == 0 && task.sig.alarm_at.is_none() && task.sig.saved_mask.is_none();
-        let info = Info {
-            pid,
-            ppid: task.ppid,
-            comm: &task.comm,
-            exe: &task.exe,
-            areas: &task.areas,
-        };
-        let cycles = self.vcpu.cpu.cycles;
-        let mut mem = TaskMemory {
-            mm: &task.mm,
-            phys: &mut self.vcpu.cpu.mmu.phys,
-        };
-        let mechanism = entry_mechanism(call.mech);
-        let env = SyscallEnv {
-            task: &mut task.files,
-            mem: &mut mem,
-            process: &info,
-            mechanism,
-            cycles,
-        };
-        // The personality's fast path inline (a handler that returned, with
-        // nothing tracing or auditing it); every other call out of line.
-        let fast = self
-            .personality
-            .syscall_fast(call.abi, call.nr as u64, &call.args, env);
-        let (r, copied) = match fast {
-            Some((Ok(v), copied)) => (v, copied),
-            Some((Err(SysError::Errno(e)), copied)) => (e.to_return(), copied),
-            Some((Err(e), copied)) => {
-                return self.tried(call, pid, quiet, Personality::outcome_of(e, copied));
-            }
-            None => {
-                let out = self.personality.syscall_other(
-                    call.abi,
-                    call.nr as u64,
-                    &call.args,
-                    SyscallEnv {
-                        task: &mut task.files,
-                        mem: &mut mem,
-                        process: &info,
-                        mechanism,
-                        cycles,
-                    },
-                );
-                return self.tried(call, pid, quiet, out);
-            }
-        };
-        self.charge_handler(pid, copied);
-        self.record_inline(call, Some(r), None);
-        Ok(Tried {
-            done: Done::Return(r),
-            clean: quiet,
-        })
-    }
-
-    /// Charges the handler's modeled cost (an estimate, see `phases`) for
-    /// a call of task `pid` that copied `copied` bytes between user and
-    /// kernel memory: on the CPU's clock and in the call's handler phase.
-    #[inline(always)]
-    fn charge_handler(&mut self, pid: u32, copied: u64) {
-        let cost = phases::handler_cycles(copied);
-        self.vcpu.cpu.cycles = self.vcpu.cpu.cycles.saturating_add(cost);
-        self.phases.switch_to(pid);
-        self.phases.charge_handler(cost);
-    }
-
-    /// The rest of [`Machine::try_call_at`] for a call the personality's
-    /// fast path did not complete, given its outcome `out` (`quiet`: the
-    /// task had no signal work before the call).
-    #[inline(never)]
-    fn tried(
-        &mut self,
-        call: &Call,
-        pid: u32,
-        quiet: bool,
-        out: SyscallOutcome,
-    ) -> Result<Tried, KernelError> {
-        self.charge_handler(pid, out.copied);
-        let serial = out.audit_serial;
-        match out.dispatch {
-            Dispatch::Return(r) | Dispatch::Yield(r) => {
-                self.record(call, Some(r), serial);
-                Ok(Tried {
-                    done: Done::Return(r),
-                    clean: quiet,
-                })
-            }
-            dispatch => Ok(Tried {
-                done: self.finish_call(call, pid, dispatch, serial)?,
-                clean: false,
-            }),
+        let (vcpu, mut ctx) = self.split();
+        match ctx.try_call(&mut vcpu.cpu, call) {
+            Ok(tried) => Ok(tried.done),
+            Err(rest) => match rest {
+                Rest::Finish(u) => self.finish_call(&u.call, u.pid, u.dispatch, u.serial),
+                Rest::Failed(e) => Err(e),
+                // (CallCtx::try_call leaves no other rest.)
+                Rest::Return { done, .. } => Ok(done),
+            },
         }
     }
 
-    /// The rest of [`Machine::try_call`]: the dispatches other than a
-    /// plain return.
+    /// The rest of a call [`CallCtx::try_call`] began: the dispatches
+    /// other than a plain return.
+    ///
+    /// [`CallCtx::try_call`]: super::hypercall::CallCtx::try_call
     #[inline(never)]
-    fn finish_call(
+    pub(super) fn finish_call(
         &mut self,
         call: &Call,
         pid: u32,
@@ -713,49 +534,14 @@ impl Machine {
                         .finish_machine_call(mc, ret, &mut mem, &info, cycles);
                 }
                 self.phases.switch_to(pid);
-                self.record(call, ret, serial);
+                self.split().1.record(call, ret, serial);
                 return Ok(done);
             }
         };
         if let Done::Return(r) = done {
-            self.record(call, Some(r), serial);
+            self.split().1.record(call, Some(r), serial);
         }
         Ok(done)
-    }
-
-    /// Records the current task's call as an event (and its phases so far
-    /// in its audit record, if it has one).
-    #[inline(never)]
-    fn record(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
-        self.record_inline(call, ret, serial);
-    }
-
-    /// [`Machine::record`], inlined into the hypercall's dispatch.
-    #[inline(always)]
-    fn record_inline(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
-        let event = SyscallEvent {
-            pid: self.current,
-            abi: call.abi,
-            mechanism: call.mech,
-            nr: call.nr,
-            args: call.args,
-            ret,
-            cycles: PhaseCycles::default(),
-        };
-        let index = self.keep_events.then_some(self.events.len());
-        let phases = self.phases.recorded(event, index, serial);
-        if let Some(s) = serial {
-            self.personality.audit.set_cycles(s, phases);
-        }
-        // Pushed even when events are not kept if the observer wants them:
-        // it sees them after the hypercall, and the run loop then drops
-        // them.
-        if self.collect_events {
-            self.events.push(SyscallEvent {
-                cycles: phases,
-                ..event
-            });
-        }
     }
 
     /// Ends `pid` with `status`: frees its memory, closes its files,
