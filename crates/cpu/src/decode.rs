@@ -94,12 +94,19 @@ pub struct Insn {
     /// GPR slots of operands 0 and 1 when they are general registers, the
     /// register number when they are XMM or MM registers (else 0).
     pub(crate) reg: [u8; 2],
-    /// Condition-code nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B).
+    /// Condition-code nibble of Jcc/SETcc/CMOVcc (SDM Vol. 1 Appendix B);
+    /// for the 64-bit stack operations that may join a stack-frame run,
+    /// their kind and whether the run they start writes memory
+    /// (`insn::faststack::mark_runs`).
     pub(crate) cond: u8,
     /// How many instructions, this one first, form a run of stack pushes
     /// or pops the run loop may execute at once (see
     /// `insn::faststack::mark_runs`); 0 when this one starts none.
     pub(crate) run: u8,
+    /// For an instruction that starts a stack-frame run (a run mixing
+    /// pushes, pops and RSP-relative moves): the bytes the run accesses,
+    /// `[lo, hi)` relative to RSP before it; `[0, 0]` otherwise.
+    pub(crate) frame: [i16; 2],
     /// The decoded instruction.
     pub ins: Instruction,
 }
@@ -237,6 +244,9 @@ fn ends_block(ins: &Instruction) -> bool {
     }
 }
 
+// Decoded blocks are arrays of these: keep them at 96 bytes.
+const _: () = assert!(std::mem::size_of::<Insn>() == 96);
+
 impl Insn {
     /// Decodes the precomputed form of `ins` for code size `bits`.
     pub(crate) fn new(ins: Instruction, bits: u32, cycles: u32) -> Insn {
@@ -292,6 +302,7 @@ impl Insn {
             reg: [slot(o0, 0), slot(o1, 1)],
             cond,
             run: 0,
+            frame: [0, 0],
             ins,
         }
     }

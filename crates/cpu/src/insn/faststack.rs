@@ -17,7 +17,7 @@
 //! (E/R)SP pushes the old value, POP (E/R)SP leaves the popped value in it,
 //! and a 32-bit stack pointer update keeps bits 63:32.
 
-use iced_x86::{Code, Instruction, OpKind};
+use iced_x86::{Code, Instruction, OpKind, Register};
 
 use crate::decode::{Handler, Insn, Opnd};
 use crate::exception::{Exception, STACK_RUN};
@@ -79,9 +79,16 @@ fn push64(c: &mut Cpu, v: u64) -> Result<(), Exception> {
 }
 
 /// The full path of a push: segmentation, paging and the cache fill.
+///
+/// `extern "C"`, like the handlers, so that its result comes back in two
+/// registers: with the Rust ABI it is written to a stack slot, the
+/// handler's fast path then stores `Ok`'s two-byte tag in the same slot
+/// and reloads all eight bytes, and that load cannot be forwarded from
+/// the narrower store (measured: 6% of the host time of a getpid round
+/// trip went to the first push of the entry stub).
 #[cold]
 #[inline(never)]
-fn push64_slow(c: &mut Cpu, sp: u64, v: u64) -> Result<(), Exception> {
+extern "C" fn push64_slow(c: &mut Cpu, sp: u64, v: u64) -> Result<(), Exception> {
     c.write_mem(SegReg::Ss as u8, sp, 8, v)?;
     c.gpr[4] = sp;
     Ok(())
@@ -235,26 +242,165 @@ fn run_kind(i: &Insn) -> Option<RunKind> {
     })
 }
 
-/// Marks in each instruction of a block the length of the run of stack
-/// operations of one kind (all 64-bit pushes, all 64-bit pops, or the
-/// same in 32 bits) it starts: `Insn::run`, 0 when shorter than two. Such
-/// runs build and unwind `pt_regs` in every kernel entry, and save and
-/// restore callee-saved registers in function prologues and epilogues.
+/// What a 64-bit stack operation that may join a stack-frame run does
+/// (its tag in `Insn::cond`; bit 3 there says the run it starts writes).
+mod op {
+    /// PUSH r64 (not RSP) or PUSH imm.
+    pub const PUSH: u8 = 0;
+    /// POP r64 (not RSP).
+    pub const POP: u8 = 1;
+    /// MOV r64, [RSP + disp] (not into RSP).
+    pub const LOAD: u8 = 2;
+    /// MOV [RSP + disp], r64 (not from RSP).
+    pub const STORE: u8 = 3;
+    /// MOV RSP, [RSP + disp]: moves the stack, so it can only end a run.
+    pub const LOAD_SP: u8 = 4;
+    /// The run starting here writes memory.
+    pub const WRITES: u8 = 8;
+    /// Bits 7:4: how many operations of this kind follow in a row, this
+    /// one first (at most 15).
+    pub const STRETCH_SHIFT: u8 = 4;
+}
+
+/// The stack-frame kind of a 64-bit instruction ([`op`]): the PUSH/POP
+/// forms of [`run_kind`] and MOV between a 64-bit register and
+/// `[RSP + disp]` through SS (no index, no segment override).
+fn frame_op(i: &Insn) -> Option<u8> {
+    let ins = &i.ins;
+    let rsp_mem = |n: u32| {
+        ins.op_kind(n) == OpKind::Memory
+            && ins.memory_base() == Register::RSP
+            && ins.memory_index() == Register::None
+            && ins.memory_segment() == Register::SS
+    };
+    match ins.code() {
+        Code::Push_r64 | Code::Pushq_imm8 | Code::Pushq_imm32 | Code::Pop_r64 => {
+            match run_kind(i)? {
+                RunKind::Push64 => Some(op::PUSH),
+                RunKind::Pop64 => Some(op::POP),
+                _ => None,
+            }
+        }
+        Code::Mov_r64_rm64 if rsp_mem(1) => Some(if ins.op0_register() == Register::RSP {
+            op::LOAD_SP
+        } else {
+            op::LOAD
+        }),
+        Code::Mov_rm64_r64 if rsp_mem(0) && ins.op1_register() != Register::RSP => Some(op::STORE),
+        _ => None,
+    }
+}
+
+/// The stack-frame run starting at some instruction, seen from the back
+/// of the block: its length, the bytes it accesses relative to RSP before
+/// it, and what it holds.
+#[derive(Clone, Copy, Default)]
+struct FrameRun {
+    len: u8,
+    lo: i64,
+    hi: i64,
+    writes: bool,
+    pushes_only: bool,
+    pops_only: bool,
+}
+
+impl FrameRun {
+    /// The run of the single operation `kind` with displacement `disp`.
+    fn single(kind: u8, disp: i64) -> FrameRun {
+        let (lo, hi) = match kind {
+            op::PUSH => (-8, 0),
+            op::POP => (0, 8),
+            _ => (disp, disp + 8),
+        };
+        FrameRun {
+            len: 1,
+            lo,
+            hi,
+            writes: matches!(kind, op::PUSH | op::STORE),
+            pushes_only: kind == op::PUSH,
+            pops_only: kind == op::POP,
+        }
+    }
+
+    /// `kind` (displacement `disp`) followed by the run `next`, when all of
+    /// it fits in one page's worth of bytes.
+    fn join(kind: u8, disp: i64, next: FrameRun) -> Option<FrameRun> {
+        if kind == op::LOAD_SP || next.len == 0 {
+            return None;
+        }
+        let me = FrameRun::single(kind, disp);
+        let delta = match kind {
+            op::PUSH => -8,
+            op::POP => 8,
+            _ => 0,
+        };
+        let lo = me.lo.min(next.lo + delta);
+        let hi = me.hi.max(next.hi + delta);
+        let fits = hi - lo <= 0x1000 && lo >= i16::MIN as i64 && hi <= i16::MAX as i64;
+        fits.then_some(FrameRun {
+            len: next.len.saturating_add(1),
+            lo,
+            hi,
+            writes: me.writes || next.writes,
+            pushes_only: me.pushes_only && next.pushes_only,
+            pops_only: me.pops_only && next.pops_only,
+        })
+    }
+}
+
+/// Marks in each instruction of a block the length of the stack run it
+/// starts (`Insn::run`, 0 when shorter than two): in 32-bit code a run of
+/// pushes or of pops; in 64-bit code a run of pushes, pops and moves
+/// between registers and `[RSP + disp]` whose accesses fit in a page
+/// (a stack-frame run, with its extent in `Insn::frame` unless it is all
+/// pushes or all pops). Such runs build and unwind `pt_regs` in every
+/// kernel entry, and save, spill and restore registers in function
+/// prologues, bodies and epilogues.
 pub(crate) fn mark_runs(insns: &mut [Insn]) {
     let mut next: Option<RunKind> = None;
     let mut len = 0u8;
+    let mut frame = FrameRun::default();
+    // The kind of the operation after this one in its run, and how many of
+    // that kind follow in a row.
+    let mut stretch = (u8::MAX, 0u8);
     for i in insns.iter_mut().rev() {
-        let kind = run_kind(i);
-        len = match kind {
-            Some(_) if kind == next => len.saturating_add(1),
-            Some(_) => 1,
-            None => 0,
-        };
-        i.run = if len >= 2 { len } else { 0 };
+        i.frame = [0, 0];
+        if let Some(kind) = frame_op(i) {
+            let disp = i.ins.memory_displacement64() as i64;
+            frame = match FrameRun::join(kind, disp, frame) {
+                Some(f) => f,
+                None => {
+                    stretch = (u8::MAX, 0);
+                    FrameRun::single(kind, disp)
+                }
+            };
+            stretch = if stretch.0 == kind {
+                (kind, (stretch.1 + 1).min(15))
+            } else {
+                (kind, 1)
+            };
+            i.cond =
+                kind | if frame.writes { op::WRITES } else { 0 } | stretch.1 << op::STRETCH_SHIFT;
+            i.run = if frame.len >= 2 { frame.len } else { 0 };
+            if i.run != 0 && !frame.pushes_only && !frame.pops_only {
+                i.frame = [frame.lo as i16, frame.hi as i16];
+            }
+            next = None;
+        } else {
+            frame = FrameRun::default();
+            stretch = (u8::MAX, 0);
+            let kind = run_kind(i);
+            len = match kind {
+                Some(_) if kind == next => len.saturating_add(1),
+                Some(_) => 1,
+                None => 0,
+            };
+            i.run = if len >= 2 { len } else { 0 };
+            next = kind;
+        }
         if i.run != 0 {
             i.exec = run_start;
         }
-        next = kind;
     }
 }
 
@@ -266,7 +412,9 @@ extern "C" fn run_start(_: &mut Cpu, _: &Insn) -> Result<(), Exception> {
 /// Executes one instruction of a run by itself (its own handler).
 #[inline(never)]
 pub(crate) fn execute_one(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
-    lookup(&i.ins).unwrap_or(generic)(c, i)
+    lookup(&i.ins)
+        .or_else(|| super::fast::lookup(&i.ins))
+        .unwrap_or(generic)(c, i)
 }
 
 /// Executes a run marked by [`mark_runs`] at once when every access of it
@@ -278,6 +426,9 @@ pub(crate) fn execute_one(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 /// run must be executed instruction by instruction.
 #[inline]
 pub(crate) fn execute_run(c: &mut Cpu, run: &[Insn]) -> bool {
+    if run[0].frame[1] > run[0].frame[0] {
+        return frame_run64(c, run);
+    }
     match run_kind(&run[0]) {
         Some(RunKind::Push64) => push_run64(c, run),
         Some(RunKind::Pop64) => pop_run64(c, run),
@@ -346,6 +497,85 @@ fn pop_run64(c: &mut Cpu, run: &[Insn]) -> bool {
         off += 8;
     }
     c.gpr[4] = sp + bytes;
+    true
+}
+
+/// A stack-frame run in 64-bit code ([`mark_runs`]), in order, on the one
+/// page its accesses lie in.
+fn frame_run64(c: &mut Cpu, run: &[Insn]) -> bool {
+    let first = &run[0];
+    let [lo, hi] = first.frame.map(i64::from);
+    let sp = c.gpr[4];
+    let low = sp.wrapping_add(lo as u64);
+    if !one_page(low, (hi - lo) as u64) {
+        return false;
+    }
+    let Some(ctx) = stack_ctx(c, low) else {
+        return false;
+    };
+    // A page cached for writing is readable too (writable implies
+    // readable at every privilege, with or without protection keys).
+    let page = if first.cond & op::WRITES != 0 {
+        c.host.write_page(low, ctx)
+    } else {
+        c.host.read_page(low, ctx).map(|p| p as *mut u8)
+    };
+    let Some(page) = page else {
+        return false;
+    };
+    // Offset in the page of the address RSP + `rel`, for the `rel` of every
+    // access of the run (all within `[lo, hi)`).
+    let at = |rel: i64| ((low & 0xFFF) as i64 + rel - lo) as usize;
+    // RSP relative to its value before the run.
+    let mut rel = 0i64;
+    let read = |off: usize| {
+        // SAFETY (every access of the run): `page` is a resident page of
+        // this Cpu's memory cached for this access class (for writing when
+        // the run writes), and each access's 8 bytes lie in `[lo, hi)`
+        // relative to the starting RSP, which `one_page` placed in it.
+        unsafe { u64::from_le(page.add(off).cast::<u64>().read_unaligned()) }
+    };
+    let write = |off: usize, v: u64| {
+        // SAFETY: as for `read`.
+        unsafe { page.add(off).cast::<u64>().write_unaligned(v.to_le()) }
+    };
+    let n = run.len();
+    let mut k = 0;
+    while k < n {
+        let i = &run[k];
+        let kind = i.cond & 7;
+        // Consecutive pops, or pushes, in one tight loop each.
+        let end = (k + (i.cond >> op::STRETCH_SHIFT) as usize).min(n);
+        if kind == op::POP {
+            let off = at(rel);
+            for (j, p) in run[k..end].iter().enumerate() {
+                c.gpr[p.reg[0] as usize & 15] = read(off + 8 * j);
+            }
+            rel += 8 * (end - k) as i64;
+            k = end;
+            continue;
+        }
+        if kind == op::PUSH {
+            for p in &run[k..end] {
+                rel -= 8;
+                write(at(rel), pushed(c, p));
+            }
+            k = end;
+            continue;
+        }
+        let off = at(rel + i.mem.disp as i64);
+        match kind {
+            op::LOAD => c.gpr[i.reg[0] as usize & 15] = read(off),
+            op::STORE => write(off, c.gpr[i.reg[1] as usize & 15]),
+            _ => {
+                // op::LOAD_SP, the last of its run.
+                c.gpr[4] = read(off);
+                return true;
+            }
+        }
+        k += 1;
+    }
+    c.gpr[4] = sp.wrapping_add(rel as u64);
     true
 }
 
@@ -497,8 +727,18 @@ mod tests {
         }
     }
 
+    /// Decodes `n` instructions of 64-bit `code` and marks their runs.
+    fn marked(code: &[u8], n: usize) -> Vec<crate::decode::Insn> {
+        let mut d = iced_x86::Decoder::with_ip(64, code, 0, iced_x86::DecoderOptions::NONE);
+        let mut insns: Vec<_> = (0..n)
+            .map(|_| crate::decode::Insn::new(d.decode(), 64, 0))
+            .collect();
+        super::mark_runs(&mut insns);
+        insns
+    }
+
     #[test]
-    fn runs_are_marked_by_kind_and_stop_at_the_stack_pointer() {
+    fn runs_are_marked_and_stop_at_the_stack_pointer() {
         let code = asm(64, |a| {
             a.push(rax)?;
             a.push(1i32)?;
@@ -509,13 +749,79 @@ mod tests {
             a.pop(rsp)?;
             a.pop(rsi)
         });
-        let mut d = iced_x86::Decoder::with_ip(64, &code, 0, iced_x86::DecoderOptions::NONE);
-        let mut insns: Vec<_> = (0..8)
-            .map(|_| crate::decode::Insn::new(d.decode(), 64, 0))
-            .collect();
-        super::mark_runs(&mut insns);
+        let insns = marked(&code, 8);
         let runs: Vec<u8> = insns.iter().map(|i| i.run).collect();
-        assert_eq!(runs, [2, 0, 0, 2, 0, 0, 0, 0]);
+        assert_eq!(runs, [2, 0, 0, 3, 2, 0, 0, 0]);
+        // Only the mixed run has an extent: push, push, pop touch the 16
+        // bytes below RSP.
+        let frames: Vec<[i16; 2]> = insns.iter().map(|i| i.frame).collect();
+        assert_eq!(frames[3], [-16, 0]);
+        assert_eq!(frames[4], [-8, 0]);
+        assert!(frames[..3].iter().chain(&frames[5..]).all(|f| *f == [0, 0]));
+    }
+
+    #[test]
+    fn stack_frame_runs_end_at_a_load_of_rsp_and_stay_in_a_page() {
+        let code = asm(64, |a| {
+            a.mov(rcx, qword_ptr(rsp + 0x80))?;
+            a.mov(qword_ptr(rsp + 0x58), rcx)?;
+            a.pop(r15)?;
+            a.mov(rsp, qword_ptr(rsp + 0x10))?;
+            a.pop(rax)?;
+            a.mov(rax, qword_ptr(rsp + 0x2000))?;
+            a.mov(qword_ptr(rsp + 8), rax)?;
+            a.mov(rax, qword_ptr(rsp + 8).fs())?;
+            a.mov(rbx, qword_ptr(rsp + rcx + 8))?;
+            a.mov(qword_ptr(rsp), rsp)
+        });
+        let insns = marked(&code, 10);
+        let runs: Vec<u8> = insns.iter().map(|i| i.run).collect();
+        // The load of RSP ends the first run; the 0x2000 displacement does
+        // not fit a page with the next access; an FS override, an index
+        // and a store of RSP join nothing.
+        assert_eq!(runs, [4, 3, 2, 0, 0, 0, 0, 0, 0, 0]);
+        // [rsp+0x58, +0x88) and the pop's [0, 8), then the load at 8+0x10.
+        assert_eq!(insns[0].frame, [0, 0x88]);
+        assert_eq!(insns[2].frame, [0, 0x20]);
+        assert_eq!(insns[5].frame, [0, 0]);
+    }
+
+    #[test]
+    fn stack_frame_runs_match_single_instructions() {
+        // The exit path of entry_SYSCALL_64 (RSP-relative loads and
+        // stores, pops, then RSP loaded from the frame) and a function's
+        // spills and reloads around pushes, at stack tops that keep the
+        // frame in one page or make it cross the boundary at 0x7000.
+        for stack_top in [0x7800u64, 0x7100, 0x7010] {
+            let code = asm(64, |a| {
+                a.mov(ecx, 3u32)?;
+                let mut top = a.create_label();
+                a.set_label(&mut top)?;
+                a.mov(r12, rsp)?;
+                a.sub(rsp, 0x40)?;
+                a.mov(qword_ptr(rsp + 0x38), r12)?;
+                for r in [rax, rdx, rbx, rbp, rsi, rdi] {
+                    a.push(r)?;
+                }
+                a.mov(r8, qword_ptr(rsp + 0x10))?;
+                a.mov(r9, qword_ptr(rsp + 0x20))?;
+                a.mov(qword_ptr(rsp + 0x10), r9)?;
+                a.mov(qword_ptr(rsp + 0x20), r8)?;
+                a.push(0x55i32)?;
+                a.mov(qword_ptr(rsp + 0x48), rcx)?;
+                for r in [r10, rdi, rsi, rbp, rbx, rdx, rax] {
+                    a.pop(r)?;
+                }
+                a.mov(r11, qword_ptr(rsp + 0x38))?;
+                a.mov(rsp, qword_ptr(rsp + 0x38))?;
+                a.add(rax, r8)?;
+                a.dec(ecx)?;
+                a.jnz(top)
+            });
+            let v = same_three_ways(64, &code, stack_top);
+            assert_eq!(v.cpu.gpr[4], stack_top, "top {stack_top:#x}");
+            assert_eq!(v.cpu.gpr[11], stack_top, "top {stack_top:#x}");
+        }
     }
 
     #[test]

@@ -846,23 +846,30 @@ pub(crate) mod regs {
     /// The fields of a `pt_regs` the machine layer reads, read out of
     /// guest memory (each 8 bytes in the 64-bit layout, 4 in the i386 one;
     /// 0 for a field the layout does not have).
+    ///
+    /// The fields are laid out (`repr(C)`) in an order unlike `pt_regs`'s,
+    /// so that the compiler reads each with its own load: `pt_regs` was
+    /// just written by the entry stub's 8-byte pushes, and a wider load
+    /// spanning two of them cannot be forwarded from the store buffer
+    /// (it would wait for both stores to reach the cache).
     #[derive(Clone, Copy, Debug)]
+    #[repr(C)]
     pub(crate) struct Copy {
         /// The 64-bit layout (else i386).
         pub wide: bool,
-        /// The call's argument registers (at the offsets the reader was
-        /// given), not yet masked to the ABI's width.
-        pub args: [u64; 6],
-        pub orig_ax: u64,
         pub ip: u64,
-        pub cs: u64,
         pub flags: u64,
+        pub orig_ax: u64,
         pub sp: u64,
+        pub cs: u64,
         pub ss: u64,
         /// `cx` and `r11` of the 64-bit layout (SYSRET's return address and
         /// flags).
         pub cx: u64,
         pub r11: u64,
+        /// The call's argument registers (at the offsets the reader was
+        /// given), not yet masked to the ABI's width.
+        pub args: [u64; 6],
     }
 
     impl Copy {

@@ -140,8 +140,9 @@ pub(crate) struct PhaseTracker {
     /// The task `cur` belongs to.
     pid: u32,
     /// The current task's call. At most one call returns between two
-    /// stops of the run loop (each call stops it at its hypercall), so its
-    /// completion waits here for the next stop.
+    /// hypercalls, so its completion waits here for the next hypercall
+    /// (served inside the run loop or not) or the next stop of the run
+    /// loop, whichever comes first.
     pub cur: InFlight,
     /// The calls in flight of tasks that are not running.
     parked: BTreeMap<u32, InFlight>,
