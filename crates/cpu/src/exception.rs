@@ -60,11 +60,12 @@ pub(crate) const LEAVE_BLOCK: Exception = Exception::PF {
     error: u32::MAX,
 };
 
-/// Not an exception: what an instruction handler returns, after its
-/// instruction has completed and recorded a transition (SWAPGS), to have
-/// the run loop report the transition at once and go on with the block;
-/// every other instruction that records one ends its block and is
-/// reported at the block's end. Another #PF no page walk produces.
+/// Not an exception: what SWAPGS returns once it has completed, to have
+/// the run loop record its transition (which changes no privilege, code
+/// or stack: it is recorded after the fact) and report it at once, unless
+/// nobody wants it (`Tracer::SWAPGS_TRANSITIONS`), and go on with the
+/// block; every other instruction that records a transition ends its block
+/// and is reported at the block's end. Another #PF no page walk produces.
 pub(crate) const REPORT_TRANSITION: Exception = Exception::PF {
     addr: u64::MAX,
     error: u32::MAX - 1,

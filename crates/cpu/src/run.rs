@@ -158,6 +158,12 @@ pub trait Tracer {
     /// [`Cpu::instructions`] exact whatever [`Tracer::PER_INSTRUCTION`] is.
     #[inline(always)]
     fn transition(&mut self, _cpu: &Cpu, _t: &Transition) {}
+    /// Whether [`Tracer::transition`] is called for SWAPGS, which changes
+    /// only the GS base (no privilege, code or stack). A tracer that sets
+    /// this to false is not told of them, and the loop does not record
+    /// them (two per system call through `entry_SYSCALL_64`). The cycles
+    /// and instruction counts are the same either way.
+    const SWAPGS_TRANSITIONS: bool = true;
 }
 
 /// The tracer that does nothing.
@@ -166,6 +172,7 @@ pub struct NoTracer;
 
 impl Tracer for NoTracer {
     const PER_INSTRUCTION: bool = false;
+    const SWAPGS_TRANSITIONS: bool = false;
 }
 
 /// Port I/O the embedder serves without leaving the run loop, as KVM serves
@@ -193,6 +200,7 @@ struct Unserved<'a, T>(&'a mut T);
 
 impl<T: Tracer> Tracer for Unserved<'_, T> {
     const PER_INSTRUCTION: bool = T::PER_INSTRUCTION;
+    const SWAPGS_TRANSITIONS: bool = T::SWAPGS_TRANSITIONS;
 
     #[inline(always)]
     fn instruction(&mut self, cpu: &Cpu, insn: &Insn) {
@@ -736,14 +744,18 @@ impl Vcpu {
                 if let Err(e) = result {
                     let k = index_in(body, insn);
                     if e == REPORT_TRANSITION {
-                        // Completed, with a transition to report now: the
-                        // block goes on.
+                        // SWAPGS completed, with a transition to report now
+                        // (if anyone wants it): the block goes on.
                         count_retired(&mut self.cpu, base_insns + k as u64, insn);
                         if T::PER_INSTRUCTION {
                             tracer.retired(&self.cpu, insn);
                         }
-                        let keep = self.keep_transition.then_some(&mut self.last_transition);
-                        report_transition(&mut self.cpu, &self.model, insn, tracer, keep);
+                        if T::SWAPGS_TRANSITIONS || self.keep_transition {
+                            let b = self.cpu.before(insn.ip());
+                            self.cpu.record(TransitionKind::Swapgs, b, false);
+                            let keep = self.keep_transition.then_some(&mut self.last_transition);
+                            report_transition(&mut self.cpu, &self.model, insn, tracer, keep);
+                        }
                         continue;
                     }
                     if e == PORT_OUT {

@@ -73,3 +73,63 @@ fn transition_reports_are_exact_with_and_without_per_instruction_hooks() {
         assert_eq!(&r_whole.0, r);
     }
 }
+
+/// Counts transitions but declines SWAPGS's.
+#[derive(Default)]
+struct NoSwapgs(u32);
+
+impl Tracer for NoSwapgs {
+    const SWAPGS_TRANSITIONS: bool = false;
+
+    fn transition(&mut self, _cpu: &Cpu, _t: &Transition) {
+        self.0 += 1;
+    }
+}
+
+#[test]
+fn a_tracer_may_decline_swapgs_transitions_without_changing_the_counts() {
+    // Two SWAPGS inside one block, which ends at HLT.
+    let code = asm(64, |a| {
+        a.swapgs()?;
+        a.add(ebx, 3)?;
+        a.swapgs()?;
+        a.nop()
+    });
+    let run = |declined: bool| {
+        let mut v = machine(64);
+        v.cpu.mmu.phys.write(CODE, &code);
+        v.cpu.rip = CODE;
+        v.cpu.seg[crate::SegReg::Gs as usize].base = 0x1111;
+        v.cpu.msr.kernel_gs_base = 0x2222;
+        let seen = if declined {
+            let mut t = NoSwapgs::default();
+            assert_eq!(v.run_traced(Limit::instructions(100), &mut t), Exit::Hlt);
+            t.0
+        } else {
+            let mut t = Reports::<false>::default();
+            assert_eq!(v.run_traced(Limit::instructions(100), &mut t), Exit::Hlt);
+            t.0.len() as u32
+        };
+        (v, seen)
+    };
+    let (wanted, reported) = run(false);
+    let (declined, declined_reports) = run(true);
+    assert_eq!(reported, 2);
+    assert_eq!(declined_reports, 0);
+    assert_eq!(declined.cpu.cycles, wanted.cpu.cycles);
+    assert_eq!(declined.cpu.instructions, wanted.cpu.instructions);
+    // Swapped twice: back where it started either way.
+    for v in [&wanted, &declined] {
+        assert_eq!(v.cpu.seg[crate::SegReg::Gs as usize].base, 0x1111);
+        assert_eq!(v.cpu.msr.kernel_gs_base, 0x2222);
+    }
+    // A single step still returns the transition.
+    let mut v = machine(64);
+    v.cpu.mmu.phys.write(CODE, &code);
+    v.cpu.rip = CODE;
+    let ev = v.step();
+    assert_eq!(
+        ev.transition.map(|t| t.kind),
+        Some(crate::transition::TransitionKind::Swapgs)
+    );
+}

@@ -217,18 +217,17 @@ extern "C" fn sysexit<const SIZE: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Excep
 }
 
 /// SWAPGS: 64-bit mode only (#UD otherwise), CPL 0 (#GP(0)).
-extern "C" fn swapgs(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+extern "C" fn swapgs(c: &mut Cpu, _: &Insn) -> Result<(), Exception> {
     if !c.in_long64() {
         return Err(Exception::UD);
     }
     if c.cpl() != 0 {
         return Err(Exception::GP(0));
     }
-    let b = c.before(i.ip());
     let gs = &mut c.seg[SegReg::Gs as usize].base;
     std::mem::swap(gs, &mut c.msr.kernel_gs_base);
-    c.record(TransitionKind::Swapgs, b, false);
     // SWAPGS changes nothing the block's code was decoded for: the block
-    // goes on once the run loop has reported the transition.
+    // goes on once the run loop has recorded and reported the transition
+    // (if anyone wants it).
     Err(REPORT_TRANSITION)
 }

@@ -344,7 +344,9 @@ impl CallCtx<'_> {
     /// [`CallCtx::record`], inlined into the hypercall's dispatch.
     #[inline(always)]
     fn record_inline(&mut self, call: &Call, ret: Option<i64>, serial: Option<u32>) {
-        let event = SyscallEvent {
+        // Events are made only when collected (kept, or wanted by the
+        // observer); else only the audit record, if any, needs the phases.
+        let event = self.collect_events.then(|| SyscallEvent {
             pid: self.current,
             abi: call.abi,
             mechanism: call.mech,
@@ -352,7 +354,7 @@ impl CallCtx<'_> {
             args: call.args,
             ret,
             cycles: PhaseCycles::default(),
-        };
+        });
         let index = self.keep_events.then_some(self.events.len());
         let phases = self.phases.recorded(event, index, serial);
         if let Some(s) = serial {
@@ -361,7 +363,7 @@ impl CallCtx<'_> {
         // Pushed even when events are not kept if the observer wants them:
         // it sees them after the hypercall, and the run loop then drops
         // them.
-        if self.collect_events {
+        if let Some(event) = event {
             self.events.push(SyscallEvent {
                 cycles: phases,
                 ..event
@@ -644,6 +646,7 @@ impl<T: Observer> Serve<'_, T> {
 
 impl<T: Observer> Tracer for Serve<'_, T> {
     const PER_INSTRUCTION: bool = T::PER_INSTRUCTION;
+    const SWAPGS_TRANSITIONS: bool = T::SWAPGS_TRANSITIONS;
 
     #[inline(always)]
     fn instruction(&mut self, cpu: &Cpu, insn: &Insn) {

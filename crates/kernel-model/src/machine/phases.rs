@@ -68,8 +68,10 @@ pub const fn handler_cycles(copied: u64) -> u64 {
 /// A call between its hypercall and its hardware exit.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct InFlight {
-    /// Its event, once recorded (its `cycles` are set when it is
-    /// reported).
+    /// Whether it was recorded (its handler ran).
+    pub recorded: bool,
+    /// Its event, once recorded, when someone will want it at completion
+    /// (events are collected; its `cycles` are set when it is reported).
     pub event: Option<SyscallEvent>,
     /// The event's index in `Machine::events`, when events are kept.
     pub index: Option<usize>,
@@ -92,6 +94,7 @@ impl InFlight {
     #[inline(always)]
     fn reset(&mut self, phases: PhaseCycles) {
         let InFlight {
+            recorded,
             event,
             index,
             serial,
@@ -99,6 +102,7 @@ impl InFlight {
             exit_from,
             returned_at,
         } = self;
+        *recorded = false;
         *event = None;
         *index = None;
         *serial = None;
@@ -112,7 +116,7 @@ impl InFlight {
     /// between its resumption and its hardware exit. A recorded call that
     /// has not resumed when its task is switched away ended the task.
     fn pending(&self) -> bool {
-        (self.event.is_none() && self.phases != PhaseCycles::default()) || self.exit_from.is_some()
+        (!self.recorded && self.phases != PhaseCycles::default()) || self.exit_from.is_some()
     }
 }
 
@@ -212,21 +216,24 @@ impl PhaseTracker {
         self.cur.phases.handler = self.cur.phases.handler.saturating_add(cycles);
     }
 
-    /// The current task's call was recorded as `event` (at `index` in
-    /// `Machine::events` when events are kept; audit record `serial`):
-    /// keeps it (its `cycles` are filled in when it completes) and returns
-    /// its phases so far.
+    /// The current task's call was recorded (as `event` when events are
+    /// collected, at `index` in `Machine::events` when they are kept;
+    /// audit record `serial`): keeps what its completion needs (the
+    /// event's `cycles` are filled in then) and returns its phases so far.
     #[inline]
     pub fn recorded(
         &mut self,
-        event: SyscallEvent,
+        event: Option<SyscallEvent>,
         index: Option<usize>,
         serial: Option<u32>,
     ) -> PhaseCycles {
         let cur = &mut self.cur;
+        cur.recorded = true;
         cur.index = index;
         cur.serial = serial;
-        cur.event = Some(event);
+        if event.is_some() {
+            cur.event = event;
+        }
         cur.phases
     }
 
@@ -234,7 +241,7 @@ impl PhaseTracker {
     /// call has completed, its exit stub starts now.
     #[inline]
     pub fn resuming(&mut self, cycles: u64) {
-        if self.cur.event.is_some() && self.cur.exit_from.is_none() {
+        if self.cur.recorded && self.cur.exit_from.is_none() {
             self.cur.exit_from = Some(cycles);
         }
     }
@@ -328,6 +335,8 @@ pub(crate) struct Watch<'a, T> {
 
 impl<T: Observer> Tracer for Watch<'_, T> {
     const PER_INSTRUCTION: bool = T::PER_INSTRUCTION;
+    // The phases need only the transitions that change privilege.
+    const SWAPGS_TRANSITIONS: bool = T::SWAPGS_TRANSITIONS;
 
     #[inline(always)]
     fn instruction(&mut self, cpu: &Cpu, insn: &Insn) {
