@@ -239,6 +239,10 @@ pub(crate) enum Request {
 
 /// A virtual CPU: the processor state, its decode cache and cycle model,
 /// and host breakpoints.
+// `cpu` first (`repr(C)` keeps the order): the run loop passes `&mut cpu`
+// to every instruction handler, and at offset 0 it is the Vcpu's own
+// address, with nothing to compute per instruction.
+#[repr(C)]
 pub struct Vcpu {
     /// Architectural state and memory.
     pub cpu: Cpu,

@@ -587,7 +587,14 @@ impl<T: Observer> Serve<'_, T> {
     fn serve<const HC: u32>(&mut self, cpu: &mut Cpu) -> bool {
         let ctx = &mut self.ctx;
         ctx.phases.stopped(cpu);
-        complete_returned(ctx.phases, ctx.personality, ctx.events, self.inner);
+        // What `complete_returned` does, except that a call nobody is told
+        // of is left as it is: the hypercall's bookkeeping starts afresh.
+        let cur = &ctx.phases.cur;
+        if cur.returned_at.is_some()
+            && (T::SYSCALL_EVENTS || cur.serial.is_some() || cur.index.is_some())
+        {
+            complete_reported(ctx.phases, ctx.personality, ctx.events, self.inner);
+        }
         let seen = ctx.events.len();
         if let Err(rest) = ctx.syscall::<HC>(cpu) {
             *ctx.rest = Some((rest, seen));
