@@ -1003,9 +1003,7 @@ fn port_out<P: PortIo>(
         return PortOutcome::EndBlock;
     };
     cpu.request = Request::None;
-    let key = cpu.fetch_key();
-    let cs_base = cpu.seg[SegReg::Cs as usize].base;
-    let tlb = cpu.mmu.tlb_generation();
+    let mode = FetchInputs::of(cpu);
     let cycles = cpu.cycles;
     if !serve_out(cpu, walks, ports, port, size, value) {
         if cpu.instructions >= rf_until {
@@ -1020,14 +1018,37 @@ fn port_out<P: PortIo>(
     let (mmu_epoch, mark_epoch) = (cpu.mmu.epoch(), cpu.mmu.phys.mark_epoch());
     cpu.host.validate(mmu_epoch, mark_epoch);
     let unchanged = cpu.rip == insn.next_ip()
-        && cpu.fetch_key() == key
-        && cpu.seg[SegReg::Cs as usize].base == cs_base
-        && cpu.mmu.tlb_generation() == tlb
+        && FetchInputs::of(cpu) == mode
         && cpu.mmu.phys.code_generation() == generation;
     if unchanged {
         PortOutcome::Continue
     } else {
         PortOutcome::EndBlock
+    }
+}
+
+/// What the fetch of the rest of a block depends on besides RIP and the
+/// code bytes: CS, the inputs of `Cpu::fetch_key` and the TLB, compared
+/// as stored (cheaper than packing the key twice).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct FetchInputs {
+    cs: crate::state::Segment,
+    cr0: u64,
+    efer: u64,
+    flags: u64,
+    tlb: u64,
+}
+
+impl FetchInputs {
+    #[inline(always)]
+    fn of(cpu: &Cpu) -> FetchInputs {
+        FetchInputs {
+            cs: cpu.seg[SegReg::Cs as usize],
+            cr0: cpu.ctrl.cr0,
+            efer: cpu.ctrl.efer,
+            flags: cpu.rflags & (Rflags::VM.bits() | Rflags::AC.bits()),
+            tlb: cpu.mmu.tlb_generation(),
+        }
     }
 }
 
