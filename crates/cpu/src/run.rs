@@ -182,9 +182,10 @@ impl Tracer for NoTracer {
 /// re-entry per access. Passed to [`Vcpu::run_with_ports`] together with
 /// the tracer (one object implements both, so the two may share state).
 pub trait PortIo {
-    /// Called when an OUT to `port` (`size` bytes of `value`) has
-    /// completed, at the end of its block, with [`Cpu::cycles`] and
-    /// [`Cpu::instructions`] exact. Returns true when served: the run goes
+    /// Called as soon as an OUT to `port` (`size` bytes of `value`) has
+    /// completed, with [`Cpu::cycles`] and [`Cpu::instructions`] exact;
+    /// when served, the OUT's block goes on unless the hook moved RIP or
+    /// changed the code or what its fetch depends on. Returns true when served: the run goes
     /// on from the state the hook left (it may change registers, RIP,
     /// memory through [`Cpu::mmu`], and add to [`Cpu::cycles`]; page walks
     /// it causes are not charged to the guest, as for the host between
@@ -887,7 +888,7 @@ impl Vcpu {
             // last block's `take` stored its tag would stall on store
             // forwarding at every block.
             if !matches!(self.cpu.request, Request::None) {
-                match self.handle_request(tracer) {
+                match self.handle_request() {
                     Ok(e) => end = e,
                     Err(x) => {
                         self.chain = (prev, exit_slot);
@@ -927,23 +928,12 @@ impl Vcpu {
     }
 
     /// Handles a request made by the last block's last instruction;
-    /// returns the new stop point, or the exit.
-    ///
-    /// The request is read in place, field by field: the handler stored it
-    /// field by field just before, and one wide copy of it would stall on
-    /// store forwarding (and inlined, so the exit it returns is not one
-    /// either).
+    /// returns the new stop point, or the exit. (OUT's request never gets
+    /// here: the loop handles it at once, see `port_out`.)
     #[inline(always)]
-    fn handle_request<P: PortIo>(&mut self, ports: &mut P) -> Result<u64, Exit> {
+    fn handle_request(&mut self) -> Result<u64, Exit> {
         let exit = match &self.cpu.request {
             Request::None => None,
-            &Request::Exit(Exit::IoOut { port, size, value }) => {
-                self.cpu.request = Request::None;
-                if serve_out(&mut self.cpu, &mut self.walks, ports, port, size, value) {
-                    return Ok(self.run_end.min(self.rf_until));
-                }
-                Some(Exit::IoOut { port, size, value })
-            }
             &Request::Exit(x) => Some(x),
             Request::ClearRfAfterNext => {
                 self.rf_until = self.cpu.instructions.saturating_add(1);
@@ -960,26 +950,6 @@ impl Vcpu {
         }
         Ok(self.run_end.min(self.rf_until))
     }
-}
-
-/// Offers a completed OUT to `ports`; true when it was served. Page
-/// walks the hook causes are not charged, and memory it replaced
-/// drops the host pointers into the old one.
-#[inline(always)]
-fn serve_out<P: PortIo>(
-    cpu: &mut Cpu,
-    walks: &mut Walks,
-    ports: &mut P,
-    port: u16,
-    size: u8,
-    value: u32,
-) -> bool {
-    let before = cpu.mmu.stats().walks;
-    let served = ports.port_out(cpu, port, size, value);
-    walks.exclude_since(cpu, before);
-    let phys_id = cpu.mmu.phys.id();
-    cpu.host.check_memory(phys_id);
-    served
 }
 
 /// The OUT `insn` (of the block being run, decoded under code
@@ -1005,7 +975,14 @@ fn port_out<P: PortIo>(
     cpu.request = Request::None;
     let mode = FetchInputs::of(cpu);
     let cycles = cpu.cycles;
-    if !serve_out(cpu, walks, ports, port, size, value) {
+    // Page walks the hook causes are not charged (as for the host between
+    // runs), and memory it replaced drops the host pointers into the old.
+    let walks_before = cpu.mmu.stats().walks;
+    let served = ports.port_out(cpu, port, size, value);
+    walks.exclude_since(cpu, walks_before);
+    let phys_id = cpu.mmu.phys.id();
+    cpu.host.check_memory(phys_id);
+    if !served {
         if cpu.instructions >= rf_until {
             // The instruction RF was set for completed.
             cpu.rflags &= !Rflags::RF.bits();

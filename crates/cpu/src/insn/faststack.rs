@@ -409,12 +409,14 @@ extern "C" fn run_start(_: &mut Cpu, _: &Insn) -> Result<(), Exception> {
     Err(STACK_RUN)
 }
 
-/// Executes one instruction of a run by itself (its own handler).
+/// Executes one instruction of a run by itself (its own handler: the one
+/// decoding chose before `mark_runs` replaced it, the specialized stack
+/// and MOV families tried first).
 #[inline(never)]
 pub(crate) fn execute_one(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
     lookup(&i.ins)
         .or_else(|| super::fast::lookup(&i.ins))
-        .unwrap_or(generic)(c, i)
+        .unwrap_or_else(|| super::handler(&i.ins))(c, i)
 }
 
 /// Executes a run marked by [`mark_runs`] at once when every access of it

@@ -18,7 +18,7 @@ use super::phases::{self, PhaseTracker, Watch};
 use super::process::{Done, Task};
 use super::{
     Call, Flavor, KSTACK_REGION, KernelError, Mechanism, Observer, PhaseCycles, SyscallEvent,
-    TaskMemory, kernel_base, loader, regs,
+    TaskMemory, kernel_base, kernel_write, loader, regs, task_memory,
 };
 use crate::abi::Abi;
 use crate::audit::EntryMechanism;
@@ -172,14 +172,27 @@ impl CallCtx<'_> {
             let w = if wide { 8 } else { 4 };
             let usp = pt.sp & 0xFFFF_FFFF;
             let mut b = [0u8; 4];
-            if self.user_memory(cpu).read(usp, &mut b).is_err() {
-                self.kwrite(cpu, regs + l.ax, w, (-14i64) as u64);
+            let mut mem = task_memory(self.tasks, self.current, &mut cpu.mmu.phys);
+            if mem.read(usp, &mut b).is_err() {
+                kernel_write(
+                    &mut cpu.mmu.phys,
+                    self.flavor,
+                    regs + l.ax,
+                    w,
+                    (-14i64) as u64,
+                );
                 cpu.gpr[0] = 0;
                 return Ok(());
             }
             args[5] = u32::from_le_bytes(b) as u64;
-            self.kwrite(cpu, regs + l.bp, w, args[5]);
-            self.kwrite(cpu, regs + l.ip, w, self.landing_pad);
+            kernel_write(&mut cpu.mmu.phys, self.flavor, regs + l.bp, w, args[5]);
+            kernel_write(
+                &mut cpu.mmu.phys,
+                self.flavor,
+                regs + l.ip,
+                w,
+                self.landing_pad,
+            );
             // (The copy keeps no bp: nothing reads it.)
             pt.ip = self.landing_pad;
         }
@@ -201,29 +214,6 @@ impl CallCtx<'_> {
                 Ok(())
             }
             done => Err(Rest::Return { call, done }),
-        }
-    }
-
-    /// The current task's user memory.
-    fn user_memory<'c>(&'c mut self, cpu: &'c mut Cpu) -> TaskMemory<'c> {
-        let mm = match self.tasks.get(&self.current) {
-            Some(t) => &t.mm,
-            None => super::process::empty_mm(),
-        };
-        TaskMemory {
-            mm,
-            phys: &mut cpu.mmu.phys,
-        }
-    }
-
-    /// Writes `size` (4 or 8) bytes of `v` at kernel address `va`.
-    fn kwrite(&self, cpu: &mut Cpu, va: u64, size: u8, v: u64) {
-        let pa = va.wrapping_sub(kernel_base(self.flavor));
-        let p = &mut cpu.mmu.phys;
-        if size == 8 {
-            p.write_u64(pa, v)
-        } else {
-            p.write_u32(pa, v as u32)
         }
     }
 
@@ -492,11 +482,26 @@ impl CallCtx<'_> {
     }
 }
 
+/// What the machine does whenever the run loop stops (or serves a
+/// hypercall): keeps the user stub's start if it stopped inside it, and
+/// completes the call that returned to user mode.
+#[inline(always)]
+pub(super) fn stopped<T: Observer>(
+    cpu: &Cpu,
+    phases: &mut PhaseTracker,
+    personality: &mut Personality,
+    events: &mut [SyscallEvent],
+    observer: &mut T,
+) {
+    phases.stopped(cpu);
+    complete_returned(phases, personality, events, observer);
+}
+
 /// Completes the current task's call once it has returned to user mode
 /// (every phase known): its audit record's cycles, its event, the
-/// observer. What the machine does whenever the run loop stops.
+/// observer.
 #[inline(always)]
-pub(super) fn complete_returned<T: Observer>(
+fn complete_returned<T: Observer>(
     phases: &mut PhaseTracker,
     personality: &mut Personality,
     events: &mut [SyscallEvent],
@@ -586,15 +591,7 @@ impl<T: Observer> Serve<'_, T> {
     #[inline(never)]
     fn serve<const HC: u32>(&mut self, cpu: &mut Cpu) -> bool {
         let ctx = &mut self.ctx;
-        ctx.phases.stopped(cpu);
-        // What `complete_returned` does, except that a call nobody is told
-        // of is left as it is: the hypercall's bookkeeping starts afresh.
-        let cur = &ctx.phases.cur;
-        if cur.returned_at.is_some()
-            && (T::SYSCALL_EVENTS || cur.serial.is_some() || cur.index.is_some())
-        {
-            complete_reported(ctx.phases, ctx.personality, ctx.events, self.inner);
-        }
+        stopped(cpu, ctx.phases, ctx.personality, ctx.events, self.inner);
         let seen = ctx.events.len();
         if let Err(rest) = ctx.syscall::<HC>(cpu) {
             *ctx.rest = Some((rest, seen));

@@ -625,8 +625,8 @@ impl Machine {
     /// mode (their events, audit records and the observer).
     #[inline]
     fn stopped<T: Observer>(&mut self, observer: &mut T) {
-        self.phases.stopped(&self.vcpu.cpu);
-        hypercall::complete_returned(
+        hypercall::stopped(
+            &self.vcpu.cpu,
             &mut self.phases,
             &mut self.personality,
             &mut self.events,
@@ -691,13 +691,7 @@ impl Machine {
 
     #[inline]
     pub(crate) fn kwrite(&mut self, va: u64, size: u8, v: u64) {
-        let pa = va.wrapping_sub(self.kernel_base());
-        let p = &mut self.vcpu.cpu.mmu.phys;
-        if size == 8 {
-            p.write_u64(pa, v)
-        } else {
-            p.write_u32(pa, v as u32)
-        }
+        kernel_write(&mut self.vcpu.cpu.mmu.phys, self.flavor, va, size, v);
     }
 
     /// Handles a hypercall; returns a status when the last process ended.
@@ -719,15 +713,10 @@ impl Machine {
     /// `hc::SYSCALL_64` ... `hc::SYSENTER_32` numbers; one copy per entry
     /// stub, so the ABI, mechanism and `pt_regs` layout are constants):
     /// reads the call out of `pt_regs` (at RSP) and dispatches it.
+    /// (Calls that return at once are served inside the run loop instead,
+    /// by the same `CallCtx::syscall`.)
     #[inline(never)]
     fn syscall_hypercall<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
-        self.syscall_hypercall_inline::<HC>()
-    }
-
-    /// [`Machine::syscall_hypercall`], inlined where the run loop handles
-    /// the most frequent hypercall.
-    #[inline(always)]
-    fn syscall_hypercall_inline<const HC: u32>(&mut self) -> Result<Option<Status>, KernelError> {
         let (vcpu, mut ctx) = self.split();
         match ctx.syscall::<HC>(&mut vcpu.cpu) {
             Ok(()) => Ok(None),
@@ -779,14 +768,7 @@ impl Machine {
     }
 
     pub(crate) fn user_memory(&mut self) -> TaskMemory<'_> {
-        let mm = match self.tasks.get(&self.current) {
-            Some(t) => &t.mm,
-            None => process::empty_mm(),
-        };
-        TaskMemory {
-            mm,
-            phys: &mut self.vcpu.cpu.mmu.phys,
-        }
+        task_memory(&self.tasks, self.current, &mut self.vcpu.cpu.mmu.phys)
     }
 
     /// An exception taken through the IDT: a user-mode fault becomes its
@@ -815,6 +797,30 @@ impl Machine {
             signal::Delivered::Killed => self.schedule(),
             _ => Ok(None),
         }
+    }
+}
+
+/// The user memory of task `pid` (nothing mapped when there is none).
+pub(crate) fn task_memory<'a>(
+    tasks: &'a BTreeMap<u32, process::Task>,
+    pid: u32,
+    phys: &'a mut PhysMem,
+) -> TaskMemory<'a> {
+    let mm = match tasks.get(&pid) {
+        Some(t) => &t.mm,
+        None => process::empty_mm(),
+    };
+    TaskMemory { mm, phys }
+}
+
+/// Writes `size` (4 or 8) bytes of `v` at kernel address `va` of a kernel
+/// of `flavor`.
+pub(crate) fn kernel_write(phys: &mut PhysMem, flavor: Flavor, va: u64, size: u8, v: u64) {
+    let pa = va.wrapping_sub(kernel_base(flavor));
+    if size == 8 {
+        phys.write_u64(pa, v)
+    } else {
+        phys.write_u32(pa, v as u32)
     }
 }
 

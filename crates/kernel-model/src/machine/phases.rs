@@ -231,9 +231,7 @@ impl PhaseTracker {
         cur.recorded = true;
         cur.index = index;
         cur.serial = serial;
-        if event.is_some() {
-            cur.event = event;
-        }
+        cur.event = event;
         cur.phases
     }
 
