@@ -1173,6 +1173,35 @@ mod tests {
         assert_eq!(d & (VEC_ALL | X87 | MXCSR), VEC_ALL | X87 | MXCSR);
     }
 
+    /// The I/O instructions are serializing (SDM Vol. 1 Table 19-1: the
+    /// processor delays the next instruction until IN, INS, OUT or OUTS
+    /// completes, and OUT/OUTS until pending stores complete): nothing
+    /// around them overlaps.
+    #[test]
+    fn io_instructions_serialize() {
+        let m = CycleModel::skylake();
+        let mut f = iced_x86::InstructionInfoFactory::new();
+        // out 0x80, al; out dx, al; in al, 0x80; in al, dx; outsb; insb.
+        for bytes in [
+            &[0xE6, 0x80][..],
+            &[0xEE],
+            &[0xE4, 0x80],
+            &[0xEC],
+            &[0x6E],
+            &[0x6C],
+        ] {
+            let ins = decode(64, bytes)[0];
+            assert!(m.sched_op(&ins, &mut f).serializing, "{ins}");
+        }
+        // Two independent adds around an OUT, in a loop: they overlap each
+        // other between one OUT and the next, never an OUT, so a copy
+        // costs the OUT plus one add.
+        let out: u32 = m.schedule(&decode(64, &[0xE6, 0x80])).iter().sum();
+        let around = decode(64, &[0x48, 0x01, 0xD8, 0xE6, 0x80, 0x48, 0x01, 0xD9]);
+        let total: u32 = m.schedule(&around).iter().sum();
+        assert_eq!(total, out + 1);
+    }
+
     /// Hand-computed schedules (Skylake: width 6, so 2/12 cycle per uop).
     #[test]
     fn schedule_examples() {
