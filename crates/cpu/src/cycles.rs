@@ -45,7 +45,10 @@
 //! ([`CycleModel::schedule`]), in units of 1/12 cycle. A block runs on
 //! through forward conditional jumps that fall through (see
 //! [`crate::decode`]), as a real front end goes on past a branch predicted
-//! not taken; a taken one ends it, charging the cycles up to the jump:
+//! not taken, and in 64-bit code through direct jumps and taken loop
+//! branches to nearby code, as it goes on at the target of one predicted
+//! taken; a branch that goes the other way ends it, charging the cycles up
+//! to the branch:
 //!
 //! * an instruction issues when (a) the in-order front end has delivered
 //!   it (each micro-op takes 1/width of a cycle, width = LLVM's dispatch

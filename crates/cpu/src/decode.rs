@@ -5,9 +5,14 @@
 //! `Next`), where an instruction may change the mode or the mapping of
 //! code, or at a page boundary. A forward conditional jump does not end a
 //! block: the block goes on along its fall-through path (a superblock), and
-//! the jump, when taken, leaves the block there as a side exit. Backward
-//! jumps, which close loops and are mostly taken, still end blocks. Blocks
-//! are keyed by the physical address of
+//! the jump, when taken, leaves the block there as a side exit. In 64-bit
+//! code a direct JMP, and a backward conditional jump (which closes a loop
+//! and is mostly taken), whose target is in the page the block starts in
+//! and not decoded into the block yet, do not end it either: the block goes
+//! on at the target (a trace), the conditional jump leaving it when not
+//! taken. So a loop entered from the middle (after a call, or a system
+//! call's return) runs as one block up to its top, not two. Blocks are
+//! keyed by the physical address of
 //! their first byte and the code size (16/32/64), and remember the CS offset
 //! they were decoded at (iced folds RIP-relative and branch targets into the
 //! instruction). Every page a block was decoded from is marked in
@@ -382,6 +387,9 @@ pub(crate) const NO_BLOCK: u32 = u32::MAX;
 /// Maximum instructions per block.
 const MAX_BLOCK_INSNS: usize = 64;
 
+/// Maximum branches a block's decoding follows to their targets.
+const MAX_FOLLOWED: usize = 4;
+
 /// Blocks kept before the cache is cleared wholesale.
 const MAX_BLOCKS: usize = 1 << 16;
 
@@ -487,69 +495,118 @@ fn decode_block(
     pa: u64,
     bits: u32,
 ) -> Result<Block, Exception> {
+    const PAGE: usize = PAGE_SIZE as usize;
     let lin = cpu.fetch_linear(ip);
-    let in_page = (PAGE_SIZE - (lin & (PAGE_SIZE - 1))) as usize;
-    let mut buf = vec![0u8; in_page + 15];
-    cpu.mmu.phys.read(pa, &mut buf[..in_page]);
-    // The bytes that spill into the next page, if it can be fetched.
-    let next_lin = cpu.fetch_linear(ip.wrapping_add(in_page as u64));
+    // The page's bytes from `ip` on (the bytes before it are read only if
+    // a followed branch goes back there), then the bytes that spill into
+    // the next page, if it can be fetched.
+    let start = (lin & (PAGE_SIZE - 1)) as usize;
+    let page_pa = pa - start as u64;
+    let mut buf = vec![0u8; PAGE + 15];
+    cpu.mmu.phys.read(pa, &mut buf[start..PAGE]);
+    let next_lin = cpu.fetch_linear(ip.wrapping_add((PAGE - start) as u64));
     let acc = Access::fetch(cpu.cpl() == 3);
     let ctrl = cpu.ctrl;
     let next = cpu.mmu.translate(&ctrl, next_lin, acc);
     if let Ok(pa2) = next {
-        cpu.mmu.phys.read(pa2, &mut buf[in_page..]);
+        cpu.mmu.phys.read(pa2, &mut buf[PAGE..]);
     }
     let limit = if bits == 64 {
         u64::MAX
     } else {
         cpu.seg[SegReg::Cs as usize].limit as u64
     };
-    let mut decoder = Decoder::with_ip(bits, &buf, ip, DecoderOptions::NONE);
     let mut insns = Vec::new();
     let mut phys2 = None;
-    let mut offset = 0usize;
-    let mut ins = Instruction::default();
-    while offset < in_page {
-        decoder.decode_out(&mut ins);
-        let len = ins.len().max(1);
-        let end = offset + len;
-        let crosses = end > in_page;
-        if let (true, Err(pf)) = (crosses, next) {
-            if insns.is_empty() {
-                return Err(pf.into());
+    // The straight runs of bytes decoded so far, as page offsets
+    // `[from, to)`, and the instructions after which decoding went on at
+    // a branch target.
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut followed = Vec::new();
+    let mut prefix_read = start == 0;
+    let mut last_end = start;
+    // The current straight run: its first byte and CS offset.
+    let (mut from, mut from_ip) = (start, ip);
+    'spans: loop {
+        let mut decoder = Decoder::with_ip(bits, &buf[from..], from_ip, DecoderOptions::NONE);
+        let mut offset = from;
+        let mut ins = Instruction::default();
+        while offset < PAGE {
+            decoder.decode_out(&mut ins);
+            let len = ins.len().max(1);
+            let end = offset + len;
+            let crosses = end > PAGE;
+            if let (true, Err(pf)) = (crosses, next) {
+                if insns.is_empty() {
+                    return Err(pf.into());
+                }
+                break 'spans;
             }
-            break;
-        }
-        // SDM Vol. 3 §5.3: fetching beyond the CS limit is #GP(0).
-        if bits != 64 && ip.wrapping_add(end as u64 - 1) > limit {
-            if insns.is_empty() {
-                return Err(Exception::GP(0));
+            // SDM Vol. 3 §5.3: fetching beyond the CS limit is #GP(0).
+            if bits != 64 && from_ip.wrapping_add((end - from) as u64 - 1) > limit {
+                if insns.is_empty() {
+                    return Err(Exception::GP(0));
+                }
+                break 'spans;
             }
-            break;
-        }
-        if ins.code() == Code::INVALID && ins.len() == 0 {
-            ins.set_len(1);
-        }
-        // A forward conditional jump does not end the block: taken, it
-        // leaves through a side exit (the block is a superblock, straight
-        // line code through the jumps' fall-through paths).
-        let stop = (ends_block(&ins) && !insn::is_forward_jcc(&ins)) || ins.code() == Code::INVALID;
-        insns.push(Insn::new(ins, bits, 0));
-        offset = end;
-        if crosses {
-            if let Ok(pa2) = next {
-                phys2 = Some(pa2 & !0xFFF);
+            if ins.code() == Code::INVALID && ins.len() == 0 {
+                ins.set_len(1);
             }
-            break;
+            // A forward conditional jump does not end the block: taken, it
+            // leaves through a side exit (the block is a superblock, straight
+            // line code through the jumps' fall-through paths).
+            let stop =
+                (ends_block(&ins) && !insn::is_forward_jcc(&ins)) || ins.code() == Code::INVALID;
+            insns.push(Insn::new(ins, bits, 0));
+            last_end = end;
+            if crosses {
+                if let Ok(pa2) = next {
+                    phys2 = Some(pa2 & !0xFFF);
+                }
+                break 'spans;
+            }
+            if insns.len() >= MAX_BLOCK_INSNS {
+                break 'spans;
+            }
+            if !stop {
+                offset = end;
+                continue;
+            }
+            spans.push((from, end));
+            // A direct JMP, or a backward Jcc (which closes a loop and is
+            // mostly taken), to code of this page not decoded into the
+            // block yet: the block goes on at the target (a trace), the
+            // Jcc leaving it when not taken.
+            let target = insn::followable_target(&ins)
+                .filter(|t| (t ^ ip) & !(PAGE_SIZE - 1) == 0)
+                .map(|t| (t & (PAGE_SIZE - 1)) as usize)
+                .filter(|&t| !spans.iter().any(|&(a, b)| (a..b).contains(&t)))
+                .filter(|&t| ins.mnemonic() == iced_x86::Mnemonic::Jmp || t < offset);
+            let Some(t) = target.filter(|_| followed.len() < MAX_FOLLOWED) else {
+                break 'spans;
+            };
+            followed.push(insns.len() - 1);
+            if !prefix_read {
+                cpu.mmu.phys.read(page_pa, &mut buf[..start]);
+                prefix_read = true;
+            }
+            (from, from_ip) = (t, ins.near_branch_target());
+            continue 'spans;
         }
-        if stop || insns.len() >= MAX_BLOCK_INSNS {
-            break;
-        }
+        break;
     }
+    // Just past the last instruction (its fall-through).
+    let end_ip = match (insns.last(), followed.is_empty()) {
+        (Some(last), false) => last.next_ip(),
+        _ => ip.wrapping_add((last_end - start) as u64),
+    };
     if let Some((_, inner)) = insns.split_last_mut() {
         for insn in inner.iter_mut().filter(|i| insn::is_forward_jcc(&i.ins)) {
             insn.exec = insn::side_exit(&insn.ins);
         }
+    }
+    for &k in &followed {
+        insns[k].exec = insn::followed(&insns[k]);
     }
     // The block's costs: a small dependency-aware schedule (cycles.rs).
     let block: Vec<Instruction> = insns.iter().map(|i| i.ins).collect();
@@ -569,7 +626,7 @@ fn decode_block(
         phys: pa,
         bits,
         phys2,
-        end_ip: ip.wrapping_add(offset as u64),
+        end_ip,
         insns: insns.into_boxed_slice(),
         succ: [NO_BLOCK; 3],
         fetch_generation: 0,

@@ -130,9 +130,7 @@ fn is_jcc(m: Mnemonic) -> bool {
 /// in 64-bit code a target that is canonical at decode time cannot fault
 /// (there is no CS limit), so the condition can be fixed in the handler.
 fn jcc64_condition(ins: &Instruction) -> Option<usize> {
-    let target_ok = ins.code_size() == iced_x86::CodeSize::Code64
-        && crate::memory::is_canonical(ins.near_branch_target());
-    match (target_ok, ins.condition_code() as usize) {
+    match (target64_ok(ins), ins.condition_code() as usize) {
         (true, cc @ 1..=16) => Some(cc - 1),
         _ => None,
     }
@@ -148,7 +146,8 @@ extern "C" fn jcc(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
 
 /// True for a conditional jump the decoder lets a block continue past: a
 /// Jcc (not JrCXZ or LOOP) whose target lies ahead of it. Backward jumps
-/// close loops, whose taken path is the common one, so they end blocks.
+/// close loops, whose taken path is the common one, so they end blocks or
+/// are followed to their targets (see [`followable_target`]).
 pub(crate) fn is_forward_jcc(ins: &Instruction) -> bool {
     is_jcc(ins.mnemonic())
         && matches!(
@@ -195,6 +194,67 @@ const JCC64_SIDE: [Handler; 16] = [
     jcc64_side::<13>,
     jcc64_side::<14>,
     jcc64_side::<15>,
+];
+
+/// Whether the decoder may go on decoding a block at the target of `ins`
+/// when `ins` is a direct branch it would otherwise end the block with:
+/// JMP rel, or a Jcc (not JrCXZ or LOOP), in 64-bit code with a canonical
+/// target (so taking it cannot fault). The target is returned; the
+/// decoder decides whether it is close enough (see `decode`).
+pub(crate) fn followable_target(ins: &Instruction) -> Option<u64> {
+    let near = ins.op_count() > 0 && ins.op0_kind() == OpKind::NearBranch64;
+    let followable = match ins.mnemonic() {
+        Mnemonic::Jmp => near,
+        m => near && is_jcc(m),
+    };
+    (followable && target64_ok(ins)).then(|| ins.near_branch_target())
+}
+
+/// A near branch in 64-bit code to a canonical target: taking it cannot
+/// fault (there is no CS limit).
+fn target64_ok(ins: &Instruction) -> bool {
+    ins.code_size() == iced_x86::CodeSize::Code64
+        && crate::memory::is_canonical(ins.near_branch_target())
+}
+
+/// The handler of a branch the decoder followed (see
+/// [`followable_target`]): a JMP keeps its own handler; a Jcc, when
+/// taken, jumps and the block goes on at its target; not taken, it leaves
+/// the block through [`LEAVE_BLOCK`] with RIP after it.
+pub(crate) fn followed(insn: &Insn) -> Handler {
+    match jcc64_condition(&insn.ins) {
+        Some(cc) if insn.ins.mnemonic() != Mnemonic::Jmp => JCC64_TAKEN[cc],
+        _ => insn.exec,
+    }
+}
+
+/// [`jcc64`] followed by its block when taken.
+extern "C" fn jcc64_taken<const CC: u8>(c: &mut Cpu, i: &Insn) -> Result<(), Exception> {
+    if condition(CC, c.rflags) {
+        c.rip = i.imm;
+        return Ok(());
+    }
+    Err(LEAVE_BLOCK)
+}
+
+/// [`jcc64_taken`] for each condition code nibble.
+const JCC64_TAKEN: [Handler; 16] = [
+    jcc64_taken::<0>,
+    jcc64_taken::<1>,
+    jcc64_taken::<2>,
+    jcc64_taken::<3>,
+    jcc64_taken::<4>,
+    jcc64_taken::<5>,
+    jcc64_taken::<6>,
+    jcc64_taken::<7>,
+    jcc64_taken::<8>,
+    jcc64_taken::<9>,
+    jcc64_taken::<10>,
+    jcc64_taken::<11>,
+    jcc64_taken::<12>,
+    jcc64_taken::<13>,
+    jcc64_taken::<14>,
+    jcc64_taken::<15>,
 ];
 
 /// [`jcc`] in the middle of a block.

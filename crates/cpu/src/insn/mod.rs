@@ -55,7 +55,7 @@ mod x87;
 mod x87_arith;
 mod x87_env;
 
-pub(crate) use control::{is_forward_jcc, side_exit};
+pub(crate) use control::{followable_target, followed, is_forward_jcc, side_exit};
 pub(crate) use faststack::{
     execute_one as execute_stack_one, execute_run as execute_stack_run,
     mark_runs as mark_stack_runs,

@@ -351,3 +351,91 @@ fn forward_jumps_leave_superblocks_through_side_exits() {
         }
     }
 }
+
+/// Runs `code` (at `testutil::CODE`, starting at `start`) to HLT with ECX
+/// = `count`, in runs of at most `budget` instructions.
+fn run_split(bits: u32, code: &[u8], start: u64, count: u64, budget: u64) -> crate::run::Vcpu {
+    let mut v = crate::testutil::machine(bits);
+    v.cpu.gpr[1] = count;
+    v.cpu.mmu.phys.write(crate::testutil::CODE, code);
+    v.cpu.rip = start;
+    loop {
+        match v.run(crate::run::Limit::instructions(budget)) {
+            Exit::InstructionLimit => continue,
+            x => {
+                assert_eq!(x, Exit::Hlt, "{bits}-bit, ECX {count}, budget {budget}");
+                return v;
+            }
+        }
+    }
+}
+
+#[test]
+fn blocks_follow_jumps_and_loop_branches_within_their_page() {
+    // In 64-bit code the block at the start follows the JMP and then the
+    // backward JNZ to the loop body (not decoded yet): JMP, DEC, JNZ, ADD,
+    // DEC, JNZ. Not taken, the first JNZ leaves it through a side exit; the
+    // second JNZ, whose target is in the block already, ends it. 32-bit
+    // code follows nothing. EAX counts the loop bodies run.
+    let code = |bits| {
+        crate::testutil::asm(bits, |a| {
+            let mut body = a.create_label();
+            let mut test = a.create_label();
+            a.jmp(test)?;
+            a.set_label(&mut body)?;
+            a.add(eax, 2)?;
+            a.set_label(&mut test)?;
+            a.dec(ecx)?;
+            a.jne(body)?;
+            a.add(ebx, 100)
+        })
+    };
+    // (ECX, instructions retired, blocks decoded in 64- and 32-bit code)
+    let cases = [
+        (1, 5, [2, 3]),
+        (2, 8, [2, 4]),
+        (3, 11, [3, 4]),
+        (4, 14, [3, 4]),
+    ];
+    for (bits, b) in [(64, 0), (32, 1)] {
+        let code = code(bits);
+        for (count, retired, blocks) in cases {
+            let whole = run_split(bits, &code, crate::testutil::CODE, count, u64::MAX);
+            let c = &whole.cpu;
+            assert_eq!(c.gpr[0], 2 * (count - 1), "{bits}-bit, ECX {count}");
+            assert_eq!(c.gpr[3], 100, "{bits}-bit, ECX {count}");
+            assert_eq!(c.instructions, retired, "{bits}-bit, ECX {count}");
+            assert_eq!(
+                whole.decode_stats().misses,
+                blocks[b],
+                "{bits}-bit, ECX {count}"
+            );
+            // Runs stopped anywhere (inside the followed path, at the side
+            // exit, just past it) end the same way.
+            for budget in [1, 2, 3, 4, 5] {
+                let split = run_split(bits, &code, crate::testutil::CODE, count, budget);
+                assert_eq!(split.cpu.gpr[0], c.gpr[0], "{bits} {count} {budget}");
+                assert_eq!(split.cpu.instructions, retired, "{bits} {count} {budget}");
+                assert_eq!(split.cpu.cycles, c.cycles, "{bits} {count} {budget}");
+            }
+        }
+    }
+}
+
+#[test]
+fn blocks_do_not_follow_branches_into_another_page() {
+    // 0xFF0: add eax, 2; jmp 0x1000 | 0x1000: dec count; jnz 0xFF0; hlt.
+    // Neither branch's target is in the page of its block's start: every
+    // block ends at its branch (0x1000, 0xFF0, then 0x1004 for HLT).
+    let mut mem = vec![0u8; 0x20];
+    mem[..5].copy_from_slice(&[0x83, 0xC0, 0x02, 0xEB, 0x0B]);
+    mem[0x10..0x15].copy_from_slice(&[0xFF, 0xC9, 0x75, 0xEC, 0xF4]);
+    let mut v = crate::testutil::machine(64);
+    v.cpu.gpr[1] = 2;
+    v.cpu.mmu.phys.write(0xFF0, &mem);
+    v.cpu.rip = 0x1000;
+    assert_eq!(v.run(crate::run::Limit::instructions(100)), Exit::Hlt);
+    assert_eq!(v.cpu.gpr[0], 2);
+    assert_eq!(v.cpu.instructions, 7);
+    assert_eq!(v.decode_stats().misses, 3);
+}
