@@ -87,14 +87,16 @@ const BLOCKS: usize = 256;
 /// Instructions it retires: three per block and the final HLT.
 const BLOCK_PROGRAM_INSNS: u64 = 3 * BLOCKS as u64 + 1;
 
-/// `BLOCKS` blocks of `add rax, 1; xor rdx, rax; jmp next`, then HLT.
+/// `BLOCKS` blocks of `add rax, 1; lea rcx, [next]; jmp rcx`, then HLT.
+/// The jump is indirect: the decoder follows direct jumps within a page
+/// (`sysgate_cpu::decode`), which would join the blocks.
 fn block_program() -> Vec<u8> {
     let mut a = CodeAssembler::new(64).expect("64-bit assembler");
     for _ in 0..BLOCKS {
         let mut next = a.create_label();
         a.add(rax, 1).expect("assembles");
-        a.xor(rdx, rax).expect("assembles");
-        a.jmp(next).expect("assembles");
+        a.lea(rcx, ptr(next)).expect("assembles");
+        a.jmp(rcx).expect("assembles");
         a.set_label(&mut next).expect("assembles");
     }
     a.hlt().expect("assembles");
