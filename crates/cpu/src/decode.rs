@@ -574,14 +574,13 @@ fn decode_block(
             }
             spans.push((from, end));
             // A direct JMP, or a backward Jcc (which closes a loop and is
-            // mostly taken), to code of this page not decoded into the
-            // block yet: the block goes on at the target (a trace), the
-            // Jcc leaving it when not taken.
+            // mostly taken; forward ones never end a block), to code of
+            // this page not decoded into the block yet: the block goes on
+            // at the target (a trace), the Jcc leaving it when not taken.
             let target = insn::followable_target(&ins)
                 .filter(|t| (t ^ ip) & !(PAGE_SIZE - 1) == 0)
                 .map(|t| (t & (PAGE_SIZE - 1)) as usize)
-                .filter(|&t| !spans.iter().any(|&(a, b)| (a..b).contains(&t)))
-                .filter(|&t| ins.mnemonic() == iced_x86::Mnemonic::Jmp || t < offset);
+                .filter(|&t| !spans.iter().any(|&(a, b)| (a..b).contains(&t)));
             let Some(t) = target.filter(|_| followed.len() < MAX_FOLLOWED) else {
                 break 'spans;
             };
@@ -595,11 +594,9 @@ fn decode_block(
         }
         break;
     }
-    // Just past the last instruction (its fall-through).
-    let end_ip = match (insns.last(), followed.is_empty()) {
-        (Some(last), false) => last.next_ip(),
-        _ => ip.wrapping_add((last_end - start) as u64),
-    };
+    // Just past the last instruction (its fall-through), in the page of
+    // `ip` or the byte after it.
+    let end_ip = ip.wrapping_add((last_end as u64).wrapping_sub(start as u64));
     if let Some((_, inner)) = insns.split_last_mut() {
         for insn in inner.iter_mut().filter(|i| insn::is_forward_jcc(&i.ins)) {
             insn.exec = insn::side_exit(&insn.ins);

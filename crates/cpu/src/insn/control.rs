@@ -203,10 +203,7 @@ const JCC64_SIDE: [Handler; 16] = [
 /// decoder decides whether it is close enough (see `decode`).
 pub(crate) fn followable_target(ins: &Instruction) -> Option<u64> {
     let near = ins.op_count() > 0 && ins.op0_kind() == OpKind::NearBranch64;
-    let followable = match ins.mnemonic() {
-        Mnemonic::Jmp => near,
-        m => near && is_jcc(m),
-    };
+    let followable = near && (ins.mnemonic() == Mnemonic::Jmp || is_jcc(ins.mnemonic()));
     (followable && target64_ok(ins)).then(|| ins.near_branch_target())
 }
 
@@ -223,8 +220,8 @@ fn target64_ok(ins: &Instruction) -> bool {
 /// the block through [`LEAVE_BLOCK`] with RIP after it.
 pub(crate) fn followed(insn: &Insn) -> Handler {
     match jcc64_condition(&insn.ins) {
-        Some(cc) if insn.ins.mnemonic() != Mnemonic::Jmp => JCC64_TAKEN[cc],
-        _ => insn.exec,
+        Some(cc) => JCC64_TAKEN[cc],
+        None => insn.exec,
     }
 }
 

@@ -316,21 +316,7 @@ fn forward_jumps_leave_superblocks_through_side_exits() {
     for bits in [32, 64] {
         let code = code(bits);
         for (path, want, retired, blocks) in cases {
-            let run = |budget: u64| {
-                let mut v = crate::testutil::machine(bits);
-                v.cpu.gpr[0] = path;
-                v.cpu.mmu.phys.write(crate::testutil::CODE, &code);
-                loop {
-                    match v.run(crate::run::Limit::instructions(budget)) {
-                        Exit::InstructionLimit => continue,
-                        x => {
-                            assert_eq!(x, Exit::Hlt, "{bits} {path} {budget}");
-                            break;
-                        }
-                    }
-                }
-                v
-            };
+            let run = |budget| run_split(bits, &code, (0, path), budget);
             let whole = run(u64::MAX);
             let c = &whole.cpu;
             assert_eq!(c.gpr[3], want, "{bits}-bit, EAX {path}");
@@ -352,18 +338,21 @@ fn forward_jumps_leave_superblocks_through_side_exits() {
     }
 }
 
-/// Runs `code` (at `testutil::CODE`, starting at `start`) to HLT with ECX
-/// = `count`, in runs of at most `budget` instructions.
-fn run_split(bits: u32, code: &[u8], start: u64, count: u64, budget: u64) -> crate::run::Vcpu {
+/// Runs `code` (at `testutil::CODE`) to HLT with the GPR in slot `reg`
+/// set to `value`, in runs of at most `budget` instructions.
+fn run_split(bits: u32, code: &[u8], (reg, value): (usize, u64), budget: u64) -> crate::run::Vcpu {
     let mut v = crate::testutil::machine(bits);
-    v.cpu.gpr[1] = count;
+    v.cpu.gpr[reg] = value;
     v.cpu.mmu.phys.write(crate::testutil::CODE, code);
-    v.cpu.rip = start;
     loop {
         match v.run(crate::run::Limit::instructions(budget)) {
             Exit::InstructionLimit => continue,
             x => {
-                assert_eq!(x, Exit::Hlt, "{bits}-bit, ECX {count}, budget {budget}");
+                assert_eq!(
+                    x,
+                    Exit::Hlt,
+                    "{bits}-bit, GPR {reg} = {value}, budget {budget}"
+                );
                 return v;
             }
         }
@@ -400,7 +389,7 @@ fn blocks_follow_jumps_and_loop_branches_within_their_page() {
     for (bits, b) in [(64, 0), (32, 1)] {
         let code = code(bits);
         for (count, retired, blocks) in cases {
-            let whole = run_split(bits, &code, crate::testutil::CODE, count, u64::MAX);
+            let whole = run_split(bits, &code, (1, count), u64::MAX);
             let c = &whole.cpu;
             assert_eq!(c.gpr[0], 2 * (count - 1), "{bits}-bit, ECX {count}");
             assert_eq!(c.gpr[3], 100, "{bits}-bit, ECX {count}");
@@ -413,7 +402,7 @@ fn blocks_follow_jumps_and_loop_branches_within_their_page() {
             // Runs stopped anywhere (inside the followed path, at the side
             // exit, just past it) end the same way.
             for budget in [1, 2, 3, 4, 5] {
-                let split = run_split(bits, &code, crate::testutil::CODE, count, budget);
+                let split = run_split(bits, &code, (1, count), budget);
                 assert_eq!(split.cpu.gpr[0], c.gpr[0], "{bits} {count} {budget}");
                 assert_eq!(split.cpu.instructions, retired, "{bits} {count} {budget}");
                 assert_eq!(split.cpu.cycles, c.cycles, "{bits} {count} {budget}");
